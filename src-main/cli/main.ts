@@ -1,0 +1,43 @@
+/** The `oncekey` command line: one entry, one clear line per error, a non-zero exit on failure. */
+import { isEngineError } from '../engine/errors';
+import { backupCommand } from './commands/backup';
+import { ledgerCommand } from './commands/ledger';
+import { productCommand } from './commands/product';
+import { serveCommand } from './commands/serve';
+import { stockCommand } from './commands/stock';
+import { consoleIo, UsageError, type Io } from './context';
+
+type Command = (argv: readonly string[], io: Io) => Promise<number>;
+
+const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  serve: { run: serveCommand, summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787]   run the shop endpoint' },
+  product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
+  stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
+  ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
+  backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
+};
+
+export function usage(): string {
+  return ['usage: oncekey <command> [options]', '', ...Object.values(COMMANDS).map((c) => `  oncekey ${c.summary}`)].join('\n');
+}
+
+export async function main(argv: readonly string[], io: Io = consoleIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) throw new UsageError(`unknown command "${name}" (try: oncekey help)`);
+    return await command.run(rest, io);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`oncekey ${name}: ${error.message}`);
+      return 2;
+    }
+    const message = isEngineError(error) ? `${error.message} (${error.code})` : (error as Error).message;
+    io.err(`oncekey ${name}: ${message}`);
+    return 1;
+  }
+}

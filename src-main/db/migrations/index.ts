@@ -1,0 +1,12 @@
+/** The numbered migrations, in order. `user_version` records the last one applied. */
+import type { WritableDB } from '../types';
+import * as m001 from './001-initial';
+
+export interface Migration {
+  readonly version: number;
+  up(db: WritableDB): void;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m001];
+
+export const LATEST_VERSION = MIGRATIONS.length;

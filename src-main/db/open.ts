@@ -1,0 +1,68 @@
+/**
+ * Opens a shop's SQLite file with the settings every sale depends on, and brings its schema up to date.
+ *
+ * - WAL so readers never wait for the writer;
+ * - synchronous=FULL, because better-sqlite3 builds WAL mode with NORMAL, which can lose the last
+ *   commits on a power cut and so put a sold key back on sale;
+ * - foreign keys on; a short busy timeout, because the engine retries busy writes itself without
+ *   blocking the event loop for long (see engine/writer.ts).
+ */
+import Database from 'better-sqlite3';
+import { LATEST_VERSION, MIGRATIONS } from './migrations';
+import type { ReadableDB, WritableDB } from './types';
+
+export interface OpenOptions {
+  /** How long one statement may wait for the write lock before SQLITE_BUSY. */
+  readonly busyTimeoutMs?: number;
+  /** Stop migrating at this version (migration tests). */
+  readonly migrateTo?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+
+export function openDatabase(file: string, options: OpenOptions = {}): WritableDB {
+  const db = new Database(file) as WritableDB;
+  try {
+    db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    migrate(db, options.migrateTo ?? LATEST_VERSION);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** A read-only handle: reconciliation, backups checks, the simulator's observers. */
+export function openReadOnly(file: string): ReadableDB {
+  const db = new Database(file, { readonly: true, fileMustExist: true }) as ReadableDB;
+  db.pragma(`busy_timeout = ${DEFAULT_BUSY_TIMEOUT_MS}`);
+  return db;
+}
+
+export function schemaVersion(db: ReadableDB): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Applies every migration above the file's `user_version`, each in its own IMMEDIATE transaction so two
+ * processes opening a new file at once cannot both apply it.
+ */
+export function migrate(db: WritableDB, target: number = LATEST_VERSION): void {
+  for (const migration of MIGRATIONS) {
+    if (migration.version > target) break;
+    // Up to date already (the usual case): no need to take the write lock to find out.
+    if (schemaVersion(db) >= migration.version) continue;
+    db.transaction(() => {
+      if (schemaVersion(db) >= migration.version) return;
+      migration.up(db);
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+  }
+  const current = schemaVersion(db);
+  if (current > LATEST_VERSION) {
+    throw new Error(`this database was written by a newer OnceKey (schema ${current}, we know ${LATEST_VERSION})`);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The engine: one shop's database, its unlocked vault and its group-commit writer, behind an async API
+ * that the CLI, the HTTP endpoint, the desktop shell and the tests all use. It never imports Electron:
+ * what it needs from a host (secret storage, clock) comes in through EngineOptions.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase } from '../db/open';
+import type { WritableDB } from '../db/types';
+import { KeyFileStore, type SecretStore } from '../vault/secret-store';
+import { unlockVault, type UnlockedVault } from '../vault/vault';
+import { EngineError } from './errors';
+import { EngineEvents } from './events';
+import { verifyLedger, type VerifyReport } from './ledger-verify';
+import * as orders from './orders';
+import * as products from './products';
+import { GroupCommitWriter, type WriterOptions } from './writer';
+
+export const DB_FILE = 'shop.db';
+export const KEY_FILE = 'vault.key';
+export const DEFAULT_HOLD_SECONDS = 900;
+
+export interface EngineOptions {
+  /** The shop's folder: `shop.db` and, in headless mode, `vault.key`. */
+  readonly dataDir: string;
+  /** Where the vault's key lives; defaults to a 0600 key file in the data folder unless a passphrase is given. */
+  readonly secretStore?: SecretStore;
+  readonly passphrase?: string;
+  readonly holdSeconds?: number;
+  readonly clock?: () => number;
+  readonly writer?: WriterOptions;
+}
+
+export class Engine {
+  readonly holdSeconds: number;
+  /** Committed changes, for live pages (see events.ts). */
+  readonly events = new EngineEvents();
+  private readonly inFlight = new Set<string>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly db: WritableDB,
+    readonly vault: UnlockedVault,
+    readonly writer: GroupCommitWriter,
+    readonly clock: () => number,
+    holdSeconds: number,
+  ) {
+    this.holdSeconds = holdSeconds;
+  }
+
+  static open(options: EngineOptions): Engine {
+    mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+    // Opening (migrations, creating the vault on first use) waits for the write lock like any one-off
+    // write; afterwards a short busy timeout: the writer retries busy batches itself without blocking
+    // the event loop.
+    const db = openDatabase(join(options.dataDir, DB_FILE));
+    try {
+      const secretStore =
+        options.secretStore ?? (options.passphrase === undefined ? new KeyFileStore(join(options.dataDir, KEY_FILE)) : undefined);
+      const vault = unlockVault(db, {
+        ...(secretStore ? { secretStore } : {}),
+        ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
+      });
+      db.pragma('busy_timeout = 100');
+      const clock = options.clock ?? Date.now;
+      const writer = new GroupCommitWriter(db, { clock, ...options.writer });
+      return new Engine(db, vault, writer, clock, options.holdSeconds ?? DEFAULT_HOLD_SECONDS);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  private ctx(now: number): orders.Ctx {
+    return { vault: this.vault, now };
+  }
+
+  /** Holds keys for a new order. Rejects a second request with the same idempotency key while the first is in flight. */
+  async reserve(args: Omit<orders.ReserveArgs, 'holdSeconds'>): Promise<orders.ReserveResult> {
+    const full = { ...args, holdSeconds: this.holdSeconds };
+    orders.checkReserveArgs(full);
+    const key = args.idempotencyKey;
+    if (key !== undefined) {
+      if (this.inFlight.has(key)) {
+        throw new EngineError('idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed');
+      }
+      this.inFlight.add(key);
+    }
+    try {
+      const result = await this.writer.run((db, now) => orders.reserve(db, this.ctx(now), full));
+      if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);
+      return result;
+    } finally {
+      if (key !== undefined) this.inFlight.delete(key);
+    }
+  }
+
+  async pay(args: orders.PayArgs): Promise<orders.PayResult> {
+    const result = await this.writer.run((db, now) => orders.pay(db, this.ctx(now), args));
+    if (result.order && result.effect !== 'duplicate_event') this.orderChanged(result.order);
+    return result;
+  }
+
+  async refund(args: { orderId: string; keys: orders.KeyDisposition; reason: string; actor: string }): Promise<orders.OrderView> {
+    return this.orderChanged(await this.writer.run((db, now) => orders.refund(db, this.ctx(now), args)));
+  }
+
+  async releaseOrder(orderId: string, actor: string): Promise<orders.OrderView> {
+    return this.orderChanged(await this.writer.run((db, now) => orders.releaseOrder(db, this.ctx(now), orderId, actor)));
+  }
+
+  private orderChanged(order: orders.OrderView): orders.OrderView {
+    this.events.emit({ type: 'order', orderId: order.id, productId: order.productId, status: order.status });
+    this.events.emit({ type: 'stock', productId: order.productId });
+    return order;
+  }
+
+  /** Releases every expired hold; returns how many orders expired. */
+  async sweepExpired(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const swept = await this.writer.run((db, now) => orders.sweepExpired(db, this.ctx(now)));
+      total += swept;
+      if (swept === 0) {
+        if (total > 0) for (const product of this.listProducts()) this.events.emit({ type: 'stock', productId: product.id });
+        return total;
+      }
+    }
+  }
+
+  /** Sweeps now (holds that expired while nothing was running) and then every `intervalMs`. */
+  startSweeper(intervalMs = 5000, onError: (error: unknown) => void = () => undefined): Promise<number> {
+    this.stopSweeper();
+    this.sweepTimer = setInterval(() => {
+      this.sweepExpired().catch(onError);
+    }, intervalMs);
+    this.sweepTimer.unref();
+    return this.sweepExpired();
+  }
+
+  stopSweeper(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  async createProduct(input: products.ProductInput): Promise<products.Product> {
+    const product = await this.writer.run((db, now) => products.createProduct(db, input, now));
+    this.events.emit({ type: 'stock', productId: product.id });
+    return product;
+  }
+
+  async updateProduct(id: string, input: products.ProductInput): Promise<products.Product> {
+    const product = await this.writer.run((db) => products.updateProduct(db, id, input));
+    this.events.emit({ type: 'stock', productId: product.id });
+    return product;
+  }
+
+  listProducts(options: { onSaleOnly?: boolean } = {}): products.Product[] {
+    return products.listProducts(this.db, options);
+  }
+
+  getProduct(id: string): products.Product | null {
+    return products.getProduct(this.db, id);
+  }
+
+  getOrder(id: string): orders.OrderView | null {
+    return orders.getOrder(this.db, id);
+  }
+
+  getOrderWithToken(id: string, accessToken: string): orders.OrderView | null {
+    return orders.getOrderWithToken(this.db, id, accessToken);
+  }
+
+  deliveredCodes(orderId: string): string[] {
+    return orders.deliveredCodes(this.db, this.vault, orderId);
+  }
+
+  verifyLedger(): VerifyReport {
+    return verifyLedger(this.db);
+  }
+
+  /** Finishes every queued write, then closes the database. */
+  async close(): Promise<void> {
+    this.stopSweeper();
+    await this.writer.close();
+    this.db.close();
+  }
+}
+

@@ -1,0 +1,104 @@
+/**
+ * The hash-chained ledger. Every stock movement and order transition appends one entry, in the same
+ * transaction as the movement. Each entry stores the SHA-256 of the previous entry, so an edit, a
+ * deletion or an insertion anywhere in history breaks the chain, and `verifyLedger` replays the chain
+ * against the keys and orders as they are now, naming the first entry that does not fit.
+ */
+import { stmt } from '../db/statements';
+import type { ReadableDB, WritableDB } from '../db/types';
+import { sha256 } from './ids';
+
+export type LedgerKind = 'import' | 'reserve' | 'release' | 'sell' | 'refund' | 'burn' | 'review';
+export type KeyState = 'available' | 'reserved' | 'sold' | 'burned';
+export type OrderState = 'reserved' | 'paid' | 'delivered' | 'expired' | 'refunded' | 'needs_review';
+
+export interface LedgerEntryInput {
+  readonly kind: LedgerKind;
+  readonly at: number;
+  readonly productId: string;
+  readonly orderId?: string | null;
+  /** The keys this entry moves (may be empty for a pure order transition). */
+  readonly keyIds: readonly number[];
+  /** The state the keys are in after the entry (omit when no key moves). */
+  readonly keysTo?: KeyState;
+  /** The order's status after the entry (omit when the order does not change). */
+  readonly orderTo?: OrderState;
+  readonly detail?: Readonly<Record<string, unknown>>;
+}
+
+export interface LedgerRow {
+  readonly seq: number;
+  readonly at: number;
+  readonly kind: LedgerKind;
+  readonly product_id: string;
+  readonly order_id: string | null;
+  readonly key_ids: string;
+  readonly detail: string;
+  readonly prev_hash: Buffer;
+  readonly hash: Buffer;
+}
+
+const GENESIS = Buffer.alloc(32);
+
+/** Compresses ascending runs of key ids: [1,2,3,7,9,10] -> "1-3,7,9-10". */
+export function encodeKeyIds(ids: readonly number[]): string {
+  const sorted = [...ids].sort((a, b) => a - b);
+  const parts: string[] = [];
+  let i = 0;
+  while (i < sorted.length) {
+    const start = sorted[i]!;
+    let end = start;
+    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) end = sorted[++i]!;
+    parts.push(start === end ? String(start) : `${start}-${end}`);
+    i++;
+  }
+  return parts.join(',');
+}
+
+export function* decodeKeyIds(text: string): Generator<number> {
+  if (text === '') return;
+  for (const part of text.split(',')) {
+    const dash = part.indexOf('-');
+    const start = Number(dash < 0 ? part : part.slice(0, dash));
+    const end = dash < 0 ? start : Number(part.slice(dash + 1));
+    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+      throw new Error(`bad key id range "${part}"`);
+    }
+    for (let id = start; id <= end; id++) yield id;
+  }
+}
+
+export function entryHash(row: Omit<LedgerRow, 'hash'>): Buffer {
+  const body = JSON.stringify([row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail]);
+  return sha256(Buffer.concat([row.prev_hash, Buffer.from(body)]));
+}
+
+/** Appends one entry after the current head; returns its sequence number. Call inside a write transaction. */
+export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
+  const head = stmt(db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
+    | { seq: number; hash: Buffer }
+    | undefined;
+  const detail: Record<string, unknown> = { ...input.detail };
+  if (input.keysTo !== undefined) detail.keysTo = input.keysTo;
+  if (input.orderTo !== undefined) detail.orderTo = input.orderTo;
+  const row = {
+    seq: (head?.seq ?? 0) + 1,
+    at: input.at,
+    kind: input.kind,
+    product_id: input.productId,
+    order_id: input.orderId ?? null,
+    key_ids: encodeKeyIds(input.keyIds),
+    detail: JSON.stringify(detail),
+    prev_hash: head?.hash ?? GENESIS,
+  };
+  stmt(
+    db,
+    `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash)
+     VALUES (@seq, @at, @kind, @product_id, @order_id, @key_ids, @detail, @prev_hash, @hash)`,
+  ).run({ ...row, hash: entryHash(row) });
+  return row.seq;
+}
+
+export function readLedger(db: ReadableDB, options: { afterSeq?: number; limit?: number } = {}): LedgerRow[] {
+  return stmt(db, 'SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?').all(options.afterSeq ?? 0, options.limit ?? 1000) as LedgerRow[];
+}

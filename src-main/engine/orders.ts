@@ -1,0 +1,525 @@
+/**
+ * The order life cycle, as synchronous functions that must run inside one IMMEDIATE write transaction
+ * (the writer in writer.ts provides it). Taking the write lock first and only then reading is what makes
+ * "read stock = 1, then sell" safe: no other connection can read-then-write in between.
+ *
+ * reserved --pay--> delivered --refund--> refunded
+ *    |  \--expire/release--> expired --late pay, keys free--> delivered
+ *    \-- anything doubtful --> needs_review (with a reason; reconciliation lists it)
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type { Result } from '../../shared/errors';
+import { stmt } from '../db/statements';
+import type { ReadableDB, WritableDB } from '../db/types';
+import { keyAad, open, seal, type VaultKeys } from '../vault/crypto';
+import { EngineError } from './errors';
+import { newAccessToken, newId, sha256 } from './ids';
+import { appendLedger, type OrderState } from './ledger';
+import { moveStock } from './products';
+
+export type OrderStatus = OrderState;
+
+export interface OrderView {
+  readonly id: string;
+  readonly status: OrderStatus;
+  readonly productId: string;
+  readonly quantity: number;
+  readonly amount: number;
+  readonly currency: string;
+  readonly email: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly paidAt: string | null;
+  readonly deliveredAt: string | null;
+  readonly reviewReason: string | null;
+}
+
+/** What the buyer gets back when an order is created: the only time the access token is shown. */
+export interface CreatedOrder extends OrderView {
+  readonly accessToken: string;
+}
+
+export interface ReserveArgs {
+  readonly productId: string;
+  readonly quantity: number;
+  readonly email: string;
+  readonly idempotencyKey?: string | undefined;
+  readonly holdSeconds: number;
+  /** At most `maxOrders` live orders per buyer e-mail and product within `windowMs`, checked under the write lock. */
+  readonly purchaseLimit?: { readonly maxOrders: number; readonly windowMs: number } | undefined;
+}
+
+export interface ReserveResult {
+  readonly replayed: boolean;
+  readonly result: Result<CreatedOrder>;
+}
+
+export type ReviewReason =
+  | 'amount_mismatch'
+  | 'paid_after_expiry_sold_out'
+  | 'duplicate_payment'
+  | 'payment_after_refund'
+  | 'hold_mismatch';
+
+export interface PayArgs {
+  readonly orderId: string;
+  readonly amount: number;
+  readonly currency: string;
+  /** The gateway's event id; recorded with the effect so the same event never takes effect twice. */
+  readonly eventId: string;
+  readonly source: 'webhook' | 'manual';
+  /** Who confirmed a manual payment; written to the audit trail with the payment's effect. */
+  readonly actor?: string;
+}
+
+export interface PayResult {
+  readonly effect: 'delivered' | 'needs_review' | 'duplicate_event' | 'unknown_order';
+  readonly order: OrderView | null;
+  readonly reason?: ReviewReason;
+}
+
+export interface Ctx {
+  readonly vault: VaultKeys;
+  readonly now: number;
+}
+
+interface OrderRow {
+  id: string;
+  product_id: string;
+  quantity: number;
+  amount: number;
+  currency: string;
+  email: string;
+  status: OrderStatus;
+  review_reason: string | null;
+  access_token_hash: Buffer;
+  created_at: number;
+  expires_at: number;
+  paid_at: number | null;
+  delivered_at: number | null;
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
+
+function toView(row: OrderRow): OrderView {
+  return {
+    id: row.id,
+    status: row.status,
+    productId: row.product_id,
+    quantity: row.quantity,
+    amount: row.amount,
+    currency: row.currency,
+    email: row.email,
+    createdAt: iso(row.created_at),
+    expiresAt: iso(row.expires_at),
+    paidAt: isoOrNull(row.paid_at),
+    deliveredAt: isoOrNull(row.delivered_at),
+    reviewReason: row.review_reason,
+  };
+}
+
+const EMAIL = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,189}\.[^\s@<>()[\]\\,;:".]{1,63}$/;
+export const MAX_QUANTITY = 1000;
+
+export function checkIdempotencyKey(key: string): void {
+  if (key.length < 1 || key.length > 255 || !/^[\x20-\x7e]+$/.test(key)) {
+    throw new EngineError('validation_failed', 'an idempotency key is 1 to 255 printable ASCII characters', {
+      field: 'idempotencyKey',
+    });
+  }
+}
+
+export function checkReserveArgs(args: ReserveArgs): void {
+  if (!Number.isSafeInteger(args.quantity) || args.quantity < 1 || args.quantity > MAX_QUANTITY) {
+    throw new EngineError('validation_failed', `quantity must be an integer from 1 to ${MAX_QUANTITY}`, {
+      field: 'quantity',
+    });
+  }
+  if (args.email.length > 254 || !EMAIL.test(args.email)) {
+    throw new EngineError('validation_failed', 'email must be an e-mail address', { field: 'email' });
+  }
+  if (args.idempotencyKey !== undefined) checkIdempotencyKey(args.idempotencyKey);
+}
+
+function requestFingerprint(args: ReserveArgs): Buffer {
+  return sha256(JSON.stringify(['orders.create', args.productId, args.quantity, args.email]));
+}
+
+const IDEMPOTENCY_SCOPE = 'orders.create';
+const idempotencyAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/${key}`;
+
+function recordOutcome(db: WritableDB, ctx: Ctx, key: string, fp: Buffer, result: Result<CreatedOrder>): void {
+  const status = result.ok ? 201 : 409;
+  stmt(
+    db,
+    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    IDEMPOTENCY_SCOPE,
+    key,
+    fp,
+    status,
+    result.ok ? result.value.id : null,
+    seal(ctx.vault.sealKey, JSON.stringify(result), idempotencyAad(key)),
+    ctx.now,
+  );
+}
+
+function replay(db: ReadableDB, ctx: Ctx, key: string, fp: Buffer): ReserveResult | null {
+  const row = stmt(db, 'SELECT fingerprint, sealed_response FROM idempotency WHERE scope = ? AND key = ?').get(
+    IDEMPOTENCY_SCOPE,
+    key,
+  ) as { fingerprint: Buffer; sealed_response: Buffer } | undefined;
+  if (!row) return null;
+  if (!row.fingerprint.equals(fp)) {
+    throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+  }
+  const stored = JSON.parse(open(ctx.vault.sealKey, row.sealed_response, idempotencyAad(key)).toString()) as Result<CreatedOrder>;
+  return { replayed: true, result: stored };
+}
+
+/**
+ * Holds `quantity` keys for a new order, all or nothing, and records the idempotency key with it.
+ * Sold out is a stored business outcome (a retry gets it again); bad input throws and stores nothing.
+ */
+export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveResult {
+  checkReserveArgs(args);
+  const fp = args.idempotencyKey === undefined ? null : requestFingerprint(args);
+  if (args.idempotencyKey !== undefined && fp) {
+    const previous = replay(db, ctx, args.idempotencyKey, fp);
+    if (previous) return previous;
+  }
+  const product = stmt(db, 'SELECT price_amount, currency, on_sale FROM products WHERE id = ?').get(args.productId) as
+    | { price_amount: number; currency: string; on_sale: number }
+    | undefined;
+  if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
+  const limit = args.purchaseLimit;
+  if (limit?.maxOrders) {
+    // Counted inside the same write transaction as the insert, so parallel requests cannot all slip under it.
+    const live = liveOrdersFor(db, args.email, args.productId, ctx.now - limit.windowMs);
+    if (live >= limit.maxOrders) {
+      throw new EngineError('purchase_limit', `this e-mail already holds ${live} live order(s) for this product`, {
+        limit: limit.maxOrders,
+      });
+    }
+  }
+
+  const keyIds = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
+    .pluck()
+    .all(args.productId, args.quantity) as number[];
+
+  let result: Result<CreatedOrder>;
+  if (keyIds.length < args.quantity) {
+    result = {
+      ok: false,
+      error: { code: 'sold_out', message: `only ${keyIds.length} available, ${args.quantity} requested` },
+    };
+  } else {
+    const id = newId('ord', 16);
+    const accessToken = newAccessToken();
+    const row: OrderRow = {
+      id,
+      product_id: args.productId,
+      quantity: args.quantity,
+      amount: product.price_amount * args.quantity,
+      currency: product.currency,
+      email: args.email,
+      status: 'reserved',
+      review_reason: null,
+      access_token_hash: sha256(accessToken),
+      created_at: ctx.now,
+      expires_at: ctx.now + args.holdSeconds * 1000,
+      paid_at: null,
+      delivered_at: null,
+    };
+    stmt(
+      db,
+      `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash,
+         created_at, expires_at, updated_at)
+       VALUES (@id, @product_id, @quantity, @amount, @currency, @email, @status, @access_token_hash,
+         @created_at, @expires_at, @created_at)`,
+    ).run(row);
+    const hold = stmt(db, `UPDATE keys SET status = 'reserved', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
+    for (const keyId of keyIds) {
+      if (hold.run(id, ctx.now, keyId).changes !== 1) throw new Error(`key ${keyId} changed under the write lock`);
+    }
+    moveStock(db, args.productId, { available: -args.quantity, reserved: args.quantity });
+    appendLedger(db, {
+      kind: 'reserve',
+      at: ctx.now,
+      productId: args.productId,
+      orderId: id,
+      keyIds,
+      keysTo: 'reserved',
+      orderTo: 'reserved',
+      detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
+    });
+    result = { ok: true, value: { ...toView(row), accessToken } };
+  }
+  if (args.idempotencyKey !== undefined && fp) recordOutcome(db, ctx, args.idempotencyKey, fp, result);
+  return { replayed: false, result };
+}
+
+/** Live orders (reserved, paid or delivered) of `email` for `productId` created at or after `sinceMs`. */
+export function liveOrdersFor(db: ReadableDB, email: string, productId: string, sinceMs: number): number {
+  return stmt(
+    db,
+    `SELECT count(*) FROM orders
+     WHERE email = ? AND product_id = ? AND status IN ('reserved', 'paid', 'delivered') AND created_at >= ?`,
+  )
+    .pluck()
+    .get(email, productId, sinceMs) as number;
+}
+
+function orderRow(db: ReadableDB, id: string): OrderRow | undefined {
+  return stmt(db, 'SELECT * FROM orders WHERE id = ?').get(id) as OrderRow | undefined;
+}
+
+function heldKeys(db: ReadableDB, orderId: string): number[] {
+  return stmt(db, `SELECT id FROM keys WHERE order_id = ? AND status = 'reserved' ORDER BY id`).pluck().all(orderId) as number[];
+}
+
+function soldKeys(db: ReadableDB, orderId: string): number[] {
+  return stmt(db, `SELECT id FROM keys WHERE order_id = ? AND status = 'sold' ORDER BY id`).pluck().all(orderId) as number[];
+}
+
+function setStatus(db: WritableDB, ctx: Ctx, id: string, status: OrderStatus, reason: string | null = null): void {
+  stmt(db, 'UPDATE orders SET status = ?, review_reason = ?, updated_at = ? WHERE id = ?').run(status, reason, ctx.now, id);
+}
+
+function markForReview(db: WritableDB, ctx: Ctx, order: OrderRow, reason: ReviewReason, detail: Record<string, unknown>): void {
+  setStatus(db, ctx, order.id, 'needs_review', reason);
+  appendLedger(db, {
+    kind: 'review',
+    at: ctx.now,
+    productId: order.product_id,
+    orderId: order.id,
+    keyIds: [],
+    orderTo: 'needs_review',
+    detail: { reason, from: order.status, ...detail },
+  });
+}
+
+/** Sells `keyIds` to the order and delivers them, in the caller's transaction. */
+function sell(db: WritableDB, ctx: Ctx, order: OrderRow, keyIds: readonly number[], fromHold: boolean, paymentDetail: Record<string, unknown>): void {
+  const claim = fromHold
+    ? stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`)
+    : stmt(db, `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
+  const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
+  for (const keyId of keyIds) {
+    const changed = fromHold ? claim.run(ctx.now, keyId, order.id).changes : claim.run(order.id, ctx.now, keyId).changes;
+    if (changed !== 1) throw new Error(`key ${keyId} changed under the write lock`);
+    deliver.run(keyId, order.id, ctx.now);
+  }
+  moveStock(db, order.product_id, fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length });
+  stmt(db, `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = ?, delivered_at = ?, updated_at = ? WHERE id = ?`).run(
+    ctx.now,
+    ctx.now,
+    ctx.now,
+    order.id,
+  );
+  appendLedger(db, {
+    kind: 'sell',
+    at: ctx.now,
+    productId: order.product_id,
+    orderId: order.id,
+    keyIds,
+    keysTo: 'sold',
+    orderTo: 'delivered',
+    detail: paymentDetail,
+  });
+}
+
+/**
+ * Applies a payment: a matching payment for a reserved order sells its held keys and delivers them in
+ * this same transaction. A payment after expiry sells fresh keys if enough are free. Anything else
+ * (wrong amount, a second payment, no keys left) puts the order in needs_review; no key is ever
+ * delivered twice. The event id is recorded with the effect, so a repeated event changes nothing.
+ */
+export function pay(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
+  const result = applyPayment(db, ctx, args);
+  if (args.actor !== undefined) {
+    audit(db, ctx, args.actor, 'order.mark_paid', args.orderId, {
+      eventId: args.eventId,
+      effect: result.effect,
+      ...(result.reason ? { reason: result.reason } : {}),
+    });
+  }
+  return result;
+}
+
+function applyPayment(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
+  const seen = stmt(db, 'SELECT order_id FROM payments WHERE event_id = ?').get(args.eventId) as { order_id: string } | undefined;
+  if (seen) {
+    const order = orderRow(db, seen.order_id);
+    return { effect: 'duplicate_event', order: order ? toView(order) : null };
+  }
+  const order = orderRow(db, args.orderId);
+  const record = (outcome: 'delivered' | 'needs_review' | 'ignored'): void => {
+    stmt(
+      db,
+      `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    ).run(args.eventId, args.orderId, args.amount, args.currency, args.source, outcome, ctx.now);
+  };
+  if (!order) {
+    record('ignored');
+    return { effect: 'unknown_order', order: null };
+  }
+  const paymentDetail = { eventId: args.eventId, source: args.source, amount: args.amount, currency: args.currency };
+  const review = (reason: ReviewReason): PayResult => {
+    markForReview(db, ctx, order, reason, paymentDetail);
+    record('needs_review');
+    return { effect: 'needs_review', order: toView(orderRow(db, order.id)!), reason };
+  };
+
+  const matches = args.amount === order.amount && args.currency === order.currency;
+  if (order.status === 'paid' || order.status === 'delivered' || order.status === 'needs_review') {
+    return review('duplicate_payment');
+  }
+  if (order.status === 'refunded') return review('payment_after_refund');
+  if (!matches) return review('amount_mismatch');
+
+  if (order.status === 'reserved') {
+    const held = heldKeys(db, order.id);
+    if (held.length !== order.quantity) return review('hold_mismatch');
+    sell(db, ctx, order, held, true, paymentDetail);
+  } else {
+    // expired: its keys went back on sale; sell fresh ones if enough are still free.
+    const free = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
+      .pluck()
+      .all(order.product_id, order.quantity) as number[];
+    if (free.length < order.quantity) return review('paid_after_expiry_sold_out');
+    sell(db, ctx, order, free, false, { ...paymentDetail, afterExpiry: true });
+  }
+  record('delivered');
+  return { effect: 'delivered', order: toView(orderRow(db, order.id)!) };
+}
+
+/** Returns an order's held keys to sale; the order becomes `to` (expired by default). */
+function releaseHolds(db: WritableDB, ctx: Ctx, order: OrderRow, to: OrderStatus, detail: Record<string, unknown>): number {
+  const held = heldKeys(db, order.id);
+  if (held.length > 0) {
+    stmt(db, `UPDATE keys SET status = 'available', order_id = NULL, updated_at = ? WHERE order_id = ? AND status = 'reserved'`).run(
+      ctx.now,
+      order.id,
+    );
+    moveStock(db, order.product_id, { available: held.length, reserved: -held.length });
+  }
+  setStatus(db, ctx, order.id, to, null);
+  appendLedger(db, {
+    kind: 'release',
+    at: ctx.now,
+    productId: order.product_id,
+    orderId: order.id,
+    keyIds: held,
+    keysTo: 'available',
+    orderTo: to,
+    detail,
+  });
+  return held.length;
+}
+
+/** Releases every hold that expired by `ctx.now` (at most `limit` orders); returns how many orders. */
+export function sweepExpired(db: WritableDB, ctx: Ctx, limit = 500): number {
+  const due = stmt(db, `SELECT * FROM orders WHERE status = 'reserved' AND expires_at <= ? ORDER BY expires_at LIMIT ?`).all(
+    ctx.now,
+    limit,
+  ) as OrderRow[];
+  for (const order of due) releaseHolds(db, ctx, order, 'expired', { reason: 'hold_expired' });
+  return due.length;
+}
+
+/** Releases an unpaid order's hold by hand (support action). */
+export function releaseOrder(db: WritableDB, ctx: Ctx, orderId: string, actor: string): OrderView {
+  const order = orderRow(db, orderId);
+  if (!order) throw new EngineError('order_not_found', `no order ${orderId}`);
+  if (order.status !== 'reserved' && !(order.status === 'needs_review' && heldKeys(db, orderId).length > 0)) {
+    throw new EngineError('order_not_releasable', `order ${orderId} is ${order.status} and holds no keys`);
+  }
+  releaseHolds(db, ctx, order, 'expired', { reason: 'released_by_hand', actor });
+  audit(db, ctx, actor, 'order.release', orderId, {});
+  return toView(orderRow(db, orderId)!);
+}
+
+export type KeyDisposition = 'burn' | 'return';
+
+/**
+ * Refunds an order. Its delivered keys are burned (the buyer saw them) or returned to sale, by the
+ * caller's explicit choice; keys still held are released.
+ */
+export function refund(
+  db: WritableDB,
+  ctx: Ctx,
+  args: { orderId: string; keys: KeyDisposition; reason: string; actor: string },
+): OrderView {
+  const order = orderRow(db, args.orderId);
+  if (!order) throw new EngineError('order_not_found', `no order ${args.orderId}`);
+  if (order.status !== 'delivered' && order.status !== 'paid' && order.status !== 'needs_review') {
+    throw new EngineError('order_not_refundable', `order ${args.orderId} is ${order.status}; only paid orders are refunded`);
+  }
+  const detail = { reason: args.reason, actor: args.actor };
+  const held = heldKeys(db, order.id);
+  if (held.length > 0) releaseHolds(db, ctx, order, 'refunded', detail);
+  const sold = soldKeys(db, order.id);
+  if (sold.length > 0) {
+    const to = args.keys === 'burn' ? 'burned' : 'available';
+    stmt(
+      db,
+      `UPDATE keys SET status = ?, order_id = CASE WHEN ? = 'burned' THEN order_id END, updated_at = ?
+       WHERE order_id = ? AND status = 'sold'`,
+    ).run(to, to, ctx.now, order.id);
+    stmt(db, 'UPDATE deliveries SET returned_at = ? WHERE order_id = ? AND returned_at IS NULL').run(ctx.now, order.id);
+    moveStock(db, order.product_id, args.keys === 'burn' ? { sold: -sold.length } : { sold: -sold.length, available: sold.length });
+  }
+  setStatus(db, ctx, order.id, 'refunded', null);
+  if (sold.length > 0 || held.length === 0) {
+    appendLedger(db, {
+      kind: args.keys === 'burn' ? 'burn' : 'refund',
+      at: ctx.now,
+      productId: order.product_id,
+      orderId: order.id,
+      keyIds: sold,
+      keysTo: args.keys === 'burn' ? 'burned' : 'available',
+      orderTo: 'refunded',
+      detail,
+    });
+  }
+  audit(db, ctx, args.actor, 'order.refund', order.id, { keys: args.keys, reason: args.reason });
+  return toView(orderRow(db, order.id)!);
+}
+
+export function audit(db: WritableDB, ctx: Ctx, actor: string, action: string, subject: string, detail: Record<string, unknown>): void {
+  stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
+    ctx.now,
+    actor,
+    action,
+    subject,
+    JSON.stringify(detail),
+  );
+}
+
+export function getOrder(db: ReadableDB, id: string): OrderView | null {
+  const row = orderRow(db, id);
+  return row ? toView(row) : null;
+}
+
+/**
+ * The order, if `accessToken` is its token. Unknown order and wrong token look the same to the caller.
+ */
+export function getOrderWithToken(db: ReadableDB, id: string, accessToken: string): OrderView | null {
+  const row = orderRow(db, id);
+  const expected = row?.access_token_hash ?? Buffer.alloc(32);
+  const ok = timingSafeEqual(sha256(accessToken), expected);
+  return row && ok ? toView(row) : null;
+}
+
+/** The plaintext codes delivered to an order (for its buyer, or an audited reveal). */
+export function deliveredCodes(db: ReadableDB, vault: VaultKeys, orderId: string): string[] {
+  const rows = stmt(
+    db,
+    `SELECT k.product_id, k.fingerprint, k.sealed FROM deliveries d JOIN keys k ON k.id = d.key_id
+     WHERE d.order_id = ? AND d.returned_at IS NULL ORDER BY k.id`,
+  ).all(orderId) as { product_id: string; fingerprint: Buffer; sealed: Buffer }[];
+  return rows.map((r) => open(vault.sealKey, r.sealed, keyAad(r.product_id, r.fingerprint)).toString('utf8'));
+}

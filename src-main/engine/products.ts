@@ -1,0 +1,121 @@
+/** Products and their stock counters. */
+import { isCurrency } from '../../shared/money';
+import { stmt } from '../db/statements';
+import type { ReadableDB, WritableDB } from '../db/types';
+import { EngineError } from './errors';
+import { newId } from './ids';
+
+export interface Product {
+  readonly id: string;
+  readonly name: string;
+  readonly price: { readonly amount: number; readonly currency: string };
+  readonly onSale: boolean;
+  readonly stock: Stock;
+  readonly createdAt: number;
+}
+
+export interface Stock {
+  readonly available: number;
+  readonly reserved: number;
+  readonly sold: number;
+}
+
+export interface ProductInput {
+  readonly name: string;
+  readonly price: { readonly amount: number; readonly currency: string };
+  readonly onSale?: boolean;
+}
+
+interface ProductRow {
+  id: string;
+  name: string;
+  price_amount: number;
+  currency: string;
+  on_sale: number;
+  available: number;
+  reserved: number;
+  sold: number;
+  created_at: number;
+}
+
+function toProduct(row: ProductRow): Product {
+  return {
+    id: row.id,
+    name: row.name,
+    price: { amount: row.price_amount, currency: row.currency },
+    onSale: row.on_sale === 1,
+    stock: { available: row.available, reserved: row.reserved, sold: row.sold },
+    createdAt: row.created_at,
+  };
+}
+
+function checkInput(input: ProductInput): void {
+  const name = input.name.trim();
+  if (name.length < 1 || name.length > 200) {
+    throw new EngineError('validation_failed', 'a product name needs 1 to 200 characters', { field: 'name' });
+  }
+  if (!Number.isSafeInteger(input.price.amount) || input.price.amount < 0) {
+    throw new EngineError('validation_failed', 'a price is a non-negative integer in minor units', { field: 'price.amount' });
+  }
+  if (!isCurrency(input.price.currency)) {
+    throw new EngineError('validation_failed', 'a currency is an ISO 4217 code such as CNY or USD', { field: 'price.currency' });
+  }
+}
+
+export function createProduct(db: WritableDB, input: ProductInput, now: number): Product {
+  checkInput(input);
+  const id = newId('prd', 9);
+  stmt(
+    db,
+    `INSERT INTO products (id, name, price_amount, currency, on_sale, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  ).run(id, input.name.trim(), input.price.amount, input.price.currency, input.onSale === false ? 0 : 1, now);
+  return requireProduct(db, id);
+}
+
+export function updateProduct(db: WritableDB, id: string, input: ProductInput): Product {
+  checkInput(input);
+  const result = stmt(db, 'UPDATE products SET name = ?, price_amount = ?, currency = ?, on_sale = ? WHERE id = ?').run(
+    input.name.trim(),
+    input.price.amount,
+    input.price.currency,
+    input.onSale === false ? 0 : 1,
+    id,
+  );
+  if (result.changes === 0) throw new EngineError('product_not_found', `no product ${id}`);
+  return requireProduct(db, id);
+}
+
+export function getProduct(db: ReadableDB, id: string): Product | null {
+  const row = stmt(db, 'SELECT * FROM products WHERE id = ?').get(id) as ProductRow | undefined;
+  return row ? toProduct(row) : null;
+}
+
+export function requireProduct(db: ReadableDB, id: string): Product {
+  const product = getProduct(db, id);
+  if (!product) throw new EngineError('product_not_found', `no product ${id}`);
+  return product;
+}
+
+export function listProducts(db: ReadableDB, options: { onSaleOnly?: boolean } = {}): Product[] {
+  const sql = options.onSaleOnly
+    ? 'SELECT * FROM products WHERE on_sale = 1 ORDER BY created_at, id'
+    : 'SELECT * FROM products ORDER BY created_at, id';
+  return (stmt(db, sql).all() as ProductRow[]).map(toProduct);
+}
+
+/** Moves the stored counters; called in the same transaction as the key rows it mirrors. */
+export function moveStock(db: WritableDB, productId: string, delta: Partial<Record<keyof Stock, number>>): void {
+  stmt(
+    db,
+    'UPDATE products SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE id = ?',
+  ).run(delta.available ?? 0, delta.reserved ?? 0, delta.sold ?? 0, productId);
+}
+
+/** Stock counted from the key rows themselves (what the stored counters must agree with). */
+export function countStock(db: ReadableDB, productId: string): Stock {
+  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(
+    productId,
+  ) as { status: string; n: number }[];
+  const count = (status: string): number => rows.find((r) => r.status === status)?.n ?? 0;
+  return { available: count('available'), reserved: count('reserved'), sold: count('sold') };
+}

@@ -1,0 +1,160 @@
+/**
+ * The shop's HTTP endpoint (Fastify), as specified in ../shared/spec/http-api.md: public routes for a
+ * shop front, the payment webhook, admin routes, the OpenAPI document and the buyer page (static files).
+ * `buildHttpApp` assembles it without listening (tests use `inject`); `startHttpServer` listens and
+ * returns a `close()` that stops accepting, lets in-flight requests finish and then resolves.
+ *
+ * Secure by default: bound to 127.0.0.1 unless told otherwise, Host and Origin allowlists, 1 MiB
+ * bodies, no CORS, rate limits on order creation and lookup, logs off (or redacted).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Engine } from '../engine/engine';
+import { adminRoutes } from './admin-routes';
+import { openApiRoute, registerOpenApi } from './openapi';
+import { clientErrorHandler, errorHandler, HttpProblem, mapError, notFoundHandler, sendProblem } from './problems';
+import { publicRoutes } from './public-routes';
+import { adminTokenDigest, HostAllowlist, hostAndOriginGuard, setSecurityHeaders } from './security';
+import { webhookRoutes } from './webhook';
+
+export interface HttpConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly adminToken: string;
+  readonly webhookSecret: string;
+  /** Order creations and order lookups per client address per minute; 0 turns the limit off. */
+  readonly rateLimitPerMinute: number;
+  /** Extra names the shop answers to in Host/Origin (`shop.example.com` any port, `name:port` that port). */
+  readonly shopHosts?: readonly string[];
+  /** Most live orders one e-mail may hold per product within 24 hours; 0 or absent: no limit. */
+  readonly maxOrdersPerEmail?: number;
+  /** Folder served at `/` (the buyer page); defaults to src-main/http/public next to this file. */
+  readonly publicDir?: string;
+  /** Request logging with pino, secrets redacted. Off by default. */
+  readonly log?: boolean;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export const BODY_LIMIT = 1024 * 1024;
+
+const DEFAULT_PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+
+/** Headers and body fields that must never reach a log line. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers["oncekey-signature"]',
+  'req.headers["idempotency-key"]',
+  'req.headers.cookie',
+  'req.body',
+  'res.body',
+];
+
+function loggerOption(enabled: boolean | undefined) {
+  if (!enabled) return false;
+  return { level: 'info', redact: { paths: REDACT, censor: '[redacted]' }, stream: process.stderr };
+}
+
+/** Builds the endpoint without listening. */
+export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOption(config.log),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: false,
+    // Requests arriving on an open connection while closing are still answered (with Connection: close).
+    return503OnClosing: false,
+    forceCloseConnections: 'idle',
+    requestTimeout: 30_000,
+    // Long made-up order ids still reach the order route and get its 404, not the router's.
+    routerOptions: { maxParamLength: 1000 },
+    clientErrorHandler,
+    frameworkErrors: (error, _request, reply) => {
+      sendProblem(reply, error instanceof HttpProblem ? mapError(error) : { code: 'bad_request', detail: 'the request URL is malformed' });
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+
+  // An empty JSON body is "no body" (mark-paid takes none); anything else goes to Fastify's safe parser.
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') {
+      done(null, undefined);
+      return;
+    }
+    void jsonParser(request, text, done);
+  });
+
+  // The real port is known once listening (port 0 picks one); it never changes after that.
+  let boundPort: number | null = null;
+  const port = (): number => {
+    if (boundPort !== null) return boundPort;
+    const address = app.server.listening ? app.server.address() : null;
+    if (typeof address === 'object' && address !== null) boundPort = address.port;
+    return boundPort ?? config.port;
+  };
+  app.addHook('onRequest', hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [])));
+  // While closing, in-flight requests are answered with `Connection: close`, so an idle keep-alive
+  // socket cannot hold the shutdown open until its timeout.
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  // One onSend hook for every response: security headers, the RateLimit fields, closing.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    setSecurityHeaders(request, reply);
+    const policy = request.routeOptions.config.ratePolicy;
+    if (policy) {
+      const remaining = reply.getHeader('ratelimit-remaining');
+      if (remaining !== undefined) {
+        reply.header('ratelimit-policy', `"${policy.name}";q=${policy.max};w=${policy.window}`);
+        reply.header('ratelimit', `"${policy.name}";r=${String(remaining)};t=${String(reply.getHeader('ratelimit-reset') ?? policy.window)}`);
+      }
+    }
+    if (closing) reply.header('connection', 'close');
+    done(null, payload);
+  });
+
+  await registerOpenApi(app);
+  await app.register(rateLimit, {
+    global: false,
+    enableDraftSpec: true,
+    errorResponseBuilder: (_request, context) => new HttpProblem('rate_limited', `too many requests from this address; retry in ${context.after}`),
+  });
+
+  const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
+  await app.register(publicRoutes, { engine, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
+  await app.register(webhookRoutes, { engine, webhookSecret: config.webhookSecret });
+  // Only a digest of the admin token stays in memory here.
+  await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
+  openApiRoute(app);
+
+  const publicDir = config.publicDir ?? DEFAULT_PUBLIC_DIR;
+  if (existsSync(publicDir)) {
+    await app.register(fastifyStatic, { root: publicDir, prefix: '/', wildcard: false, index: ['index.html'], dotfiles: 'deny' });
+  }
+  return app;
+}
+
+/** Builds the endpoint and listens; `url` carries the real port (useful with port 0). */
+export async function startHttpServer(engine: Engine, config: HttpConfig): Promise<RunningServer> {
+  const app = await buildHttpApp(engine, config);
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return { url: `http://${host}:${port}`, close: () => app.close() };
+}

@@ -1,0 +1,64 @@
+/**
+ * The one dispatcher both transports use: the desktop shell's IPC handler and browser mode's
+ * `POST /api/v1/admin/rpc/<method>` hand it a method name and an untrusted input; it validates the input
+ * with the method's schema from shared/rpc, runs the handler and returns an RpcReply whose error keeps
+ * its stable code. Handlers never see unvalidated input, and nothing here knows which transport called.
+ */
+import { ERROR_CODES, type ErrorCode, type ErrorInfo } from '../../shared/errors';
+import { isMethodName, METHODS, type MethodName, type Output, type ParsedInput, type RpcReply } from '../../shared/rpc';
+import type { Engine } from '../engine/engine';
+import { isEngineError } from '../engine/errors';
+
+export interface RpcContext {
+  readonly engine: Engine;
+  /** Who is calling, for the audit trail: `desktop`, `browser`, `cli`, ... */
+  readonly actor: string;
+}
+
+export type Handler<M extends MethodName> = (input: ParsedInput<M>, ctx: RpcContext) => Output<M> | Promise<Output<M>>;
+export type Handlers<K extends MethodName = MethodName> = { readonly [M in K]: Handler<M> };
+
+/** A failure a handler raises on purpose, with a stable code the caller can act on. */
+export class RpcError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+    this.name = 'RpcError';
+  }
+}
+
+function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof RpcError) return { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+  if (isEngineError(error) && Object.hasOwn(ERROR_CODES, error.code)) return { code: error.code, message: error.message };
+  // Anything else is a bug: say so without leaking internals (a message could hold a code or a path).
+  return { code: 'internal_error', message: 'the operation failed unexpectedly; see the app log' };
+}
+
+export class Dispatcher {
+  constructor(
+    private readonly handlers: Handlers,
+    private readonly onUnexpected: (method: string, error: unknown) => void = () => undefined,
+  ) {}
+
+  async dispatch(name: string, rawInput: unknown, ctx: RpcContext): Promise<RpcReply> {
+    if (!isMethodName(name)) return { ok: false, error: { code: 'not_found', message: `unknown method "${name}"` } };
+    const parsed = METHODS[name].input.safeParse(rawInput ?? {});
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue && issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+      return { ok: false, error: { code: 'validation_failed', message: `${where}${issue?.message ?? 'invalid input'}` } };
+    }
+    try {
+      const handler = this.handlers[name] as Handler<MethodName>;
+      const value = await handler(parsed.data, ctx);
+      return { ok: true, value };
+    } catch (error) {
+      const info = toErrorInfo(error);
+      if (info.code === 'internal_error') this.onUnexpected(name, error);
+      return { ok: false, error: info };
+    }
+  }
+}

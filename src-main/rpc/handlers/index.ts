@@ -1,0 +1,7 @@
+/** Every handler, merged from the per-domain files; the type makes a missing handler a compile error. */
+import type { Handlers } from '../dispatcher';
+import { catalogHandlers } from './catalog';
+
+export const HANDLERS: Handlers = {
+  ...catalogHandlers,
+};

@@ -1,0 +1,381 @@
+/**
+ * The schema and its migrations: every migration is applied to an empty file on its own (openDatabase's
+ * `migrateTo`), records `user_version`, creates what it promises, and the constraints the sale depends on
+ * (STRICT types, CHECKs, UNIQUE fingerprints, one live delivery per key, holds tied to live orders) are
+ * enforced by SQLite itself. Re-opening changes nothing; a file from a newer OnceKey is refused.
+ */
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { LATEST_VERSION, MIGRATIONS } from '../src-main/db/migrations';
+import { DEFAULT_BUSY_TIMEOUT_MS, migrate, openDatabase, schemaVersion } from '../src-main/db/open';
+import type { WritableDB } from '../src-main/db/types';
+import { DB_FILE, Engine } from '../src-main/engine/engine';
+import { killAllBuyers, spawnBuyer, spawnBuyers } from './helpers/buyer-process';
+import { seedKeys, tempDir } from './helpers/shop';
+
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  await killAllBuyers();
+  for (const cleanup of cleanups.splice(0).reverse()) cleanup();
+});
+afterAll(killAllBuyers);
+
+/** A fresh file path in its own temporary folder; every handle opened through `open` is closed after the test. */
+function freshFile(): string {
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  return join(dir, DB_FILE);
+}
+
+function open(file: string, options: Parameters<typeof openDatabase>[1] = {}): WritableDB {
+  const db = openDatabase(file, options);
+  cleanups.push(() => {
+    if (db.open) db.close();
+  });
+  return db;
+}
+
+/** What each migration adds to the schema. A new migration must add its line here (see the first test). */
+const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[] }> = {
+  1: {
+    tables: ['meta', 'vault_wraps', 'products', 'imports', 'orders', 'keys', 'deliveries', 'payments', 'idempotency', 'ledger', 'audit'],
+    indices: [
+      'orders_expiry',
+      'orders_email',
+      'orders_review',
+      'keys_available',
+      'keys_order',
+      'keys_import',
+      'deliveries_one_live_per_key',
+      'deliveries_order',
+      'payments_order',
+      'idempotency_age',
+    ],
+    triggers: ['keys_hold_needs_live_order', 'orders_release_holds_first'],
+  },
+};
+
+function expectedAt(version: number) {
+  const all = { tables: [] as string[], indices: [] as string[], triggers: [] as string[] };
+  for (let v = 1; v <= version; v++) {
+    all.tables.push(...ADDS[v]!.tables);
+    all.indices.push(...ADDS[v]!.indices);
+    all.triggers.push(...ADDS[v]!.triggers);
+  }
+  return { tables: all.tables.sort(), indices: all.indices.sort(), triggers: all.triggers.sort() };
+}
+
+function schemaObjects(db: Database.Database) {
+  const names = (type: string) =>
+    (
+      db
+        .prepare(`SELECT name FROM sqlite_schema WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+        .pluck()
+        .all(type) as string[]
+    ).sort();
+  return { tables: names('table'), indices: names('index'), triggers: names('trigger') };
+}
+
+function schemaSql(db: Database.Database): string[] {
+  return db.prepare(`SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`).pluck().all() as string[];
+}
+
+/** A shop at the latest version with a product, two keys and a reserved and an expired order, written by hand. */
+function populated(db: WritableDB) {
+  const now = Date.now();
+  db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', ?)`).run(now);
+  const key = db.prepare(
+    `INSERT INTO keys (product_id, fingerprint, sealed, status, order_id, updated_at) VALUES ('p1', ?, x'00', ?, ?, ?)`,
+  );
+  const order = db.prepare(
+    `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
+     VALUES (?, 'p1', 1, 100, 'CNY', 'a@example.com', ?, x'00', ?, ?, ?)`,
+  );
+  order.run('o-live', 'reserved', now, now + 60_000, now);
+  order.run('o-dead', 'expired', now, now, now);
+  const k1 = Number(key.run(Buffer.from('fp-1'), 'available', null, now).lastInsertRowid);
+  const k2 = Number(key.run(Buffer.from('fp-2'), 'available', null, now).lastInsertRowid);
+  return { now, k1, k2, key, order };
+}
+
+describe('migrations', () => {
+  it('has a schema expectation for every migration, numbered 1..n without gaps', () => {
+    expect(MIGRATIONS.map((m) => m.version)).toEqual(Array.from({ length: MIGRATIONS.length }, (_, i) => i + 1));
+    expect(LATEST_VERSION).toBe(MIGRATIONS.length);
+    expect(Object.keys(ADDS).map(Number)).toEqual(MIGRATIONS.map((m) => m.version));
+  });
+
+  it('leaves an empty file empty at version 0', () => {
+    const db = open(freshFile(), { migrateTo: 0 });
+    expect(schemaVersion(db)).toBe(0);
+    expect(schemaObjects(db)).toEqual({ tables: [], indices: [], triggers: [] });
+  });
+
+  for (const migration of MIGRATIONS) {
+    it(`migrates an empty file to version ${migration.version}`, () => {
+      const db = open(freshFile(), { migrateTo: migration.version });
+      expect(schemaVersion(db)).toBe(migration.version);
+      expect(schemaObjects(db)).toEqual(expectedAt(migration.version));
+      // Every table is STRICT.
+      const tables = db.pragma('table_list') as { name: string; schema: string; strict: number }[];
+      const ours = tables.filter((t) => t.schema === 'main' && !t.name.startsWith('sqlite_'));
+      expect(ours.filter((t) => t.strict !== 1).map((t) => t.name)).toEqual([]);
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      expect(db.pragma('foreign_key_check')).toEqual([]);
+    });
+
+    it(`upgrades a file at version ${migration.version - 1} to ${migration.version}, keeping its data`, () => {
+      const file = freshFile();
+      const before = open(file, { migrateTo: migration.version - 1 });
+      before.exec(`CREATE TABLE probe (x INTEGER) STRICT; INSERT INTO probe VALUES (42);`);
+      before.close();
+      const after = open(file, { migrateTo: migration.version });
+      expect(schemaVersion(after)).toBe(migration.version);
+      expect(after.prepare('SELECT x FROM probe').pluck().get()).toBe(42);
+      expect(schemaObjects(after).tables).toEqual([...expectedAt(migration.version).tables, 'probe'].sort());
+    });
+  }
+
+  it('rolls a failing migration back whole: no half schema, version unchanged', () => {
+    const file = freshFile();
+    const raw = new Database(file);
+    // A table the first migration creates last, already there: its CREATE fails at the very end.
+    raw.exec('CREATE TABLE audit (x INTEGER)');
+    raw.close();
+    expect(() => open(file)).toThrow(/table audit already exists/);
+    const check = new Database(file);
+    try {
+      expect(schemaVersion(check as WritableDB)).toBe(0);
+      expect(schemaObjects(check).tables).toEqual(['audit']);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('re-opening is idempotent: same version, same schema, same data', () => {
+    const file = freshFile();
+    const first = open(file);
+    populated(first);
+    const sql = schemaSql(first);
+    first.close();
+    for (let i = 0; i < 3; i++) {
+      const again = open(file);
+      expect(schemaVersion(again)).toBe(LATEST_VERSION);
+      expect(schemaSql(again)).toEqual(sql);
+      expect(again.prepare('SELECT count(*) FROM keys').pluck().get()).toBe(2);
+      migrate(again);
+      expect(schemaSql(again)).toEqual(sql);
+      again.close();
+    }
+  });
+
+  it('refuses a file written by a newer OnceKey, with a clear error, and leaves it alone', async () => {
+    const file = freshFile();
+    const db = open(file);
+    populated(db);
+    db.pragma(`user_version = ${LATEST_VERSION + 1}`);
+    db.close();
+    expect(() => openDatabase(file)).toThrow(
+      `this database was written by a newer OnceKey (schema ${LATEST_VERSION + 1}, we know ${LATEST_VERSION})`,
+    );
+    expect(() => Engine.open({ dataDir: join(file, '..') })).toThrow(/newer OnceKey/);
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(LATEST_VERSION + 1);
+      expect(check.prepare('SELECT count(*) FROM keys').pluck().get()).toBe(2);
+    } finally {
+      check.close();
+    }
+  });
+
+  it('lets several processes open a brand-new shop at once: one schema, one vault', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const procs = await spawnBuyers(dir, 4);
+    expect(await Promise.all(procs.map((p) => p.close()))).toEqual([0, 0, 0, 0]);
+    const db = open(join(dir, DB_FILE));
+    expect(schemaVersion(db)).toBe(LATEST_VERSION);
+    expect(db.prepare('SELECT kind FROM vault_wraps').pluck().all()).toEqual(['secret_store']);
+  }, 60_000);
+});
+
+describe('connection settings', () => {
+  it('opens in WAL with synchronous=FULL, foreign keys on and a busy timeout', () => {
+    const db = open(freshFile());
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('synchronous', { simple: true })).toBe(2);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(DEFAULT_BUSY_TIMEOUT_MS);
+    const quick = open(freshFile(), { busyTimeoutMs: 100 });
+    expect(quick.pragma('busy_timeout', { simple: true })).toBe(100);
+  });
+
+  it('gives the engine the same settings, with its short busy timeout', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const engine = Engine.open({ dataDir: dir });
+    try {
+      expect(engine.db.pragma('journal_mode', { simple: true })).toBe('wal');
+      expect(engine.db.pragma('synchronous', { simple: true })).toBe(2);
+      expect(engine.db.pragma('foreign_keys', { simple: true })).toBe(1);
+      expect(engine.db.pragma('busy_timeout', { simple: true })).toBe(100);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('constraints the schema enforces by itself', () => {
+  it('is STRICT: a TEXT in an INTEGER column is refused', () => {
+    const db = open(freshFile());
+    expect(() =>
+      db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p', 'n', 'fifty', 'CNY', 0)`).run(),
+    ).toThrow(/cannot store TEXT value in INTEGER column products.price_amount/);
+    const { k1 } = populated(db);
+    expect(() => db.prepare(`UPDATE keys SET updated_at = 'yesterday' WHERE id = ?`).run(k1)).toThrow(/cannot store TEXT value/);
+    expect(() => db.prepare(`UPDATE orders SET quantity = '1x' WHERE id = 'o-live'`).run()).toThrow(/cannot store TEXT value/);
+  });
+
+  it('CHECKs refuse bad states', () => {
+    const db = open(freshFile());
+    const { k1, now } = populated(db);
+    expect(() => db.prepare(`UPDATE keys SET status = 'lost' WHERE id = ?`).run(k1)).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE orders SET status = 'shipped' WHERE id = 'o-dead'`).run()).toThrow(/CHECK constraint failed/);
+    // A sold key must name its order; an available one must not.
+    expect(() => db.prepare(`UPDATE keys SET status = 'sold' WHERE id = ?`).run(k1)).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE keys SET order_id = 'o-dead' WHERE id = ?`).run(k1)).toThrow(/CHECK constraint failed/);
+    // needs_review needs a reason; delivered needs a payment time.
+    expect(() => db.prepare(`UPDATE orders SET status = 'needs_review' WHERE id = 'o-dead'`).run()).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE orders SET status = 'delivered' WHERE id = 'o-dead'`).run()).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE products SET available = -1`).run()).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE products SET currency = 'cny'`).run()).toThrow(/CHECK constraint failed/);
+    expect(() =>
+      db
+        .prepare(`INSERT INTO ledger (seq, at, kind, product_id, key_ids, detail, prev_hash, hash) VALUES (1, ?, 'steal', 'p1', '', '{}', x'', x'')`)
+        .run(now),
+    ).toThrow(/CHECK constraint failed/);
+    expect(() =>
+      db.prepare(`INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES ('e', 'o', 1, 'CNY', 'cash', 'delivered', 0)`).run(),
+    ).toThrow(/CHECK constraint failed/);
+  });
+
+  it('refuses the same code twice for a product (UNIQUE product_id, fingerprint), but not for another product', () => {
+    const db = open(freshFile());
+    const { key, now } = populated(db);
+    expect(() => key.run(Buffer.from('fp-1'), 'available', null, now)).toThrow(/UNIQUE constraint failed: keys.product_id, keys.fingerprint/);
+    db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p2', 'Other', 1, 'CNY', 0)`).run();
+    expect(() =>
+      db
+        .prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('p2', ?, x'00', 'available', 0)`)
+        .run(Buffer.from('fp-1')),
+    ).not.toThrow();
+  });
+
+  it('never lets a key be delivered twice at once (partial UNIQUE on live deliveries)', () => {
+    const db = open(freshFile());
+    const { k1, now } = populated(db);
+    db.prepare(`UPDATE keys SET status = 'reserved', order_id = 'o-live' WHERE id = ?`).run(k1);
+    const deliver = db.prepare('INSERT INTO deliveries (key_id, order_id, delivered_at, returned_at) VALUES (?, ?, ?, ?)');
+    deliver.run(k1, 'o-live', now, null);
+    expect(() => deliver.run(k1, 'o-dead', now, null)).toThrow(/UNIQUE constraint failed: deliveries.key_id/);
+    // Once the first delivery is returned, the key may be delivered again; returned rows stay.
+    db.prepare('UPDATE deliveries SET returned_at = ? WHERE key_id = ?').run(now, k1);
+    expect(() => deliver.run(k1, 'o-dead', now, null)).not.toThrow();
+    expect(() => deliver.run(k1, 'o-live', now, now)).not.toThrow();
+    expect(db.prepare('SELECT count(*) FROM deliveries WHERE key_id = ?').pluck().get(k1)).toBe(3);
+  });
+
+  it('refuses a hold on an order that can no longer hold keys (trigger)', () => {
+    const db = open(freshFile());
+    const { k1, k2 } = populated(db);
+    const hold = db.prepare(`UPDATE keys SET status = 'reserved', order_id = ? WHERE id = ?`);
+    expect(() => hold.run('o-dead', k1)).toThrow('a held key must reference a reserved order');
+    expect(() => hold.run('o-missing', k1)).toThrow();
+    hold.run('o-live', k1);
+    db.prepare(`UPDATE orders SET status = 'needs_review', review_reason = 'hold_mismatch' WHERE id = 'o-live'`).run();
+    expect(() => hold.run('o-live', k2)).not.toThrow();
+  });
+
+  it('refuses to move an order out of reserved while it still holds keys (trigger)', () => {
+    const db = open(freshFile());
+    const { k1, now } = populated(db);
+    db.prepare(`UPDATE keys SET status = 'reserved', order_id = 'o-live' WHERE id = ?`).run(k1);
+    const expire = db.prepare(`UPDATE orders SET status = 'expired' WHERE id = 'o-live'`);
+    expect(() => expire.run()).toThrow('an order must release or sell its held keys before it leaves reserved');
+    db.prepare(`UPDATE keys SET status = 'available', order_id = NULL, updated_at = ? WHERE id = ?`).run(now, k1);
+    expect(() => expire.run()).not.toThrow();
+  });
+
+  it('enforces foreign keys', () => {
+    const db = open(freshFile());
+    populated(db);
+    expect(() =>
+      db.prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('nope', x'01', x'00', 'available', 0)`).run(),
+    ).toThrow(/FOREIGN KEY constraint failed/);
+    expect(() => db.prepare(`INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (999, 'o-live', 0)`).run()).toThrow(
+      /FOREIGN KEY constraint failed/,
+    );
+  });
+});
+
+describe('opening a shop while another process holds the write lock', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  /**
+   * Holds the write lock on `dir`'s file from another connection while a buyer process opens the shop:
+   * until the child is ready (`lockFree`), or for well over the engine's own short busy timeout (100 ms)
+   * after the child starts opening.
+   */
+  async function openWhileLocked(dir: string, { lockFree = false } = {}): Promise<void> {
+    const holder = new Database(join(dir, DB_FILE));
+    holder.pragma('busy_timeout = 5000');
+    // As another OnceKey process would: in WAL (a no-op unless the file is brand new).
+    holder.pragma('journal_mode = WAL');
+    holder.exec('BEGIN IMMEDIATE');
+    let committed = false;
+    try {
+      const proc = spawnBuyer(dir);
+      await proc.opening;
+      // An up-to-date shop opens with only reads: it is ready while the lock is still held.
+      if (lockFree) await proc.ready;
+      else await sleep(400);
+      holder.exec('COMMIT');
+      committed = true;
+      await proc.ready;
+      expect(await proc.close()).toBe(0);
+    } finally {
+      if (!committed) holder.exec('ROLLBACK');
+      holder.close();
+    }
+  }
+
+  it('opens an up-to-date shop without waiting for the lock at all', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const engine = Engine.open({ dataDir: dir });
+    const product = await engine.createProduct({ name: 'Card', price: { amount: 1, currency: 'CNY' } });
+    seedKeys(engine.db, engine.vault, product.id, ['A']);
+    await engine.close();
+    await openWhileLocked(dir, { lockFree: true });
+  }, 60_000);
+
+  it('creates the vault on first open once the lock is free, instead of failing after 100 ms', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    openDatabase(join(dir, DB_FILE)).close(); // schema, no vault yet
+    await openWhileLocked(dir);
+    const db = open(join(dir, DB_FILE));
+    expect(db.prepare('SELECT count(*) FROM vault_wraps').pluck().get()).toBe(1);
+  }, 60_000);
+
+  it('migrates a brand-new file once the other opener is done', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    // An empty file that another process has just switched to WAL and is about to migrate.
+    new Database(join(dir, DB_FILE)).close();
+    await openWhileLocked(dir);
+    const db = open(join(dir, DB_FILE));
+    expect(schemaVersion(db)).toBe(LATEST_VERSION);
+  }, 60_000);
+});
