@@ -5,11 +5,13 @@
 import type { z } from 'zod';
 import type { ErrorInfo } from '../errors';
 import { catalogMethods } from './catalog';
+import { dashboardMethods } from './dashboard';
 
 export { method, type MethodSpec } from './method';
 
 export const METHODS = {
   ...catalogMethods,
+  ...dashboardMethods,
 } as const;
 
 export type Methods = typeof METHODS;

@@ -1,7 +1,9 @@
 /** Every handler, merged from the per-domain files; the type makes a missing handler a compile error. */
 import type { Handlers } from '../dispatcher';
 import { catalogHandlers } from './catalog';
+import { dashboardHandlers } from './dashboard';
 
 export const HANDLERS: Handlers = {
   ...catalogHandlers,
+  ...dashboardHandlers,
 };
