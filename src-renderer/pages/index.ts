@@ -1,0 +1,22 @@
+/**
+ * Every page of the admin app. The navigation and the router read PAGES; a page joins by adding one
+ * line to REGISTERED (and its namespace to i18n/index.ts). The sidebar order is NAV_ORDER, whatever
+ * order the lines were added in.
+ */
+import type { PageDef } from './types';
+
+export type { PageDef } from './types';
+
+/** Sidebar order; a page not named here goes last. */
+export const NAV_ORDER = ['dashboard', 'products', 'orders', 'ledger', 'reconcile', 'simulator', 'settings'] as const;
+
+const REGISTERED: PageDef[] = [
+  // { id: '<id>', titleKey: 'nav.<id>', component: <Id>Page },
+];
+
+function rank(id: string): number {
+  const index = (NAV_ORDER as readonly string[]).indexOf(id);
+  return index === -1 ? NAV_ORDER.length : index;
+}
+
+export const PAGES: readonly PageDef[] = [...REGISTERED].sort((a, b) => rank(a.id) - rank(b.id));
