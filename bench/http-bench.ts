@@ -76,7 +76,7 @@ type Autocannon = (options: { url: string; connections: number; duration: number
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** Seeds `count` sealed keys straight into the vault (as an import would leave them), in chunks. */
-function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, count: number): void {
+export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, count: number): void {
   const chunk = 20_000;
   const insert = stmt(db, `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`);
   for (let start = 0; start < count; start += chunk) {

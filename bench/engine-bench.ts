@@ -1,0 +1,216 @@
+/**
+ * Engine benchmark, measured in one run on real SQLite files (WAL, synchronous=FULL) in a temp folder.
+ *
+ * A "claim" here is one `reserve` of one key: the purchase's claim on a code (a new order holding the
+ * key, its idempotency record sealed, a ledger entry, the stock counters moved), durable before the
+ * promise resolves. It is what `POST /api/v1/orders` does; `pay` later sells the held key.
+ *
+ * - `engine_claims_per_s_1|_8` and `engine_claims_per_s` (64): through the Engine API, N concurrent buyers.
+ * - `raw_single_claims_per_s` / `raw_batched_claims_per_s`: the same SQL statements as a bare
+ *   better-sqlite3 loop, one claim per transaction and 100 per transaction (no crypto, no promises).
+ * - `naive_claims_per_s` and `naive_oversold`: the article's faulty shop (read the stock, yield to the
+ *   event loop, write it back minus one and record the order, no lock and no transaction around both)
+ *   with 64 concurrent buyers; oversold = sales of a key that was already sold, counted from the rows.
+ *
+ * Every measurement runs a fixed count of claims and stops early at a time cap.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { openDatabase } from '../src-main/db/open';
+import { stmt } from '../src-main/db/statements';
+import type { WritableDB } from '../src-main/db/types';
+import { Engine } from '../src-main/engine/engine';
+import { seedKeys } from './http-bench';
+
+export interface EngineBenchOptions {
+  readonly quick?: boolean;
+}
+
+interface Sizes {
+  readonly engine: Readonly<Record<1 | 8 | 64, number>>;
+  readonly rawSingle: number;
+  readonly rawBatched: number;
+  readonly naive: number;
+  readonly capMs: number;
+}
+
+const FULL: Sizes = { engine: { 1: 2_000, 8: 10_000, 64: 40_000 }, rawSingle: 2_000, rawBatched: 40_000, naive: 4_000, capMs: 15_000 };
+const QUICK: Sizes = { engine: { 1: 100, 8: 400, 64: 1_000 }, rawSingle: 100, rawBatched: 1_000, naive: 500, capMs: 5_000 };
+
+const EMAIL = 'bench@example.com';
+
+/** Runs `count` claims through `claim` with `concurrency` buyers, stopping at `capMs`; returns claims/s. */
+async function concurrent(count: number, concurrency: number, capMs: number, claim: (i: number) => Promise<unknown>): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const start = performance.now();
+  const end = start + capMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count && performance.now() < end) {
+        await claim(next++);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - start) / 1000);
+}
+
+async function engineClaims(engine: Engine, productId: string, sizes: Sizes, concurrency: 1 | 8 | 64): Promise<number> {
+  const prefix = `c${concurrency}`;
+  const rate = await concurrent(sizes.engine[concurrency], concurrency, sizes.capMs, async (i) => {
+    const { result } = await engine.reserve({ productId, quantity: 1, email: EMAIL, idempotencyKey: `${prefix}-${i}` });
+    if (!result.ok) throw new Error(`engine bench: claim failed (${result.error.code})`);
+  });
+  await engine.writer.idle();
+  return rate;
+}
+
+/** Inserts `count` keys with random stand-in ciphertexts (the raw loop never opens them). */
+function seedRawKeys(db: WritableDB, productId: string, count: number): void {
+  db.exec(`INSERT INTO products (id, name, price_amount, currency, available, created_at) VALUES ('prd_raw', 'Raw', 100, 'CNY', ${count}, 0)`);
+  stmt(
+    db,
+    `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+     INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) SELECT ?, randomblob(32), randomblob(50), 'available', 0 FROM n`,
+  ).run(count, productId);
+}
+
+/**
+ * The SQL of one engine claim (orders.reserve), bare: idempotency lookup, product, first free key,
+ * the order, the hold, the counters, the ledger head and entry, the idempotency record. Values that
+ * the engine computes with crypto (hashes, ids, the sealed response) are fixed stand-ins of the same size.
+ */
+function rawClaimer(db: WritableDB): (i: number) => void {
+  const productId = 'prd_raw';
+  const blob32 = Buffer.alloc(32, 7);
+  const sealedResponse = Buffer.alloc(420, 9);
+  const findIdem = db.prepare('SELECT fingerprint, sealed_response FROM idempotency WHERE scope = ? AND key = ?');
+  const product = db.prepare('SELECT price_amount, currency, on_sale FROM products WHERE id = ?');
+  const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`).pluck();
+  const insertOrder = db.prepare(
+    `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
+     VALUES (?, ?, 1, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
+  );
+  const hold = db.prepare(`UPDATE keys SET status = 'reserved', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
+  const move = db.prepare('UPDATE products SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE id = ?');
+  const head = db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1');
+  const ledger = db.prepare(
+    `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES (?, ?, 'reserve', ?, ?, ?, ?, ?, ?)`,
+  );
+  const idem = db.prepare(
+    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', ?, ?, 201, ?, ?, ?)`,
+  );
+  return (i) => {
+    const now = Date.now();
+    const key = `raw-${i}`;
+    if (findIdem.get('orders.create', key)) throw new Error('raw bench: key reused');
+    const p = product.get(productId) as { price_amount: number; currency: string };
+    const [keyId] = freeKey.all(productId, 1) as number[];
+    if (keyId === undefined) throw new Error('raw bench: sold out');
+    const orderId = `ord_raw_${String(i).padStart(16, '0')}`;
+    insertOrder.run(orderId, productId, p.price_amount, p.currency, EMAIL, blob32, now, now + 900_000, now);
+    hold.run(orderId, now, keyId);
+    move.run(-1, 1, 0, productId);
+    const h = head.get() as { seq: number } | undefined;
+    const seq = (h?.seq ?? 0) + 1;
+    ledger.run(seq, now, productId, orderId, String(keyId), '{"quantity":1,"amount":100,"currency":"CNY","keysTo":"reserved","orderTo":"reserved"}', blob32, blob32);
+    idem.run(key, blob32, orderId, sealedResponse, now);
+  };
+}
+
+function rawClaims(db: WritableDB, count: number, perTransaction: number, capMs: number, offset: number): number {
+  const claim = rawClaimer(db);
+  const many = db.transaction((from: number, n: number) => {
+    for (let i = from; i < from + n; i++) claim(i);
+  });
+  const start = performance.now();
+  let done = 0;
+  while (done < count && performance.now() - start < capMs) {
+    const n = Math.min(perTransaction, count - done);
+    many.immediate(offset + done, n);
+    done += n;
+  }
+  return done / ((performance.now() - start) / 1000);
+}
+
+/**
+ * The article's shop: read the stock, yield (its `time.sleep(0.1)`, here one turn of the event loop),
+ * then write the stock it read minus one and record the order with the code it picked, each write
+ * committing on its own. Returns claims/s and how many sales were of a code already sold.
+ */
+async function naive(db: WritableDB, count: number, concurrency: number, capMs: number): Promise<{ rate: number; oversold: number }> {
+  db.exec(`
+    CREATE TABLE naive_items (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, total INTEGER NOT NULL) STRICT;
+    CREATE TABLE naive_orders (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, key_no INTEGER NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
+  `);
+  stmt(db, 'INSERT INTO naive_items (id, stock, total) VALUES (1, ?, ?)').run(count, count);
+  const read = db.prepare('SELECT stock, total FROM naive_items WHERE id = 1');
+  const save = db.prepare('UPDATE naive_items SET stock = ? WHERE id = 1');
+  const order = db.prepare('INSERT INTO naive_orders (item_id, key_no, email, created_at) VALUES (1, ?, ?, ?)');
+  const rate = await concurrent(count, concurrency, capMs, async () => {
+    const item = read.get() as { stock: number; total: number };
+    if (item.stock <= 0) return;
+    await yieldToLoop();
+    // The next unsold code, as the stock it read says.
+    const keyNo = item.total - item.stock + 1;
+    save.run(item.stock - 1);
+    order.run(keyNo, EMAIL, Date.now());
+  });
+  const oversold = stmt(db, 'SELECT count(*) - count(DISTINCT key_no) FROM naive_orders').pluck().get() as number;
+  return { rate, oversold };
+}
+
+const round = (n: number): number => Math.round(n);
+const ratio = (a: number, b: number): number => Number((a / b).toFixed(3));
+
+export async function benchEngine(options: EngineBenchOptions = {}): Promise<Record<string, number>> {
+  const sizes = options.quick ? QUICK : FULL;
+  const dir = mkdtempSync(join(tmpdir(), 'oncekey-engine-bench-'));
+  try {
+    const results: Record<string, number> = {};
+    const engine = Engine.open({ dataDir: join(dir, 'engine') });
+    try {
+      const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
+      const total = sizes.engine[1] + sizes.engine[8] + sizes.engine[64] + 500;
+      seedKeys(engine.db, engine.vault, product.id, total);
+      // Warm the statement cache and the JIT.
+      await concurrent(200, 8, sizes.capMs, (i) => engine.reserve({ productId: product.id, quantity: 1, email: EMAIL, idempotencyKey: `warm-${i}` }));
+      results.engine_claims_per_s_1 = round(await engineClaims(engine, product.id, sizes, 1));
+      results.engine_claims_per_s_8 = round(await engineClaims(engine, product.id, sizes, 8));
+      const before64 = { ...engine.writer.stats };
+      results.engine_claims_per_s = round(await engineClaims(engine, product.id, sizes, 64));
+      const writes = engine.writer.stats.writes - before64.writes;
+      results.engine_batch_avg_64 = Number((writes / Math.max(1, engine.writer.stats.batches - before64.batches)).toFixed(1));
+    } finally {
+      await engine.close();
+    }
+
+    const raw = openDatabase(join(dir, 'raw.db'));
+    try {
+      seedRawKeys(raw, 'prd_raw', sizes.rawSingle + sizes.rawBatched + 200);
+      rawClaims(raw, 200, 100, sizes.capMs, 0); // warm-up
+      results.raw_single_claims_per_s = round(rawClaims(raw, sizes.rawSingle, 1, sizes.capMs, 1_000_000));
+      results.raw_batched_claims_per_s = round(rawClaims(raw, sizes.rawBatched, 100, sizes.capMs, 2_000_000));
+    } finally {
+      raw.close();
+    }
+
+    const naiveDb = openDatabase(join(dir, 'naive.db'));
+    try {
+      const run = await naive(naiveDb, sizes.naive, 64, sizes.capMs);
+      results.naive_claims_per_s = round(run.rate);
+      results.naive_oversold = run.oversold;
+    } finally {
+      naiveDb.close();
+    }
+
+    results.engine_vs_raw_batched = ratio(results.engine_claims_per_s, results.raw_batched_claims_per_s);
+    results.safe_vs_naive = ratio(results.engine_claims_per_s, results.naive_claims_per_s);
+    return results;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * `npm run bench` end to end at quick sizes, as a real OS process: the table and ONE JSON object on
+ * the last line of stdout, every required key present and finite, the naive shop caught overselling
+ * and the HTTP endpoint not. Speed is never asserted here (that is what the benchmark reports).
+ */
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { meets, parseArgs, table, TARGETS } from '../bench/run';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+const REQUIRED = [
+  'engine_claims_per_s',
+  'engine_claims_per_s_1',
+  'engine_claims_per_s_8',
+  'raw_single_claims_per_s',
+  'raw_batched_claims_per_s',
+  'engine_vs_raw_batched',
+  'naive_claims_per_s',
+  'naive_oversold',
+  'safe_vs_naive',
+  'http_orders_per_s',
+  'http_orders_p99_ms',
+  'http_bare_per_s',
+  'http_orders_vs_bare',
+  'http_oversold',
+];
+
+function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['bin/bench.js', ...args], { cwd: ROOT, timeout: 170_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('npm run bench', () => {
+  it('prints the table and one JSON line with every key (quick sizes)', { timeout: 180_000 }, async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--json']);
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trimEnd().split('\n');
+    const results = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
+    for (const key of REQUIRED) {
+      expect(typeof results[key], key).toBe('number');
+      expect(Number.isFinite(results[key]), key).toBe(true);
+    }
+    expect(results.cpus).toBeGreaterThan(0);
+    expect(results.node).toBe(process.versions.node);
+    expect(results.sqlite).toMatch(/^3\.\d+\.\d+$/);
+    expect(results.naive_oversold).toBeGreaterThan(0);
+    expect(results.http_oversold).toBe(0);
+    // The table for people comes before the JSON line and names every key.
+    const tableText = lines.slice(0, -1).join('\n');
+    for (const key of REQUIRED) expect(tableText).toContain(`| ${key} `);
+  });
+
+  it('runs only the entries named by --only', { timeout: 120_000 }, async () => {
+    const { code, stdout, stderr } = await runBench(['--quick', '--json', '--only', 'engine']);
+    expect(code, stderr).toBe(0);
+    const results = JSON.parse(stdout.trimEnd().split('\n').at(-1)!) as Record<string, unknown>;
+    expect(results).toHaveProperty('engine_claims_per_s');
+    expect(results).not.toHaveProperty('http_orders_per_s');
+  });
+
+  it('rejects unknown options and an --only that matches nothing', async () => {
+    expect(() => parseArgs(['--fast'])).toThrow(/unknown option/);
+    expect(() => parseArgs(['--only'])).toThrow(/--only/);
+    expect(parseArgs(['--only', 'http', '--json'])).toEqual({ quick: false, json: true, only: 'http' });
+    const { code, stderr } = await runBench(['--quick', '--only', 'nothing']);
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(/no benchmark matches/);
+  });
+
+  it('marks each keyed target pass or FAIL in the table', () => {
+    expect(meets(0.85, TARGETS.engine_vs_raw_batched!)).toBe(true);
+    expect(meets(0.5, TARGETS.engine_vs_raw_batched!)).toBe(false);
+    expect(meets(0, TARGETS.http_oversold!)).toBe(true);
+    const text = table({ http_oversold: 1, engine_vs_raw_batched: 0.9, cpus: 2 });
+    expect(text).toMatch(/\| http_oversold +\| 1 +\| === 0 +\| FAIL/);
+    expect(text).toMatch(/\| engine_vs_raw_batched +\| 0\.9 +\| >= 0\.8 +\| pass/);
+  });
+});
