@@ -6,12 +6,18 @@ import type { z } from 'zod';
 import type { ErrorInfo } from '../errors';
 import { catalogMethods } from './catalog';
 import { dashboardMethods } from './dashboard';
+import { ledgerMethods } from './ledger';
+import { ordersMethods } from './orders';
+import { settingsMethods } from './settings';
 
 export { method, type MethodSpec } from './method';
 
 export const METHODS = {
   ...catalogMethods,
   ...dashboardMethods,
+  ...ordersMethods,
+  ...ledgerMethods,
+  ...settingsMethods,
 } as const;
 
 export type Methods = typeof METHODS;

@@ -14,6 +14,7 @@ import { EngineEvents } from './events';
 import { verifyLedger, type VerifyReport } from './ledger-verify';
 import * as orders from './orders';
 import * as products from './products';
+import { applyStagedRestore, storedHoldSeconds } from './settings';
 import { GroupCommitWriter, type WriterOptions } from './writer';
 
 export const DB_FILE = 'shop.db';
@@ -32,7 +33,8 @@ export interface EngineOptions {
 }
 
 export class Engine {
-  readonly holdSeconds: number;
+  /** How long a new order holds its keys; the Settings page may change it while running (settings.ts). */
+  holdSeconds: number;
   /** Committed changes, for live pages (see events.ts). */
   readonly events = new EngineEvents();
   private readonly inFlight = new Set<string>();
@@ -44,6 +46,8 @@ export class Engine {
     readonly writer: GroupCommitWriter,
     readonly clock: () => number,
     holdSeconds: number,
+    /** The shop's folder (secrets, staged restore). */
+    readonly dataDir: string,
   ) {
     this.holdSeconds = holdSeconds;
   }
@@ -53,6 +57,7 @@ export class Engine {
     // Opening (migrations, creating the vault on first use) waits for the write lock like any one-off
     // write; afterwards a short busy timeout: the writer retries busy batches itself without blocking
     // the event loop.
+    applyStagedRestore(options.dataDir, DB_FILE);
     const db = openDatabase(join(options.dataDir, DB_FILE));
     try {
       const secretStore =
@@ -64,7 +69,8 @@ export class Engine {
       db.pragma('busy_timeout = 100');
       const clock = options.clock ?? Date.now;
       const writer = new GroupCommitWriter(db, { clock, ...options.writer });
-      return new Engine(db, vault, writer, clock, options.holdSeconds ?? DEFAULT_HOLD_SECONDS);
+      const holdSeconds = options.holdSeconds ?? storedHoldSeconds(db) ?? DEFAULT_HOLD_SECONDS;
+      return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir);
     } catch (error) {
       db.close();
       throw error;

@@ -2,8 +2,14 @@
 import type { Handlers } from '../dispatcher';
 import { catalogHandlers } from './catalog';
 import { dashboardHandlers } from './dashboard';
+import { ledgerHandlers } from './ledger';
+import { ordersHandlers } from './orders';
+import { settingsHandlers } from './settings';
 
 export const HANDLERS: Handlers = {
   ...catalogHandlers,
   ...dashboardHandlers,
+  ...ordersHandlers,
+  ...ledgerHandlers,
+  ...settingsHandlers,
 };
