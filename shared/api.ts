@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors';
+import { Cell } from './reconcile';
 
 /** The base path every endpoint lives under. */
 export const API_PREFIX = '/api/v1';
@@ -204,10 +205,40 @@ export const AdminOrderResponse = z.object({ order: AdminOrder });
 /** `mark-paid` takes no fields; an empty JSON object is accepted. */
 export const MarkPaidBody = z.strictObject({}).nullish();
 
-/** One disagreement reconciliation found. */
+/**
+ * A finding of the kinds beyond the first two: its stable id (`<kind>:<subject>`, resolutions stick to
+ * it), whether someone resolved it, what it is about, and the expected and actual values side by side.
+ */
+function detailedFinding<K extends string>(kind: K) {
+  return z.object({
+    kind: z.literal(kind),
+    id: z.string(),
+    status: z.enum(['open', 'resolved']),
+    orderId: z.string().nullable(),
+    productId: z.string().nullable(),
+    paymentId: z.string().nullable(),
+    keyIds: z.array(z.int()),
+    summary: z.string(),
+    expected: z.record(z.string(), Cell),
+    actual: z.record(z.string(), Cell),
+  });
+}
+
+/** One disagreement reconciliation found (the full form with evidence is shared/reconcile.ts `ReconcileFinding`). */
 export const Finding = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('needs_review'), orderId: z.string(), reason: z.string() }),
   z.object({ kind: z.literal('stock_drift'), productId: z.string(), stored: Stock, actual: Stock }),
+  detailedFinding('key_sold_twice'),
+  detailedFinding('paid_not_delivered'),
+  detailedFinding('delivered_not_paid'),
+  detailedFinding('expired_hold'),
+  detailedFinding('ledger_broken'),
+  detailedFinding('ledger_state_mismatch'),
+  detailedFinding('statement_payment_unknown_order'),
+  detailedFinding('statement_paid_order_unpaid'),
+  detailedFinding('order_paid_missing_in_statement'),
+  detailedFinding('amount_mismatch'),
+  detailedFinding('statement_refund_not_applied'),
 ]);
 export type Finding = z.infer<typeof Finding>;
 

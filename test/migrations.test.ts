@@ -54,6 +54,11 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
     ],
     triggers: ['keys_hold_needs_live_order', 'orders_release_holds_first'],
   },
+  2: {
+    tables: ['statements', 'statement_rows', 'payment_links', 'finding_resolutions'],
+    indices: ['statement_rows_statement', 'statement_rows_order', 'statement_rows_payment', 'payment_links_order', 'ledger_order', 'audit_subject'],
+    triggers: [],
+  },
 };
 
 function expectedAt(version: number) {

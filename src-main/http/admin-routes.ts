@@ -18,8 +18,8 @@ import {
   Stock,
 } from '../../shared/api';
 import type { Engine } from '../engine/engine';
+import { reconcile, toWireFinding } from '../reconcile/run';
 import { HttpProblem } from './problems';
-import { findDisagreements } from './reconcile';
 import { BODY_ERRORS, responses } from './route-docs';
 import { adminGuard } from './security';
 import { toAdminOrder, toAdminProduct } from './views';
@@ -202,13 +202,13 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     `${API_PREFIX}/admin/reconciliation`,
     {
       schema: {
-        summary: 'Disagreements to look at: orders in review, stock counters that drifted from the key rows',
+        summary: 'Disagreements between orders, keys, payments, imported statements and the ledger',
         tags: ['admin'],
         security,
         response: responses({ 200: { schema: Reconciliation, description: 'findings' } }, [...ADMIN_ERRORS]),
       },
     },
-    () => ({ findings: findDisagreements(engine.db) }),
+    () => ({ findings: reconcile(engine.db).findings.map(toWireFinding) }),
   );
 
   app.get(

@@ -1,12 +1,13 @@
 /** The numbered migrations, in order. `user_version` records the last one applied. */
 import type { WritableDB } from '../types';
 import * as m001 from './001-initial';
+import * as m002 from './002-reconcile';
 
 export interface Migration {
   readonly version: number;
   up(db: WritableDB): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001];
+export const MIGRATIONS: readonly Migration[] = [m001, m002];
 
 export const LATEST_VERSION = MIGRATIONS.length;
