@@ -8,6 +8,7 @@
 import i18next, { type i18n as I18n } from 'i18next';
 import { initReactI18next } from 'react-i18next';
 import type { Strings } from '../pages/types';
+import { dashboardStrings } from '../pages/dashboard/strings';
 import { commonStrings } from './common';
 
 export const LANGUAGES = ['en', 'zh-CN'] as const;
@@ -16,6 +17,7 @@ export type Language = (typeof LANGUAGES)[number];
 /** Every namespace and its catalogues. Pages: add `<page id>: <page>Strings,` here. */
 export const NAMESPACES: Readonly<Record<string, Strings>> = {
   common: commonStrings,
+  dashboard: dashboardStrings,
 };
 
 /** The name of each language in itself, for the switcher. */

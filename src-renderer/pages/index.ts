@@ -3,6 +3,7 @@
  * line to REGISTERED (and its namespace to i18n/index.ts). The sidebar order is NAV_ORDER, whatever
  * order the lines were added in.
  */
+import { DashboardPage } from './dashboard/DashboardPage';
 import type { PageDef } from './types';
 
 export type { PageDef } from './types';
@@ -12,6 +13,7 @@ export const NAV_ORDER = ['dashboard', 'products', 'orders', 'ledger', 'reconcil
 
 const REGISTERED: PageDef[] = [
   // { id: '<id>', titleKey: 'nav.<id>', component: <Id>Page },
+  { id: 'dashboard', titleKey: 'nav.dashboard', component: DashboardPage },
 ];
 
 function rank(id: string): number {
