@@ -7,9 +7,9 @@ import type { AppEvent, RpcReply } from './rpc';
 
 export interface OnceKeyBridge {
   /** Runs one admin method in the main process; never rejects for a method's own failure (see RpcReply). */
-  call(method: string, input: unknown): Promise<RpcReply>;
+  readonly call: (method: string, input: unknown) => Promise<RpcReply>;
   /** Live events from the main process; returns the unsubscribe function. */
-  subscribe(listener: (event: AppEvent) => void): () => void;
+  readonly subscribe: (listener: (event: AppEvent) => void) => () => void;
 }
 
 /** IPC channel names; the main process accepts these from our own renderer frame only. */

@@ -20,8 +20,18 @@ export interface OpenOptions {
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * The better-sqlite3 addon to load: the desktop shell points ONCEKEY_SQLITE_BINDING at a build for
+ * Electron's ABI (bin/start.js prepares it), so node_modules keeps the plain Node build for the CLI
+ * and the tests. An environment variable, not an option, so worker threads inherit it too.
+ */
+function nativeBinding(): { nativeBinding?: string } {
+  const path = process.env.ONCEKEY_SQLITE_BINDING;
+  return path ? { nativeBinding: path } : {};
+}
+
 export function openDatabase(file: string, options: OpenOptions = {}): WritableDB {
-  const db = new Database(file) as WritableDB;
+  const db = new Database(file, nativeBinding()) as WritableDB;
   try {
     db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
@@ -37,7 +47,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): WritableD
 
 /** A read-only handle: reconciliation, backups checks, the simulator's observers. */
 export function openReadOnly(file: string): ReadableDB {
-  const db = new Database(file, { readonly: true, fileMustExist: true }) as ReadableDB;
+  const db = new Database(file, { readonly: true, fileMustExist: true, ...nativeBinding() }) as ReadableDB;
   db.pragma(`busy_timeout = ${DEFAULT_BUSY_TIMEOUT_MS}`);
   return db;
 }

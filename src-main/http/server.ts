@@ -15,6 +15,8 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Engine } from '../engine/engine';
 import { adminRoutes } from './admin-routes';
+import { adminRpcRoutes } from './admin-rpc';
+import type { BrowserSessions } from './admin-session';
 import { openApiRoute, registerOpenApi } from './openapi';
 import { clientErrorHandler, errorHandler, HttpProblem, mapError, notFoundHandler, sendProblem } from './problems';
 import { publicRoutes } from './public-routes';
@@ -36,6 +38,9 @@ export interface HttpConfig {
   readonly publicDir?: string;
   /** Request logging with pino, secrets redacted. Off by default. */
   readonly log?: boolean;
+  /** Browser mode: sign-in sessions for the admin pages, and the built renderer served at /admin/. */
+  readonly browserSessions?: BrowserSessions;
+  readonly adminUiDir?: string;
 }
 
 export interface RunningServer {
@@ -140,6 +145,7 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   await app.register(webhookRoutes, { engine, webhookSecret: config.webhookSecret });
   // Only a digest of the admin token stays in memory here.
   await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
+  await app.register(adminRpcRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken), sessions: config.browserSessions ?? null, adminUiDir: config.adminUiDir ?? null, port });
   openApiRoute(app);
 
   const publicDir = config.publicDir ?? DEFAULT_PUBLIC_DIR;

@@ -1,12 +1,16 @@
 /**
- * `oncekey serve`: the engine and the shop's HTTP endpoint without a window (what the desktop app runs
- * inside). Prints `listening on http://<host>:<port>` once it accepts connections; on SIGINT/SIGTERM it
- * stops accepting, finishes in-flight requests, closes the database and exits 0.
+ * `oncekey serve`: the engine and the shop's HTTP endpoint without a window (src-main/app/start-shop.ts,
+ * the same start-up the desktop app uses). Prints `listening on http://<host>:<port>` once it accepts
+ * connections; on SIGINT/SIGTERM it stops accepting, finishes in-flight requests, closes the database
+ * and exits 0.
+ *
+ * `--browser` is browser mode: the admin app (built into out/ first when needed) is also served at
+ * /admin/, and one line `admin: http://127.0.0.1:<port>/admin/?token=<one-time login token>` is printed.
  */
 import { resolve } from 'node:path';
-import { startHttpServer } from '../../http/server';
-import { DATA_OPTION, openEngine, parse, parseInteger, requireString, type Io } from '../context';
-import { resolveSecret } from '../secrets';
+import { ensureBuilt, RENDERER_DIR } from '../../app/build';
+import { startShop, type RunningShop } from '../../app/start-shop';
+import { DATA_OPTION, parse, parseInteger, requireString, type Io } from '../context';
 
 export const SERVE_OPTIONS = {
   ...DATA_OPTION,
@@ -26,22 +30,16 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const { values } = parse(argv, SERVE_OPTIONS);
   const dataDir = resolve(requireString(values.data, '--data <dir>'));
   const port = parseInteger(values.port, '--port', 8787);
-  const holdSeconds = parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
+  // Absent: the shop's saved setting (Settings page), else the default.
+  const holdSeconds = values['hold-seconds'] === undefined ? undefined : parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
   const rateLimit = parseInteger(values['rate-limit'], '--rate-limit', 60);
   const maxOrdersPerEmail = parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
-  const engine = openEngine(dataDir, { holdSeconds });
-  const adminToken = resolveSecret(dataDir, 'admin-token', values['admin-token'] ?? process.env.ONCEKEY_ADMIN_TOKEN);
-  const webhookSecret = resolveSecret(dataDir, 'webhook-secret', values['webhook-secret'] ?? process.env.ONCEKEY_WEBHOOK_SECRET);
-  for (const [label, secret] of [['admin token', adminToken], ['webhook secret', webhookSecret]] as const) {
-    if (secret.file) io.err(`${label}: ${secret.generated ? 'generated and stored in' : 'read from'} ${secret.file}`);
-  }
-  if (values.host !== '127.0.0.1' && values.host !== 'localhost' && values.host !== '::1') {
-    io.err(`warning: listening on ${values.host}: other machines on the network can reach this shop`);
-  }
 
   // Listen for the stop signal from the start, so a SIGTERM during start-up still closes cleanly.
+  let stopRequested = false;
   const stopped = new Promise<void>((done) => {
     const stop = (): void => {
+      stopRequested = true;
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
       done();
@@ -49,26 +47,38 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  let server: Awaited<ReturnType<typeof startHttpServer>> | null = null;
+
+  if (values.browser) await ensureBuilt(io.err);
+  if (stopRequested) return 0;
+  let shop: RunningShop | null = null;
   try {
-    // Release the holds that expired while no server was running before taking any order.
-    await engine.startSweeper(5000, (error) => io.err(`expiry sweep failed: ${(error as Error).message}`));
-    server = await startHttpServer(engine, {
+    shop = await startShop({
+      dataDir,
       host: values.host,
       port,
-      adminToken: adminToken.value,
-      webhookSecret: webhookSecret.value,
+      adminToken: values['admin-token'] ?? process.env.ONCEKEY_ADMIN_TOKEN,
+      webhookSecret: values['webhook-secret'] ?? process.env.ONCEKEY_WEBHOOK_SECRET,
+      holdSeconds,
       rateLimitPerMinute: rateLimit,
       shopHosts: values['shop-host'] ?? [],
       maxOrdersPerEmail,
       log: values.log,
+      passphrase: process.env.ONCEKEY_PASSPHRASE,
+      adminUiDir: values.browser ? RENDERER_DIR : undefined,
+      notice: io.err,
     });
-    io.out(`listening on ${server.url}`);
+    const login = shop.loginUrl();
+    // Browser mode prints one line to open (as Jupyter does); headless mode its address.
+    if (login !== null) {
+      io.err(`listening on ${shop.url}`);
+      io.out(`admin: ${login}`);
+    } else {
+      io.out(`listening on ${shop.url}`);
+    }
     await stopped;
   } finally {
     // Stop accepting, let in-flight requests finish (their writes commit), then close the database.
-    await server?.close();
-    await engine.close();
+    await shop?.close();
   }
   return 0;
 }

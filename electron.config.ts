@@ -1,0 +1,50 @@
+/**
+ * electron-vite build (`npm run build`): the main process (ESM, dependencies left in node_modules,
+ * better-sqlite3 loaded at run time), the preloads (CommonJS `.cjs`, one self-contained file each: a
+ * sandboxed preload cannot load ES modules or other chunks) and the renderer (React, relative URLs so
+ * the desktop window can load it from disk and browser mode can serve it under /admin/).
+ * Building needs no Electron binary.
+ */
+import { resolve } from 'node:path';
+import react from '@vitejs/plugin-react';
+import { defineConfig } from 'electron-vite';
+
+const root = import.meta.dirname;
+
+export default defineConfig({
+  main: {
+    build: {
+      outDir: resolve(root, 'out/main'),
+      externalizeDeps: true,
+      lib: { entry: { index: resolve(root, 'src-main/electron/main.ts') }, formats: ['es'] },
+      rollupOptions: { external: ['better-sqlite3', 'electron'] },
+    },
+  },
+  preload: {
+    build: {
+      outDir: resolve(root, 'out/preload'),
+      externalizeDeps: false,
+      rollupOptions: {
+        input: {
+          preload: resolve(root, 'src-main/electron/preload.ts'),
+          'prompt-preload': resolve(root, 'src-main/electron/prompt-preload.ts'),
+        },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve(root, 'src-renderer'),
+    base: './',
+    plugins: [react()],
+    build: {
+      outDir: resolve(root, 'out/renderer'),
+      // No data: URLs: the pages' CSP allows images and fonts from 'self' only.
+      assetsInlineLimit: 0,
+      minify: true,
+      // One bundle for a local app: nothing is fetched over a network, so size warnings do not apply.
+      chunkSizeWarningLimit: 8192,
+      rollupOptions: { input: resolve(root, 'src-renderer/index.html') },
+    },
+  },
+});

@@ -1,0 +1,102 @@
+/**
+ * Starting one shop: the engine, the expiry sweeper and the HTTP endpoint, and stopping them in the
+ * right order. `oncekey serve` (headless and browser mode) and the desktop shell both start here, so
+ * a shop behaves the same whichever way it was opened.
+ */
+import type { SecretStore } from '../vault/secret-store';
+import { resolveSecret } from '../cli/secrets';
+import { Engine } from '../engine/engine';
+import { BrowserSessions } from '../http/admin-session';
+import { ADMIN_UI_PATH } from '../http/admin-rpc';
+import { startHttpServer, type RunningServer } from '../http/server';
+
+export interface StartShopOptions {
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  /** Given ones win; otherwise each is read from (or generated once into) a 0600 file in dataDir. */
+  readonly adminToken?: string | undefined;
+  readonly webhookSecret?: string | undefined;
+  /** Absent: the shop's saved setting (or the default). */
+  readonly holdSeconds?: number | undefined;
+  readonly rateLimitPerMinute: number;
+  readonly shopHosts?: readonly string[];
+  readonly maxOrdersPerEmail?: number;
+  readonly log?: boolean;
+  /** Where the vault's key lives (the desktop's OS keychain); default: a key file, or `passphrase`. */
+  readonly secretStore?: SecretStore;
+  readonly passphrase?: string | undefined;
+  /** Browser mode: serve this built renderer at /admin/ behind a one-time login link. */
+  readonly adminUiDir?: string | undefined;
+  /** One line for the person running it (where secrets came from, warnings). */
+  readonly notice?: (line: string) => void;
+}
+
+export interface RunningShop {
+  readonly engine: Engine;
+  readonly server: RunningServer;
+  /** `http://host:port` */
+  readonly url: string;
+  /** Browser mode: a fresh sign-in link (each works once); null otherwise. */
+  loginUrl(): string | null;
+  /** Stops accepting, lets in-flight requests finish, then closes the database. Idempotent. */
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
+
+export async function startShop(options: StartShopOptions): Promise<RunningShop> {
+  const notice = options.notice ?? (() => undefined);
+  const engine = Engine.open({
+    dataDir: options.dataDir,
+    ...(options.secretStore ? { secretStore: options.secretStore } : {}),
+    ...(options.passphrase ? { passphrase: options.passphrase } : {}),
+    ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),
+  });
+  let server: RunningServer | null = null;
+  try {
+    const adminToken = resolveSecret(options.dataDir, 'admin-token', options.adminToken);
+    const webhookSecret = resolveSecret(options.dataDir, 'webhook-secret', options.webhookSecret);
+    for (const [label, secret] of [['admin token', adminToken], ['webhook secret', webhookSecret]] as const) {
+      if (secret.file) notice(`${label}: ${secret.generated ? 'generated and stored in' : 'read from'} ${secret.file}`);
+    }
+    if (!LOOPBACK.has(options.host)) notice(`warning: listening on ${options.host}: other machines on the network can reach this shop`);
+
+    // Release the holds that expired while no server was running before taking any order.
+    await engine.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));
+    const sessions = options.adminUiDir ? new BrowserSessions() : undefined;
+    server = await startHttpServer(engine, {
+      host: options.host,
+      port: options.port,
+      adminToken: adminToken.value,
+      webhookSecret: webhookSecret.value,
+      rateLimitPerMinute: Math.max(0, options.rateLimitPerMinute),
+      shopHosts: options.shopHosts ?? [],
+      maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
+      log: options.log ?? false,
+      ...(sessions && options.adminUiDir ? { browserSessions: sessions, adminUiDir: options.adminUiDir } : {}),
+    });
+    const running = server;
+    let closing: Promise<void> | null = null;
+    return {
+      engine,
+      server: running,
+      url: running.url,
+      loginUrl: () => (sessions ? `${running.url}${ADMIN_UI_PATH}?token=${sessions.issueLoginToken()}` : null),
+      close: () => {
+        closing ??= (async () => {
+          try {
+            await running.close();
+          } finally {
+            await engine.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await server?.close();
+    await engine.close();
+    throw error;
+  }
+}
