@@ -110,13 +110,19 @@ export const ColumnMapping = z.strictObject({
   amount: z.string().min(1),
   currency: z.string().min(1).optional(),
   /** Used when there is no currency column. */
-  defaultCurrency: z.string().regex(/^[A-Z]{3}$/).optional(),
+  defaultCurrency: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .optional(),
   status: z.string().min(1).optional(),
   time: z.string().min(1),
   /** `major`: "50.00"; `minor`: 5000. */
   amountUnit: z.enum(['major', 'minor']).default('major'),
   /** Offset for times written without one, e.g. "+08:00"; default UTC. */
-  utcOffset: z.string().regex(/^[+-]\d{2}:\d{2}$/).optional(),
+  utcOffset: z
+    .string()
+    .regex(/^[+-]\d{2}:\d{2}$/)
+    .optional(),
   /** Status values meaning a refund (the rest are payments); default refund|refunded|退款. */
   refundValues: z.array(z.string()).optional(),
 });

@@ -24,7 +24,14 @@ async function shop(keys = 5) {
 async function buy(engine: Engine, productId: string, email = 'buyer@example.com', pay = true): Promise<string> {
   const { result } = await engine.reserve({ productId, quantity: 1, email });
   if (!result.ok) throw new Error(result.error.message);
-  if (pay) await engine.pay({ orderId: result.value.id, amount: result.value.amount, currency: 'CNY', eventId: `evt_${result.value.id}`, source: 'webhook' });
+  if (pay)
+    await engine.pay({
+      orderId: result.value.id,
+      amount: result.value.amount,
+      currency: 'CNY',
+      eventId: `evt_${result.value.id}`,
+      source: 'webhook',
+    });
   return result.value.id;
 }
 
@@ -56,7 +63,13 @@ describe('reconciliation detectors', () => {
     db.prepare('INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)').run(keyId, second, Date.now());
     const [finding, ...rest] = only(db, 'key_sold_twice');
     expect(rest).toEqual([]);
-    expect(finding).toMatchObject({ id: `key_sold_twice:key:${keyId}`, keyIds: [keyId], status: 'open', expected: { holders: 1 }, actual: { holders: 2 } });
+    expect(finding).toMatchObject({
+      id: `key_sold_twice:key:${keyId}`,
+      keyIds: [keyId],
+      status: 'open',
+      expected: { holders: 1 },
+      actual: { holders: 2 },
+    });
     expect(String(finding!.actual.orders).split(', ').sort()).toEqual([first, second].sort());
     expect(finding!.evidence.filter((e) => e.source === 'delivery')).toHaveLength(2);
   });
@@ -80,7 +93,13 @@ describe('reconciliation detectors', () => {
     engine.db.prepare('UPDATE deliveries SET returned_at = ? WHERE order_id = ?').run(Date.now(), orderId);
     const findings = only(engine.db, 'paid_not_delivered');
     expect(findings).toMatchObject([
-      { id: `paid_not_delivered:${orderId}`, orderId, expected: { codesDelivered: 1 }, actual: { codesDelivered: 0 }, amount: { amount: 5000, currency: 'CNY' } },
+      {
+        id: `paid_not_delivered:${orderId}`,
+        orderId,
+        expected: { codesDelivered: 1 },
+        actual: { codesDelivered: 0 },
+        amount: { amount: 5000, currency: 'CNY' },
+      },
     ]);
   });
 
@@ -116,7 +135,11 @@ describe('reconciliation detectors', () => {
     await buy(engine, productId);
     engine.db.prepare('UPDATE products SET sold = sold + 3, available = 0 WHERE id = ?').run(productId);
     expect(only(engine.db, 'stock_drift')).toMatchObject([
-      { id: `stock_drift:${productId}`, expected: { available: 3, reserved: 0, sold: 1 }, actual: { available: 0, reserved: 0, sold: 4 } },
+      {
+        id: `stock_drift:${productId}`,
+        expected: { available: 3, reserved: 0, sold: 1 },
+        actual: { available: 0, reserved: 0, sold: 4 },
+      },
     ]);
   });
 
@@ -133,7 +156,9 @@ describe('reconciliation detectors', () => {
     e2.db.prepare(`UPDATE keys SET status = 'burned' WHERE id = ?`).run(free);
     expect(only(e2.db, 'ledger_broken')).toEqual([]);
     const mismatch = only(e2.db, 'ledger_state_mismatch');
-    expect(mismatch).toMatchObject([{ id: `ledger_state_mismatch:key:${free}`, keyIds: [free], expected: { state: 'available' }, actual: { state: 'burned' } }]);
+    expect(mismatch).toMatchObject([
+      { id: `ledger_state_mismatch:key:${free}`, keyIds: [free], expected: { state: 'available' }, actual: { state: 'burned' } },
+    ]);
   });
 
   it('needs_review: every order in review with its reason', async () => {
@@ -142,7 +167,11 @@ describe('reconciliation detectors', () => {
     if (!result.ok) throw new Error('sold out');
     await engine.pay({ orderId: result.value.id, amount: 1, currency: 'CNY', eventId: 'evt_short', source: 'webhook' });
     expect(only(engine.db, 'needs_review')).toMatchObject([
-      { id: `needs_review:${result.value.id}`, orderId: result.value.id, actual: { status: 'needs_review', reason: 'amount_mismatch' } },
+      {
+        id: `needs_review:${result.value.id}`,
+        orderId: result.value.id,
+        actual: { status: 'needs_review', reason: 'amount_mismatch' },
+      },
     ]);
   });
 

@@ -20,7 +20,12 @@ function file(): string {
 }
 
 const dump = (db: ReturnType<typeof openDatabase>) =>
-  Object.fromEntries(['products', 'orders', 'keys', 'ledger', 'audit', 'payments'].map((t) => [t, db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all()]));
+  Object.fromEntries(
+    ['products', 'orders', 'keys', 'ledger', 'audit', 'payments'].map((t) => [
+      t,
+      db.prepare(`SELECT * FROM ${t} ORDER BY rowid`).all(),
+    ]),
+  );
 
 describe('migration 2: reconciliation', () => {
   it('upgrades a version-1 shop keeping every row, and adds the empty reconciliation tables', () => {
@@ -55,7 +60,9 @@ describe('migration 2: reconciliation', () => {
   it('refuses statement rows with negative amounts, unknown kinds, lower-case currencies or no statement', () => {
     const db = openDatabase(file());
     try {
-      db.prepare(`INSERT INTO statements (id, format, source, rows, imported_at, actor) VALUES (1, 'generic', 'a.csv', 1, 0, 'me')`).run();
+      db.prepare(
+        `INSERT INTO statements (id, format, source, rows, imported_at, actor) VALUES (1, 'generic', 'a.csv', 1, 0, 'me')`,
+      ).run();
       const row = db.prepare(
         `INSERT INTO statement_rows (statement_id, line, payment_id, kind, amount, currency, at) VALUES (?, 2, 'pi_1', ?, ?, ?, 0)`,
       );
@@ -63,12 +70,14 @@ describe('migration 2: reconciliation', () => {
       expect(() => row.run(1, 'chargeback', 1, 'CNY')).toThrow(/CHECK constraint failed/);
       expect(() => row.run(1, 'payment', 1, 'cny')).toThrow(/CHECK constraint failed/);
       expect(() => row.run(9, 'payment', 1, 'CNY')).toThrow(/FOREIGN KEY constraint failed/);
-      expect(() => db.prepare(`INSERT INTO statements (format, source, rows, imported_at, actor) VALUES ('excel', 'a', 0, 0, 'me')`).run()).toThrow(
-        /CHECK constraint failed/,
-      );
-      expect(() => db.prepare(`INSERT INTO payment_links (payment_id, order_id, actor, note, linked_at) VALUES ('pi', 'nope', 'me', 'n', 0)`).run()).toThrow(
-        /FOREIGN KEY constraint failed/,
-      );
+      expect(() =>
+        db.prepare(`INSERT INTO statements (format, source, rows, imported_at, actor) VALUES ('excel', 'a', 0, 0, 'me')`).run(),
+      ).toThrow(/CHECK constraint failed/);
+      expect(() =>
+        db
+          .prepare(`INSERT INTO payment_links (payment_id, order_id, actor, note, linked_at) VALUES ('pi', 'nope', 'me', 'n', 0)`)
+          .run(),
+      ).toThrow(/FOREIGN KEY constraint failed/);
       row.run(1, 'refund', 0, 'CNY');
       expect(db.prepare('SELECT count(*) FROM statement_rows').pluck().get()).toBe(1);
     } finally {

@@ -20,7 +20,13 @@ function deliveryEvidence(db: ReadableDB, where: 'key' | 'order', value: number 
     where === 'key'
       ? 'SELECT id, key_id, order_id, delivered_at, returned_at FROM deliveries WHERE key_id = ? ORDER BY id'
       : 'SELECT id, key_id, order_id, delivered_at, returned_at FROM deliveries WHERE order_id = ? ORDER BY id';
-  const rows = stmt(db, sql).all(value) as { id: number; key_id: number; order_id: string; delivered_at: number; returned_at: number | null }[];
+  const rows = stmt(db, sql).all(value) as {
+    id: number;
+    key_id: number;
+    order_id: string;
+    delivered_at: number;
+    returned_at: number | null;
+  }[];
   return rows.map((d) => ({
     source: 'delivery',
     ref: String(d.id),
@@ -111,7 +117,10 @@ export function detectKeySoldTwice(db: ReadableDB, out: Collector): void {
     `SELECT fingerprint, group_concat(id) AS ids FROM keys WHERE status = 'sold' GROUP BY fingerprint HAVING count(*) > 1`,
   );
   for (const row of dupes.iterate() as IterableIterator<{ fingerprint: Buffer; ids: string }>) {
-    const keyIds = row.ids.split(',').map(Number).sort((a, b) => a - b);
+    const keyIds = row.ids
+      .split(',')
+      .map(Number)
+      .sort((a, b) => a - b);
     const fp = Buffer.from(row.fingerprint).toString('hex').slice(0, 16);
     out.add('key_sold_twice', () => {
       const keys = keyIds.map((id) => keyEvidence(db, id)).filter((k): k is EvidenceRow => k !== null);
@@ -241,7 +250,10 @@ export function detectStockDrift(db: ReadableDB, out: Collector): void {
     if (!c) counted.set(row.product_id, (c = { available: 0, reserved: 0, sold: 0 }));
     if (row.status === 'available' || row.status === 'reserved' || row.status === 'sold') c[row.status] = row.n;
   }
-  const products = stmt(db, 'SELECT id, name, price_amount, currency, available, reserved, sold FROM products ORDER BY created_at, id').all() as {
+  const products = stmt(
+    db,
+    'SELECT id, name, price_amount, currency, available, reserved, sold FROM products ORDER BY created_at, id',
+  ).all() as {
     id: string;
     name: string;
     price_amount: number;
@@ -299,8 +311,7 @@ export function detectLedger(db: ReadableDB, out: Collector): void {
         problem.seq === null
           ? undefined
           : (stmt(db, 'SELECT seq, at, kind, order_id, key_ids, detail FROM ledger WHERE seq = ?').get(problem.seq) as
-              | { seq: number; at: number; kind: string; order_id: string | null; key_ids: string; detail: string }
-              | undefined);
+              { seq: number; at: number; kind: string; order_id: string | null; key_ids: string; detail: string } | undefined);
       const current = keyId !== null ? keyEvidence(db, keyId) : orderId ? orderRow(db, orderId) : undefined;
       return makeFinding('ledger_state_mismatch', {
         subject,
@@ -311,7 +322,19 @@ export function detectLedger(db: ReadableDB, out: Collector): void {
         actual: { state: rowSays(problem.reason) },
         evidence: [
           ...(entry
-            ? [{ source: 'ledger' as const, ref: String(entry.seq), fields: { kind: entry.kind, at: iso(entry.at), order: entry.order_id, keys: entry.key_ids, detail: entry.detail } }]
+            ? [
+                {
+                  source: 'ledger' as const,
+                  ref: String(entry.seq),
+                  fields: {
+                    kind: entry.kind,
+                    at: iso(entry.at),
+                    order: entry.order_id,
+                    keys: entry.key_ids,
+                    detail: entry.detail,
+                  },
+                },
+              ]
             : []),
           ...(current === undefined || current === null ? [] : 'source' in current ? [current] : [orderEvidence(current)]),
         ],
@@ -322,11 +345,18 @@ export function detectLedger(db: ReadableDB, out: Collector): void {
 }
 
 function ledgerSays(reason: string): string {
-  return /the ledger (?:left it|gave it to) (\S+)/.exec(reason)?.[1] ?? (reason.includes('in the ledger but not in the vault') ? 'exists' : 'absent');
+  return (
+    /the ledger (?:left it|gave it to) (\S+)/.exec(reason)?.[1] ??
+    (reason.includes('in the ledger but not in the vault') ? 'exists' : 'absent')
+  );
 }
 
 function rowSays(reason: string): string {
-  return /is (\S+) now/.exec(reason)?.[1] ?? /belongs to order (\S+) now/.exec(reason)?.[1] ?? (reason.includes('not in the vault') ? 'missing' : 'present');
+  return (
+    /is (\S+) now/.exec(reason)?.[1] ??
+    /belongs to order (\S+) now/.exec(reason)?.[1] ??
+    (reason.includes('not in the vault') ? 'missing' : 'present')
+  );
 }
 
 /** Every order waiting for review, with its reason. */

@@ -159,17 +159,20 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
     db,
     `SELECT DISTINCT o.* FROM statements s
      JOIN orders o ON o.paid_at BETWEEN s.period_start AND s.period_end
-     WHERE s.id IN (SELECT value FROM json_each(?1))
+     WHERE s.id IN (SELECT value FROM json_each(@ids))
        AND o.currency IN (SELECT DISTINCT currency FROM statement_rows WHERE statement_id = s.id)
        AND NOT EXISTS (SELECT 1 FROM statement_rows r WHERE r.order_id = o.id AND r.kind = 'payment'
-                         AND r.statement_id IN (SELECT value FROM json_each(?1))
+                         AND r.statement_id IN (SELECT value FROM json_each(@ids))
                          AND NOT EXISTS (SELECT 1 FROM payment_links l WHERE l.payment_id = r.payment_id AND l.order_id <> o.id))
        AND NOT EXISTS (SELECT 1 FROM payment_links l JOIN statement_rows r ON r.payment_id = l.payment_id AND r.kind = 'payment'
-                       WHERE l.order_id = o.id AND r.statement_id IN (SELECT value FROM json_each(?1)))`,
+                       WHERE l.order_id = o.id AND r.statement_id IN (SELECT value FROM json_each(@ids)))`,
   );
-  for (const order of missing.iterate(ids) as IterableIterator<OrderRowLike>) {
+  for (const order of missing.iterate({ ids }) as IterableIterator<OrderRowLike>) {
     out.add('order_paid_missing_in_statement', () => {
-      const payments = stmt(db, 'SELECT event_id, amount, currency, source, outcome, received_at FROM payments WHERE order_id = ? ORDER BY id').all(order.id) as {
+      const payments = stmt(
+        db,
+        'SELECT event_id, amount, currency, source, outcome, received_at FROM payments WHERE order_id = ? ORDER BY id',
+      ).all(order.id) as {
         event_id: string;
         amount: number;
         currency: string;
@@ -190,7 +193,13 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
           ...payments.map((p) => ({
             source: 'payment' as const,
             ref: p.event_id,
-            fields: { amount: p.amount, currency: p.currency, source: p.source, outcome: p.outcome, receivedAt: iso(p.received_at) },
+            fields: {
+              amount: p.amount,
+              currency: p.currency,
+              source: p.source,
+              outcome: p.outcome,
+              receivedAt: iso(p.received_at),
+            },
           })),
         ],
         actions: ['link_payment', 'refund', 'resolve'],

@@ -5,7 +5,8 @@
  */
 import type { ActionKind, Cell, EvidenceRow, FindingKind, ReconcileFinding } from '../../shared/reconcile';
 
-export const iso = (ms: number | null | undefined): string | null => (ms === null || ms === undefined ? null : new Date(ms).toISOString());
+export const iso = (ms: number | null | undefined): string | null =>
+  ms === null || ms === undefined ? null : new Date(ms).toISOString();
 
 export function findingId(kind: FindingKind, subject: string): string {
   return `${kind}:${subject}`;

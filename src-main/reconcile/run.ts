@@ -48,8 +48,7 @@ interface ResolutionRow {
 export function reconcile(db: ReadableDB, options: ReconcileOptions = {}): ReconcileReport {
   const now = options.now ?? Date.now();
   return db.transaction((): ReconcileReport => {
-    const statementIds =
-      options.statementIds ?? (stmt(db, 'SELECT id FROM statements ORDER BY id').pluck().all() as number[]);
+    const statementIds = options.statementIds ?? (stmt(db, 'SELECT id FROM statements ORDER BY id').pluck().all() as number[]);
     const out = new Collector(options.limitPerKind ?? DEFAULT_LIMIT_PER_KIND);
     detectKeySoldTwice(db, out);
     detectPaidNotDelivered(db, out);
@@ -61,7 +60,10 @@ export function reconcile(db: ReadableDB, options: ReconcileOptions = {}): Recon
     detectStatement(db, out, statementIds);
 
     const resolutions = new Map<string, ResolutionRow>();
-    for (const row of stmt(db, 'SELECT * FROM finding_resolutions ORDER BY resolved_at').iterate() as IterableIterator<ResolutionRow>) {
+    for (const row of stmt(
+      db,
+      'SELECT * FROM finding_resolutions ORDER BY resolved_at',
+    ).iterate() as IterableIterator<ResolutionRow>) {
       resolutions.set(row.finding_id, row);
     }
     const counts: Record<string, { open: number; resolved: number }> = {};
@@ -92,7 +94,9 @@ export function reconcile(db: ReadableDB, options: ReconcileOptions = {}): Recon
       counts[snapshot.kind]!.resolved++;
     }
     const order = new Map<FindingKind, number>(FINDING_KINDS.map((k, i) => [k, i]));
-    findings.sort((a, b) => order.get(a.kind)! - order.get(b.kind)! || (a.status === b.status ? 0 : a.status === 'open' ? -1 : 1));
+    findings.sort(
+      (a, b) => order.get(a.kind)! - order.get(b.kind)! || (a.status === b.status ? 0 : a.status === 'open' ? -1 : 1),
+    );
     return { ranAt: iso(now)!, statementIds: [...statementIds], findings, counts, truncated: out.truncated };
   })();
 }
@@ -108,9 +112,14 @@ function withResolution(finding: ReconcileFinding, row: ResolutionRow, present: 
 
 /** The HTTP endpoint's compact form (shared/api.ts `Finding`): the two original kinds keep their original shape. */
 export function toWireFinding(f: ReconcileFinding): Finding {
-  if (f.kind === 'needs_review') return { kind: 'needs_review', orderId: f.orderId ?? f.subject, reason: String(f.actual.reason ?? 'unknown') };
+  if (f.kind === 'needs_review')
+    return { kind: 'needs_review', orderId: f.orderId ?? f.subject, reason: String(f.actual.reason ?? 'unknown') };
   if (f.kind === 'stock_drift') {
-    const stock = (r: Record<string, unknown>) => ({ available: Number(r.available), reserved: Number(r.reserved), sold: Number(r.sold) });
+    const stock = (r: Record<string, unknown>) => ({
+      available: Number(r.available),
+      reserved: Number(r.reserved),
+      sold: Number(r.sold),
+    });
     return { kind: 'stock_drift', productId: f.productId ?? f.subject, stored: stock(f.actual), actual: stock(f.expected) };
   }
   return {
