@@ -282,8 +282,7 @@ describe('admin endpoints', () => {
     expect((missing.json as { code: string }).code).toBe('product_not_found');
   });
 
-  it('imports keys from text/plain and from JSON, reporting duplicates and rejects', async (ctx) => {
-    if (typeof Reflect.get(shop.engine, 'importCodes') !== 'function') ctx.skip();
+  it('imports keys from text/plain and from JSON, reporting duplicates and rejects', async () => {
     const product = (await call(shop, 'POST', '/api/v1/admin/products', admin({ body: { name: 'Import', price: { amount: 100, currency: 'CNY' } } })))
       .json as { product: { id: string } };
     const path = `/api/v1/admin/products/${product.product.id}/keys`;

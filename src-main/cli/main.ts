@@ -1,9 +1,11 @@
 /** The `oncekey` command line: one entry, one clear line per error, a non-zero exit on failure. */
 import { isEngineError } from '../engine/errors';
 import { backupCommand } from './commands/backup';
+import { importCommand } from './commands/import';
 import { ledgerCommand } from './commands/ledger';
 import { productCommand } from './commands/product';
 import { serveCommand } from './commands/serve';
+import { simulateCommand } from './commands/simulate';
 import { stockCommand } from './commands/stock';
 import { consoleIo, UsageError, type Io } from './context';
 
@@ -12,9 +14,11 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serveCommand, summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787]   run the shop endpoint' },
   product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
+  import: { run: importCommand, summary: 'import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]' },
   stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
   ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
+  simulate: { run: simulateCommand, summary: 'simulate --preset incident [--strategy naive] [--mode live|deterministic] [--compare] [--json]' },
 };
 
 export function usage(): string {

@@ -5,9 +5,12 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { AppEvent } from '../../shared/rpc';
 import { openDatabase } from '../db/open';
 import type { WritableDB } from '../db/types';
 import { KeyFileStore, type SecretStore } from '../vault/secret-store';
+import { runImport, type CodeSource, type ImportOptions, type ImportReport } from '../vault/import';
+import { discardStaleImports } from '../vault/import-store';
 import { unlockVault, type UnlockedVault } from '../vault/vault';
 import { EngineError } from './errors';
 import { EngineEvents } from './events';
@@ -68,6 +71,8 @@ export class Engine {
       });
       db.pragma('busy_timeout = 100');
       const clock = options.clock ?? Date.now;
+      // An import left `staging` by a process that died is discarded: its codes were never stored.
+      discardStaleImports(db, clock());
       const writer = new GroupCommitWriter(db, { clock, ...options.writer });
       const holdSeconds = options.holdSeconds ?? storedHoldSeconds(db) ?? DEFAULT_HOLD_SECONDS;
       return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir);
@@ -179,6 +184,20 @@ export class Engine {
 
   deliveredCodes(orderId: string): string[] {
     return orders.deliveredCodes(this.db, this.vault, orderId);
+  }
+
+  /** Imports codes into a product: every accepted code, or none (see vault/import.ts). */
+  importCodes(productId: string, source: CodeSource, options: Omit<ImportOptions, 'dryRun'> = {}): Promise<ImportReport> {
+    return runImport(this.importHost(), productId, source, { ...options, dryRun: false });
+  }
+
+  /** What importing would do (counts, duplicates, encoding, column); stores nothing. */
+  previewImport(productId: string, source: CodeSource, options: Omit<ImportOptions, 'dryRun'> = {}): Promise<ImportReport> {
+    return runImport(this.importHost(), productId, source, { ...options, dryRun: true });
+  }
+
+  private importHost() {
+    return { db: this.db, vault: this.vault, writer: this.writer, clock: this.clock, emit: (event: AppEvent) => this.events.emit(event) };
   }
 
   verifyLedger(): VerifyReport {

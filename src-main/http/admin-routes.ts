@@ -18,6 +18,7 @@ import {
   Stock,
 } from '../../shared/api';
 import type { Engine } from '../engine/engine';
+import type { CodeSource } from '../vault/import-source';
 import { reconcile, toWireFinding } from '../reconcile/run';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
@@ -28,28 +29,6 @@ export interface AdminRouteOptions {
   readonly engine: Engine;
   /** SHA-256 of the admin token (see adminTokenDigest); null locks the admin routes. */
   readonly adminTokenDigest: Buffer | null;
-}
-
-/** Where codes come from (the engine's import API). */
-export type CodeSource =
-  | { readonly kind: 'text'; readonly text: string }
-  | { readonly kind: 'bytes'; readonly data: Uint8Array; readonly name?: string }
-  | { readonly kind: 'file'; readonly path: string };
-
-interface EngineImportReport {
-  readonly imported: number;
-  readonly duplicatesInBatch: number;
-  readonly duplicatesInVault: number;
-  readonly rejected: readonly { readonly line: number; readonly reason: string }[];
-}
-
-type ImportCodes = (productId: string, source: CodeSource, options?: Record<string, unknown>) => Promise<EngineImportReport>;
-
-/** `engine.importCodes`, looked up at run time until every engine build has it. */
-function importerOf(engine: Engine): ImportCodes {
-  const fn: unknown = Reflect.get(engine, 'importCodes');
-  if (typeof fn !== 'function') throw new Error('this engine cannot import codes (engine.importCodes is missing)');
-  return (productId, source, options) => (fn as ImportCodes).call(engine, productId, source, options);
 }
 
 const ADMIN_ERRORS = ['unauthorized'] as const;
@@ -137,7 +116,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         }
         source = { kind: 'text', text: parsed.data.codes.join('\n') };
       }
-      const report = await importerOf(engine)(productId, source);
+      const report = await engine.importCodes(productId, source);
       return {
         imported: report.imported,
         duplicates: report.duplicatesInBatch + report.duplicatesInVault,
