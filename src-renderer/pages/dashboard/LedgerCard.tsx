@@ -37,7 +37,7 @@ export function LedgerCard({ ledger, verifying, verifyError, onVerify }: LedgerC
       {ledger.verifiedAt ? (
         <p className="dash-ledger__meta">
           {t('ledger.verifiedAt', { time: formatTime(ledger.verifiedAt, lang), count: ledger.verifiedEntries ?? 0 })}
-          {newSince > 0 ? ` · ${t('ledger.newSince', { count: newSince })}` : ''}
+          {newSince > 0 ? ` ${t('ledger.newSince', { count: newSince })}` : ''}
           {ledger.durationMs !== null ? ` ${t('ledger.tookMs', { ms: formatCount(ledger.durationMs, lang) })}` : ''}
         </p>
       ) : null}

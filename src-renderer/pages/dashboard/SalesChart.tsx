@@ -2,7 +2,7 @@
  * Sales over time: codes sold per hour or day as bars, revenue in the main currency as a line, with the
  * period picker and the totals. The same numbers are in a visually hidden table for screen readers.
  */
-import { Bar, CartesianGrid, ComposedChart, Line, Tooltip, XAxis, YAxis } from 'recharts';
+import { Bar, CartesianGrid, ComposedChart, Legend, Line, Tooltip, XAxis, YAxis } from 'recharts';
 import { useTranslation } from 'react-i18next';
 import { currencyExponent } from '../../../shared/money';
 import type { SalesSeries } from '../../../shared/rpc/dashboard';
@@ -51,10 +51,10 @@ export function SalesChart({ sales, days, onDays }: SalesChartProps) {
       {sales.totals.orders === 0 ? <p className="dash-sales__none">{t('sales.none')}</p> : null}
       <div className="dash-chart" aria-hidden="true">
         <ComposedChart responsive data={data} style={{ width: '100%', height: 260 }} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
-          <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="var(--border, #d9dde3)" />
-          <XAxis dataKey="label" tick={{ fontSize: 12 }} interval="preserveStartEnd" minTickGap={16} stroke="var(--text-muted, #6b7280)" />
-          <YAxis yAxisId="units" allowDecimals={false} tick={{ fontSize: 12 }} width={40} stroke="var(--text-muted, #6b7280)" />
-          {main ? <YAxis yAxisId="revenue" orientation="right" tick={{ fontSize: 12 }} width={56} stroke="var(--text-muted, #6b7280)" /> : null}
+          <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="var(--border)" />
+          <XAxis dataKey="label" tick={{ fontSize: 12 }} interval="preserveStartEnd" minTickGap={16} stroke="var(--text-muted)" />
+          <YAxis yAxisId="units" allowDecimals={false} tick={{ fontSize: 12 }} width={40} stroke="var(--text-muted)" />
+          {main ? <YAxis yAxisId="revenue" orientation="right" tick={{ fontSize: 12 }} width={56} stroke="var(--text-muted)" /> : null}
           <Tooltip
             formatter={(value, name, item) => {
               const payload = (item as { payload?: { minor?: number } } | undefined)?.payload;
@@ -62,8 +62,9 @@ export function SalesChart({ sales, days, onDays }: SalesChartProps) {
               return [formatCount(Number(value), lang), name === 'units' ? t('sales.units') : t('sales.orders')];
             }}
           />
-          <Bar yAxisId="units" dataKey="units" name="units" fill="var(--chart-sold, #3b82f6)" radius={[3, 3, 0, 0]} isAnimationActive={false} />
-          {main ? <Line yAxisId="revenue" dataKey="revenue" name="revenue" stroke="var(--chart-revenue, #10b981)" strokeWidth={2} dot={false} isAnimationActive={false} /> : null}
+          <Legend formatter={(value) => (value === 'revenue' && main ? t('sales.revenue', { currency: main }) : t('sales.units'))} />
+          <Bar yAxisId="units" dataKey="units" name="units" fill="var(--accent)" radius={[3, 3, 0, 0]} isAnimationActive={false} />
+          {main ? <Line yAxisId="revenue" dataKey="revenue" name="revenue" stroke="var(--info)" strokeWidth={2} dot={false} isAnimationActive={false} /> : null}
         </ComposedChart>
       </div>
       <table className="visually-hidden">

@@ -43,14 +43,14 @@ export function StockChart({ products }: { products: readonly DashboardProduct[]
           style={{ width: '100%', height: Math.max(120, data.length * ROW_HEIGHT + 60) }}
           margin={{ top: 4, right: 16, bottom: 4, left: 8 }}
         >
-          <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="var(--border, #d9dde3)" />
-          <XAxis type="number" allowDecimals={false} tick={{ fontSize: 12 }} stroke="var(--text-muted, #6b7280)" />
-          <YAxis type="category" dataKey="name" width={140} tick={{ fontSize: 12 }} stroke="var(--text-muted, #6b7280)" />
+          <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="var(--border)" />
+          <XAxis type="number" allowDecimals={false} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
+          <YAxis type="category" dataKey="name" width={140} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
           <Tooltip formatter={(value, name) => [n(Number(value)), label(String(name))]} />
           <Legend formatter={(value) => label(String(value))} />
-          <Bar dataKey="available" stackId="stock" fill="var(--chart-available, #16a34a)" isAnimationActive={false} />
-          <Bar dataKey="reserved" stackId="stock" fill="var(--chart-reserved, #f59e0b)" isAnimationActive={false} />
-          <Bar dataKey="sold" stackId="stock" fill="var(--chart-sold, #3b82f6)" isAnimationActive={false} />
+          <Bar dataKey="available" stackId="stock" fill="var(--success)" isAnimationActive={false} />
+          <Bar dataKey="reserved" stackId="stock" fill="var(--warning)" isAnimationActive={false} />
+          <Bar dataKey="sold" stackId="stock" fill="var(--accent)" isAnimationActive={false} />
         </BarChart>
       </div>
       <Table caption={t('stock.tableCaption')} columns={columns} rows={products} rowKey={(p) => p.id} />
