@@ -9,6 +9,9 @@ import i18next, { type i18n as I18n } from 'i18next';
 import { initReactI18next } from 'react-i18next';
 import type { Strings } from '../pages/types';
 import { dashboardStrings } from '../pages/dashboard/strings';
+import { ledgerStrings } from '../pages/ledger/strings';
+import { ordersStrings } from '../pages/orders/strings';
+import { settingsStrings } from '../pages/settings/strings';
 import { commonStrings } from './common';
 
 export const LANGUAGES = ['en', 'zh-CN'] as const;
@@ -18,6 +21,9 @@ export type Language = (typeof LANGUAGES)[number];
 export const NAMESPACES: Readonly<Record<string, Strings>> = {
   common: commonStrings,
   dashboard: dashboardStrings,
+  orders: ordersStrings,
+  ledger: ledgerStrings,
+  settings: settingsStrings,
 };
 
 /** The name of each language in itself, for the switcher. */

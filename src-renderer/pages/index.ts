@@ -4,6 +4,9 @@
  * order the lines were added in.
  */
 import { DashboardPage } from './dashboard/DashboardPage';
+import { LedgerPage } from './ledger/LedgerPage';
+import { OrdersPage } from './orders/OrdersPage';
+import { SettingsPage } from './settings/SettingsPage';
 import type { PageDef } from './types';
 
 export type { PageDef } from './types';
@@ -14,6 +17,9 @@ export const NAV_ORDER = ['dashboard', 'products', 'orders', 'ledger', 'reconcil
 const REGISTERED: PageDef[] = [
   // { id: '<id>', titleKey: 'nav.<id>', component: <Id>Page },
   { id: 'dashboard', titleKey: 'nav.dashboard', component: DashboardPage },
+  { id: 'orders', titleKey: 'nav.orders', component: OrdersPage },
+  { id: 'ledger', titleKey: 'nav.ledger', component: LedgerPage },
+  { id: 'settings', titleKey: 'nav.settings', component: SettingsPage },
 ];
 
 function rank(id: string): number {
