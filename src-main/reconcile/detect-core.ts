@@ -163,14 +163,18 @@ export function detectPaidNotDelivered(db: ReadableDB, out: Collector): void {
   }
 }
 
-/** Codes out to an order that never paid (no payment took effect, or the order is not in a paid state). */
+/**
+ * Codes out to an order that never paid: not in a paid state, or no payment took effect and no agent
+ * linked a statement payment to it.
+ */
 export function detectDeliveredNotPaid(db: ReadableDB, out: Collector): void {
   const rows = stmt(
     db,
     `SELECT o.*, d.live FROM (SELECT order_id, count(*) AS live FROM deliveries WHERE returned_at IS NULL GROUP BY order_id) d
      JOIN orders o ON o.id = d.order_id
      WHERE o.paid_at IS NULL OR o.status NOT IN ('paid', 'delivered', 'needs_review')
-        OR NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.outcome = 'delivered')`,
+        OR (NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.outcome = 'delivered')
+            AND NOT EXISTS (SELECT 1 FROM payment_links l WHERE l.order_id = o.id))`,
   );
   for (const row of rows.iterate() as IterableIterator<OrderRowLike & { live: number }>) {
     out.add('delivered_not_paid', () => {
