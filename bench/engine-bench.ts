@@ -69,7 +69,7 @@ async function engineClaims(engine: Engine, productId: string, sizes: Sizes, con
 }
 
 /** Inserts `count` keys with random stand-in ciphertexts (the raw loop never opens them). */
-function seedRawKeys(db: WritableDB, productId: string, count: number): void {
+export function seedRawKeys(db: WritableDB, productId: string, count: number): void {
   db.exec(`INSERT INTO products (id, name, price_amount, currency, available, created_at) VALUES ('prd_raw', 'Raw', 100, 'CNY', ${count}, 0)`);
   stmt(
     db,
@@ -83,7 +83,7 @@ function seedRawKeys(db: WritableDB, productId: string, count: number): void {
  * the order, the hold, the counters, the ledger head and entry, the idempotency record. Values that
  * the engine computes with crypto (hashes, ids, the sealed response) are fixed stand-ins of the same size.
  */
-function rawClaimer(db: WritableDB): (i: number) => void {
+export function rawClaimer(db: WritableDB): (i: number) => void {
   const productId = 'prd_raw';
   const blob32 = Buffer.alloc(32, 7);
   const sealedResponse = Buffer.alloc(420, 9);
