@@ -6,6 +6,7 @@ import type { z } from 'zod';
 import type { ErrorInfo } from '../errors';
 import { catalogMethods } from './catalog';
 import { dashboardMethods } from './dashboard';
+import { keysMethods } from './keys';
 import { ledgerMethods } from './ledger';
 import { ordersMethods } from './orders';
 import { settingsMethods } from './settings';
@@ -14,6 +15,7 @@ export { method, type MethodSpec } from './method';
 
 export const METHODS = {
   ...catalogMethods,
+  ...keysMethods,
   ...dashboardMethods,
   ...ordersMethods,
   ...ledgerMethods,

@@ -324,7 +324,7 @@ function parseBatch(lines: readonly (string | null)[], delimiter: string): (stri
     .map((l) => l ?? '')
     .join('\n');
   try {
-    const records = end === 0 ? [] : parseCsv<string[]>(text, { ...CSV_OPTIONS, delimiter });
+    const records = end === 0 ? [] : parseCsv(text, { ...CSV_OPTIONS, delimiter });
     if (records.length === end) {
       for (let i = end; i < lines.length; i++) records.push(['']);
       return records;
@@ -334,7 +334,7 @@ function parseBatch(lines: readonly (string | null)[], delimiter: string): (stri
   }
   return lines.map((l) => {
     try {
-      return parseCsv<string[]>(l ?? '', { ...CSV_OPTIONS, delimiter })[0] ?? [''];
+      return parseCsv(l ?? '', { ...CSV_OPTIONS, delimiter })[0] ?? [''];
     } catch {
       return undefined;
     }
