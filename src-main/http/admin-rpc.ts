@@ -106,7 +106,8 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
-      connection: 'keep-alive',
+      // Never reused for another request: when the stream ends, so does its connection (a clean shutdown).
+      connection: 'close',
       'x-content-type-options': 'nosniff',
       'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
       'x-accel-buffering': 'no',
@@ -122,6 +123,8 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
       clearInterval(heartbeat);
       unsubscribe();
       streams.delete(res);
+      // The client went away: end our side too, or the half-open socket holds the server's close.
+      if (!res.destroyed) res.destroy();
     };
     res.on('close', stop);
     res.on('error', stop);

@@ -15,14 +15,15 @@ export interface HttpTransportOptions {
   readonly baseUrl?: string;
   readonly fetch?: typeof fetch;
   /** EventSource constructor; tests without one pass a polyfill. */
-  readonly EventSource?: new (url: string) => EventSourceLike;
+  readonly EventSource?: EventSourceConstructor;
 }
 
-/** The part of EventSource this transport uses. */
+/** The part of EventSource this transport uses (so Node tests can pass a small polyfill). */
 export interface EventSourceLike {
-  onmessage: ((event: MessageEvent<string>) => void) | null;
+  onmessage: ((event: { readonly data: string }) => void) | null;
   close(): void;
 }
+export type EventSourceConstructor = new (url: string) => EventSourceLike;
 
 function parseEvent(data: string): AppEvent | null {
   try {
@@ -46,7 +47,7 @@ async function readBody(response: Response): Promise<unknown> {
 export function createHttpTransport(options: HttpTransportOptions = {}): Transport {
   const base = options.baseUrl ?? '';
   const doFetch = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const EventSourceImpl = options.EventSource ?? globalThis.EventSource;
+  const EventSourceImpl = options.EventSource ?? (globalThis as unknown as { EventSource?: EventSourceConstructor }).EventSource;
   const listeners = new Set<(event: AppEvent) => void>();
   let source: EventSourceLike | null = null;
 
@@ -74,6 +75,7 @@ export function createHttpTransport(options: HttpTransportOptions = {}): Transpo
     subscribe(listener) {
       listeners.add(listener);
       if (source === null) {
+        if (!EventSourceImpl) throw new Error('live events need EventSource (every browser has it)');
         source = new EventSourceImpl(`${base}${EVENTS_PATH}`);
         // EventSource reconnects by itself after a dropped connection.
         source.onmessage = (message) => {
