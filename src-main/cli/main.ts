@@ -5,6 +5,7 @@ import { importCommand } from './commands/import';
 import { ledgerCommand } from './commands/ledger';
 import { productCommand } from './commands/product';
 import { serveCommand } from './commands/serve';
+import { simulateCommand } from './commands/simulate';
 import { stockCommand } from './commands/stock';
 import { consoleIo, UsageError, type Io } from './context';
 
@@ -17,6 +18,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
   ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
+  simulate: { run: simulateCommand, summary: 'simulate --preset incident [--strategy naive] [--mode live|deterministic] [--compare] [--json]' },
 };
 
 export function usage(): string {
