@@ -33,7 +33,7 @@ async function importGeneric(engine: Engine, lines: string[]): Promise<number> {
   const csv = new TextEncoder().encode(['payment_id,order_id,amount,currency,status,created_at', ...lines].join('\n'));
   const parsed = parseStatement(csv, { format: 'generic' });
   const stored = await engine.writer.run((db, now) => storeStatement(db, parsed, { source: 'bill.csv', actor: 'tester', now }));
-  return stored.statement.id;
+  return stored.statement!.id;
 }
 
 describe('statement detectors', () => {

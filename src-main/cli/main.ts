@@ -4,6 +4,7 @@ import { backupCommand } from './commands/backup';
 import { importCommand } from './commands/import';
 import { ledgerCommand } from './commands/ledger';
 import { productCommand } from './commands/product';
+import { reconcileCommand } from './commands/reconcile';
 import { serveCommand } from './commands/serve';
 import { simulateCommand } from './commands/simulate';
 import { stockCommand } from './commands/stock';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
   ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
+  reconcile: { run: reconcileCommand, summary: 'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic]] [--json]' },
   simulate: { run: simulateCommand, summary: 'simulate --preset incident [--strategy naive] [--mode live|deterministic] [--compare] [--json]' },
 };
 

@@ -20,6 +20,8 @@ export interface ImportStatementInput {
   readonly format?: StatementFormat | undefined;
   readonly mapping?: ColumnMapping | undefined;
   readonly actor: string;
+  /** 'accept': a file whose rows were all imported before is not an error (the CLI re-runs). */
+  readonly nothingNew?: 'refuse' | 'accept';
 }
 
 export interface ImportStatementResult extends StoreResult {
@@ -34,7 +36,7 @@ export async function importStatement(engine: Engine, input: ImportStatementInpu
     ...(input.mapping ? { mapping: input.mapping } : {}),
   });
   const stored = await engine.writer.run((db, now) =>
-    storeStatement(db, parsed, { source: input.fileName, actor: input.actor, now }),
+    storeStatement(db, parsed, { source: input.fileName, actor: input.actor, now, nothingNew: input.nothingNew ?? 'refuse' }),
   );
   return { ...stored, skipped: parsed.skipped, encoding: parsed.encoding };
 }

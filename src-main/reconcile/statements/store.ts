@@ -12,7 +12,10 @@ import { iso } from '../finding';
 import type { Parsed } from './parse';
 
 export interface StoreResult {
-  readonly statement: StatementInfo;
+  /** null when every row was imported before and `nothingNew` was 'accept'. */
+  readonly statement: StatementInfo | null;
+  /** The statements (earlier ones and this one) holding this file's rows. */
+  readonly existingIds: number[];
   readonly imported: number;
   readonly duplicates: number;
 }
@@ -43,7 +46,7 @@ function toInfo(row: StatementRowDb): StatementInfo {
 export function storeStatement(
   db: WritableDB,
   parsed: Parsed,
-  meta: { source: string; actor: string; now: number },
+  meta: { source: string; actor: string; now: number; nothingNew?: 'refuse' | 'accept' },
 ): StoreResult {
   const seen = stmt(db, 'SELECT 1 FROM statement_rows WHERE payment_id = ? AND kind = ? LIMIT 1').pluck();
   const inFile = new Set<string>();
@@ -55,6 +58,7 @@ export function storeStatement(
   });
   const duplicates = parsed.rows.length - fresh.length;
   if (fresh.length === 0) {
+    if (meta.nothingNew === 'accept') return { statement: null, imported: 0, duplicates, existingIds: existingIds(db, parsed) };
     throw new EngineError(
       'validation_failed',
       `every one of the ${parsed.rows.length} row(s) was imported before; nothing new to store`,
@@ -80,7 +84,14 @@ export function storeStatement(
     duplicates,
     skipped: parsed.skipped.length,
   });
-  return { statement: getStatement(db, id)!, imported: fresh.length, duplicates };
+  return { statement: getStatement(db, id)!, imported: fresh.length, duplicates, existingIds: existingIds(db, parsed) };
+}
+
+function existingIds(db: ReadableDB, parsed: Parsed): number[] {
+  const find = stmt(db, 'SELECT DISTINCT statement_id FROM statement_rows WHERE payment_id = ? AND kind = ?').pluck();
+  const ids = new Set<number>();
+  for (const r of parsed.rows) for (const id of find.all(r.paymentId, r.kind) as number[]) ids.add(id);
+  return [...ids].sort((a, b) => a - b);
 }
 
 export function getStatement(db: ReadableDB, id: number): StatementInfo | null {
