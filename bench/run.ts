@@ -11,6 +11,7 @@ import { availableParallelism, cpus } from 'node:os';
 import Database from 'better-sqlite3';
 import { benchEngine } from './engine-bench';
 import { benchHttp } from './http-bench';
+import { benchSimLive } from './sim-bench';
 
 export interface BenchOptions {
   /** Small sizes: checks that everything runs, not how fast. */
@@ -35,7 +36,7 @@ export const BENCHES: Bench[] = [
     run: (o) => benchHttp(o.quick ? { keys: 30_000, durationSeconds: 1, warmupSeconds: 0.5, sameProcess: false } : { sameProcess: false }),
   },
   // { name: 'import', run: (o) => benchImport({ codes: o.quick ? 20_000 : 1_000_000 }) }, // bench/import-bench.ts (vault import engineer)
-  // { name: 'sim', run: (o) => benchSim(o) },          // sim_live_10k_buyers_s (simulator engineer)
+  { name: 'sim', run: (o) => benchSimLive({ quick: o.quick }) },
   // { name: 'reconcile', run: (o) => benchReconcile(o) }, // reconcile_1m_orders_s (reconciliation engineer)
 ];
 
@@ -44,6 +45,8 @@ export const TARGETS: Record<string, Target> = {
   engine_vs_raw_batched: { op: '>=', value: 0.8 },
   safe_vs_naive: { op: '>=', value: 0.9 },
   naive_oversold: { op: '>', value: 0 },
+  sim_live_10k_buyers_s: { op: '<', value: 10 },
+  sim_live_oversold: { op: '===', value: 0 },
   import_codes_per_s: { op: '>=', value: 100_000 },
   import_peak_rss_mb: { op: '<', value: 300 },
   http_orders_vs_bare: { op: '>=', value: 0.4 },
