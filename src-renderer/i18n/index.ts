@@ -11,6 +11,7 @@ import type { Strings } from '../pages/types';
 import { dashboardStrings } from '../pages/dashboard/strings';
 import { ledgerStrings } from '../pages/ledger/strings';
 import { ordersStrings } from '../pages/orders/strings';
+import { productsStrings } from '../pages/products/strings';
 import { settingsStrings } from '../pages/settings/strings';
 import { commonStrings } from './common';
 
@@ -21,6 +22,7 @@ export type Language = (typeof LANGUAGES)[number];
 export const NAMESPACES: Readonly<Record<string, Strings>> = {
   common: commonStrings,
   dashboard: dashboardStrings,
+  products: productsStrings,
   orders: ordersStrings,
   ledger: ledgerStrings,
   settings: settingsStrings,

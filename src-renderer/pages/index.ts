@@ -6,6 +6,7 @@
 import { DashboardPage } from './dashboard/DashboardPage';
 import { LedgerPage } from './ledger/LedgerPage';
 import { OrdersPage } from './orders/OrdersPage';
+import { ProductsPage } from './products/ProductsPage';
 import { SettingsPage } from './settings/SettingsPage';
 import type { PageDef } from './types';
 
@@ -17,6 +18,7 @@ export const NAV_ORDER = ['dashboard', 'products', 'orders', 'ledger', 'reconcil
 const REGISTERED: PageDef[] = [
   // { id: '<id>', titleKey: 'nav.<id>', component: <Id>Page },
   { id: 'dashboard', titleKey: 'nav.dashboard', component: DashboardPage },
+  { id: 'products', titleKey: 'nav.products', component: ProductsPage },
   { id: 'orders', titleKey: 'nav.orders', component: OrdersPage },
   { id: 'ledger', titleKey: 'nav.ledger', component: LedgerPage },
   { id: 'settings', titleKey: 'nav.settings', component: SettingsPage },
