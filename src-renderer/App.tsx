@@ -60,10 +60,14 @@ function Main({ pages }: { pages: readonly PageDef[] }) {
 
   return (
     <div className="layout">
-      <a className="skip-link" href="#content" onClick={(event) => {
-        event.preventDefault();
-        document.getElementById('content')?.focus();
-      }}>
+      <a
+        className="skip-link"
+        href="#content"
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('content')?.focus();
+        }}
+      >
         {t('shell.skipToContent')}
       </a>
       <Sidebar pages={pages} currentId={page?.id ?? null} />

@@ -1,4 +1,6 @@
 /** The renderer's entry: picks the transport, applies language and theme, and mounts the App. */
+// First: configures zod before any schema module is evaluated.
+import './zod-setup';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
