@@ -9,17 +9,21 @@ import { dashboardMethods } from './dashboard';
 import { keysMethods } from './keys';
 import { ledgerMethods } from './ledger';
 import { ordersMethods } from './orders';
+import { reconcileMethods } from './reconcile';
 import { settingsMethods } from './settings';
+import { simMethods } from './sim';
 
 export { method, type MethodSpec } from './method';
 
 export const METHODS = {
+  ...simMethods,
   ...catalogMethods,
   ...keysMethods,
   ...dashboardMethods,
   ...ordersMethods,
   ...ledgerMethods,
   ...settingsMethods,
+  ...reconcileMethods,
 } as const;
 
 export type Methods = typeof METHODS;

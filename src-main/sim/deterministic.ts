@@ -178,6 +178,8 @@ export class DeterministicRun {
       if (result.kind === 'think' || (free && result.kind === 'progress' && !actor.done)) continue;
       break;
     }
+    // Thinking right after a read shows up with that read.
+    while (result.kind === 'progress' && !actor.done && actor.pending?.op === 'think') this.executor.perform(actor);
     this.tick += 1;
     if (result.kind === 'blocked') this.blocked.add(actor.id);
     if ((result.kind === 'progress' && result.releases) || actor.done) this.blocked.clear();

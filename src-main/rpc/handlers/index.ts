@@ -5,13 +5,17 @@ import { dashboardHandlers } from './dashboard';
 import { keysHandlers } from './keys';
 import { ledgerHandlers } from './ledger';
 import { ordersHandlers } from './orders';
+import { reconcileHandlers } from './reconcile';
 import { settingsHandlers } from './settings';
+import { simHandlers } from './sim';
 
 export const HANDLERS: Handlers = {
+  ...simHandlers,
   ...catalogHandlers,
   ...keysHandlers,
   ...dashboardHandlers,
   ...ordersHandlers,
   ...ledgerHandlers,
   ...settingsHandlers,
+  ...reconcileHandlers,
 };
