@@ -50,7 +50,7 @@ async function writeCodes(file: string, codes: number): Promise<void> {
       const n = (i * 2654435761) % 4294967296;
       text += `GC-${n.toString(36).toUpperCase().padStart(7, '0')}-${i.toString(36).toUpperCase().padStart(8, '0')}-X\n`;
     }
-    if (!out.write(text)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(text)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   out.end();
   await done;
