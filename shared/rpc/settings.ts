@@ -7,16 +7,12 @@
 import { z } from 'zod';
 import { method } from './method';
 
+/** An IP literal or a host name (the renderer checks a draft with it without running zod). */
+export const HOST_PATTERN =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]+)$/;
+
 /** A host the endpoint may listen on: an IP literal or a host name. */
-export const Host = z
-  .string()
-  .trim()
-  .min(1)
-  .max(253)
-  .regex(
-    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:.]+)$/,
-    'a host is an IP address or a host name',
-  );
+export const Host = z.string().trim().min(1).max(253).regex(HOST_PATTERN, 'a host is an IP address or a host name');
 
 /** Hosts that only this PC can reach. Anything else lets other machines on the network in. */
 export const LOCAL_HOSTS: readonly string[] = ['127.0.0.1', 'localhost', '::1'];

@@ -212,7 +212,7 @@ describe('orders page', () => {
       { method: 'orders.markPaid', input: { id: 'ord_a' } },
     ]);
     expect(await within(panel).findByText('Test payment confirmed by hand')).toBeTruthy();
-    expect(within(panel).getByText('by browser')).toBeTruthy();
+    expect(within(panel).getByText('by the browser admin')).toBeTruthy();
     expect(within(panel).queryByRole('button', { name: 'Mark paid (test payment)' })).toBeNull();
   });
 
@@ -236,6 +236,50 @@ describe('orders page', () => {
         reason: 'never used',
       }),
     );
+  });
+
+  it('reveals a code on request and shows the reveal in the timeline', async () => {
+    const { handlers } = shop([order('ord_a', { status: 'delivered', paidAt: '2026-03-10T12:01:00.000Z' })]);
+    let revealed = false;
+    const base = handlers['orders.get']!;
+    window.location.hash = '#/orders/ord_a';
+    const transport = setup(<OrdersPage />, {
+      ...handlers,
+      'orders.get': async (input) => {
+        const detail = await base(input);
+        return revealed
+          ? {
+              ...detail,
+              timeline: [
+                ...detail.timeline,
+                {
+                  source: 'audit' as const,
+                  at: '2026-03-10T12:02:00.000Z',
+                  event: 'key.reveal',
+                  seq: null,
+                  orderTo: null,
+                  keyIds: [7],
+                  actor: 'desktop',
+                  detail: {},
+                },
+              ],
+            }
+          : detail;
+      },
+      'keys.reveal': () => {
+        revealed = true;
+        return { code: 'SECRET-CODE-7' };
+      },
+    });
+    const panel = await screen.findByRole('complementary', { name: 'Order ord_a' });
+    expect(within(panel).queryByText('SECRET-CODE-7')).toBeNull();
+    await userEvent.click(await within(panel).findByRole('button', { name: 'Reveal' }));
+    expect(await within(panel).findByText('SECRET-CODE-7')).toBeTruthy();
+    expect(transport.calls.find((c) => c.method === 'keys.reveal')?.input).toEqual({ keyId: 7, purpose: 'reveal' });
+    expect(await within(panel).findByText('Code revealed')).toBeTruthy();
+    expect(within(panel).getByText('by the desktop app')).toBeTruthy();
+    await userEvent.click(within(panel).getByRole('button', { name: 'Hide' }));
+    expect(within(panel).queryByText('SECRET-CODE-7')).toBeNull();
   });
 
   it('shows a new order that arrives live, without a reload', async () => {

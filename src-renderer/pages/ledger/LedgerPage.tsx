@@ -14,6 +14,7 @@ import './ledger.css';
 import { useLedger } from './store';
 
 const KEY_STATES = new Set(['available', 'reserved', 'sold', 'burned']);
+const ACTORS = new Set(['browser', 'desktop', 'admin-api', 'cli']);
 const ORDER_STATES = new Set(['reserved', 'paid', 'delivered', 'expired', 'refunded', 'needs_review']);
 
 function DetailSummary({ entry }: { entry: LedgerEntry }) {
@@ -25,7 +26,8 @@ function DetailSummary({ entry }: { entry: LedgerEntry }) {
   if (typeof d.orderTo === 'string' && ORDER_STATES.has(d.orderTo))
     parts.push(t('detail.orderTo', { status: t(`orderState.${d.orderTo}`) }));
   if (d.source === 'webhook' || d.source === 'manual') parts.push(t('detail.payment', { source: t(`source.${d.source}`) }));
-  if (typeof d.actor === 'string') parts.push(t('detail.actor', { actor: d.actor }));
+  if (typeof d.actor === 'string')
+    parts.push(t('detail.actor', { actor: ACTORS.has(d.actor) ? t(`actor.${d.actor}`) : d.actor }));
   return <span className="ledger-detail">{parts.join(' · ')}</span>;
 }
 

@@ -4,6 +4,7 @@ import { useTranslation } from 'react-i18next';
 import type { OrderDetail } from '../../../shared/rpc/orders';
 import { Badge, Button, describeError, EmptyState, Spinner } from '../../components';
 import { formatMoney, formatTime } from '../dashboard/format';
+import { KeyReveal } from './KeyReveal';
 import { OrderActions } from './OrderActions';
 import { StatusBadge } from './StatusBadge';
 import { Timeline } from './Timeline';
@@ -106,6 +107,7 @@ function DetailBody({ detail }: { detail: OrderDetail }) {
                   {t(`detail.keyStatus.${key.status}`)}
                 </Badge>
                 {key.deliveredAt ? <span className="muted">{formatTime(key.deliveredAt, lang)}</span> : null}
+                {key.status !== 'returned' ? <KeyReveal keyId={key.id} /> : null}
               </li>
             ))}
           </ul>

@@ -19,6 +19,13 @@ import { PAGE_SIZE, STATUSES, useOrders } from './store';
 
 const SEARCH_DELAY_MS = 250;
 
+/** Day and time without the year: the list is about recent orders; the full date is in the tooltip. */
+function formatShortTime(iso: string, language: string): string {
+  return new Intl.DateTimeFormat(language, { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' }).format(
+    new Date(iso),
+  );
+}
+
 export function OrdersPage() {
   const { t, i18n } = useTranslation('orders');
   const transport = useTransport();
@@ -55,19 +62,37 @@ export function OrdersPage() {
       key: 'id',
       header: t('columns.id'),
       render: (o) => (
-        <span className="mono order-id">
-          {o.id}
-          {fresh.has(o.id) ? <span className="order-new" aria-label={t('list.arrived', { id: o.id })} /> : null}
+        <span className="order-id" data-order-id={o.id}>
+          <span className="mono order-id__text" title={o.id}>
+            {o.id}
+          </span>
+          {fresh.has(o.id) ? <span className="order-new" role="img" aria-label={t('list.arrived', { id: o.id })} /> : null}
         </span>
       ),
     },
     {
       key: 'created',
       header: t('columns.created'),
-      render: (o) => <time dateTime={o.createdAt}>{formatTime(o.createdAt, lang)}</time>,
+      render: (o) => (
+        <time className="nowrap" dateTime={o.createdAt} title={formatTime(o.createdAt, lang)}>
+          {formatShortTime(o.createdAt, lang)}
+        </time>
+      ),
     },
-    { key: 'email', header: t('columns.email'), render: (o) => o.email },
-    { key: 'product', header: t('columns.product'), render: (o) => o.productName ?? o.productId },
+    {
+      key: 'email',
+      header: t('columns.email'),
+      render: (o) => (
+        <span className="cell-clip" title={o.email}>
+          {o.email}
+        </span>
+      ),
+    },
+    {
+      key: 'product',
+      header: t('columns.product'),
+      render: (o) => <span className="cell-clip">{o.productName ?? o.productId}</span>,
+    },
     { key: 'quantity', header: t('columns.quantity'), align: 'end', render: (o) => <span className="num">{o.quantity}</span> },
     {
       key: 'amount',
@@ -75,8 +100,18 @@ export function OrdersPage() {
       align: 'end',
       render: (o) => <span className="num">{formatMoney({ amount: o.amount, currency: o.currency }, lang)}</span>,
     },
-    { key: 'status', header: t('columns.status'), render: (o) => <StatusBadge status={o.status} /> },
+    {
+      key: 'status',
+      header: t('columns.status'),
+      render: (o) => (
+        <span className="nowrap">
+          <StatusBadge status={o.status} />
+        </span>
+      ),
+    },
   ];
+  // Beside an open order the list keeps the columns that tell orders apart.
+  const shown = state.selectedId ? columns.filter((c) => !['product', 'quantity', 'created'].includes(c.key)) : columns;
   const filtered = state.q.trim() !== '' || state.status !== '';
   const from = state.total === 0 ? 0 : state.offset + 1;
   const to = Math.min(state.offset + PAGE_SIZE, state.total);
@@ -140,7 +175,7 @@ export function OrdersPage() {
         ) : (
           <>
             <Table
-              columns={columns}
+              columns={shown}
               rows={state.orders}
               rowKey={(o) => o.id}
               caption={t('list.caption')}

@@ -40,7 +40,9 @@ export function Timeline({ items }: { items: readonly TimelineItem[] }) {
               <time dateTime={item.at}>{formatTime(item.at, i18n.language)}</time>
               {item.seq !== null ? <span>{t('detail.entry', { seq: item.seq })}</span> : null}
               {item.keyIds.length > 0 ? <span>{t('detail.keysMoved', { count: item.keyIds.length })}</span> : null}
-              {item.actor ? <span>{t('detail.by', { actor: item.actor })}</span> : null}
+              {item.actor ? (
+                <span>{t('detail.by', { actor: KNOWN_ACTORS.has(item.actor) ? t(`actor.${item.actor}`) : item.actor })}</span>
+              ) : null}
             </div>
             {typeof item.detail.reason === 'string' && item.detail.reason !== '' ? (
               <div className="timeline__reason">
@@ -55,6 +57,7 @@ export function Timeline({ items }: { items: readonly TimelineItem[] }) {
   );
 }
 
+const KNOWN_ACTORS = new Set(['browser', 'desktop', 'admin-api', 'cli']);
 const KNOWN_REVIEW = new Set([
   'amount_mismatch',
   'paid_after_expiry_sold_out',

@@ -32,6 +32,8 @@ export interface OrdersState {
   setOffset: (transport: Transport, offset: number) => Promise<void>;
   clearFilters: (transport: Transport) => Promise<void>;
   open: (transport: Transport, id: string | null) => Promise<void>;
+  /** Reloads the open order quietly (after a reveal added to its audit trail). */
+  refreshDetail: (transport: Transport) => Promise<void>;
   /** A live `order` event: refreshes the list and, when it is the open one, the detail. */
   orderChanged: (transport: Transport, orderIds: readonly string[]) => Promise<void>;
   markPaid: (transport: Transport, id: string) => Promise<Output<'orders.markPaid'>>;
@@ -123,8 +125,19 @@ export const useOrders = create<OrdersState>()((set, get) => {
     },
     async open(transport, id) {
       if (get().selectedId === id && (get().detailStatus === 'ready' || get().detailStatus === 'loading')) return;
-      set({ selectedId: id, detail: null, detailStatus: id ? 'loading' : 'idle', detailError: null });
+      set((state) => ({
+        selectedId: id,
+        detail: null,
+        detailStatus: id ? 'loading' : 'idle',
+        detailError: null,
+        // Seen now: no longer marked new.
+        fresh: id ? state.fresh.filter((f) => f !== id) : state.fresh,
+      }));
       if (id) await fetchDetail(transport, id, false);
+    },
+    async refreshDetail(transport) {
+      const id = get().selectedId;
+      if (id) await fetchDetail(transport, id, true);
     },
     async orderChanged(transport, orderIds) {
       const known = new Set(get().orders.map((o) => o.id));

@@ -89,6 +89,12 @@ const en = {
     keysMoved_other: '{{count}} codes',
     actions: 'Actions',
   },
+  actor: {
+    browser: 'the browser admin',
+    desktop: 'the desktop app',
+    'admin-api': 'an admin API script',
+    cli: 'the command line',
+  },
   event: {
     import: 'Codes imported',
     reserve: 'Codes reserved for the order',
@@ -234,6 +240,7 @@ const zhCN: Shape<typeof en> = {
     keysMoved_other: '{{count}} 个卡密',
     actions: '操作',
   },
+  actor: { browser: '浏览器管理端', desktop: '桌面版', 'admin-api': '管理接口脚本', cli: '命令行' },
   event: {
     import: '卡密入库',
     reserve: '为订单预留卡密',

@@ -4,7 +4,7 @@
  */
 import { useEffect, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Host, isLocalHost, type SettingsView, type ShopSettings } from '../../../shared/rpc/settings';
+import { HOST_PATTERN, isLocalHost, type SettingsView, type ShopSettings } from '../../../shared/rpc/settings';
 import { Button, Card, Confirm, Field, Input, toast } from '../../components';
 import { useTransport } from '../../transport';
 import { useSettings } from './store';
@@ -40,7 +40,7 @@ export function ShopForm({ settings }: { settings: SettingsView }) {
   useEffect(() => setDraft(toDraft(settings)), [settings]);
 
   const parsed = {
-    host: Host.safeParse(draft.host).success ? draft.host.trim() : null,
+    host: draft.host.trim().length <= 253 && HOST_PATTERN.test(draft.host.trim()) ? draft.host.trim() : null,
     port: wholeNumber(draft.port, 1, 65535),
     holdMinutes: wholeNumber(draft.holdMinutes, 1, 7 * 24 * 60),
     purchaseLimit: wholeNumber(draft.purchaseLimit, 0, 1000),
