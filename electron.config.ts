@@ -5,18 +5,39 @@
  * the desktop window can load it from disk and browser mode can serve it under /admin/).
  * Building needs no Electron binary.
  */
+import { cpSync } from 'node:fs';
 import { resolve } from 'node:path';
 import react from '@vitejs/plugin-react';
 import { defineConfig } from 'electron-vite';
+import type { Plugin } from 'vite';
 
 const root = import.meta.dirname;
 
+/** The endpoint serves the buyer page from `./public/` next to its module: in the bundle, out/main/public. */
+function copyBuyerPage(): Plugin {
+  return {
+    name: 'oncekey:copy-buyer-page',
+    apply: 'build',
+    writeBundle() {
+      cpSync(resolve(root, 'src-main/http/public'), resolve(root, 'out/main/public'), { recursive: true });
+    },
+  };
+}
+
 export default defineConfig({
   main: {
+    plugins: [copyBuyerPage()],
     build: {
       outDir: resolve(root, 'out/main'),
       externalizeDeps: true,
-      lib: { entry: { index: resolve(root, 'src-main/electron/main.ts') }, formats: ['es'] },
+      lib: {
+        entry: {
+          index: resolve(root, 'src-main/electron/main.ts'),
+          // The simulator's worker threads load `./live-worker.js` next to the main bundle.
+          'live-worker': resolve(root, 'src-main/sim/live-worker.ts'),
+        },
+        formats: ['es'],
+      },
       rollupOptions: { external: ['better-sqlite3', 'electron'] },
     },
   },
