@@ -9,7 +9,18 @@
  * No `await` ever happens inside a transaction: a batch is one synchronous call. When another process
  * holds the write lock, the batch is retried after a short, jittered pause (without blocking the event
  * loop) until each write's deadline, and only then fails with `busy`: a buyer never sees raw SQLITE_BUSY.
+ *
+ * Checkpoints run off the event loop. SQLite's automatic checkpoint runs inside the commit that crosses
+ * 1000 WAL pages: it copies every page into the database file and flushes it twice, and every purchase
+ * waiting on that batch pays for it (the slowest answers of a purchase storm). Once a writer has done
+ * some work (so short-lived processes never pay for a thread), a worker thread with its own connection
+ * takes over: the writer asks it for a PASSIVE checkpoint (which never blocks writers) every ~1000
+ * pages and turns the connection's automatic checkpoint off. If the worker cannot start or dies, the
+ * automatic checkpoint comes back on. Durability is unchanged: every commit is still flushed
+ * (synchronous=FULL) before its promise settles.
  */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import type { Transaction } from 'better-sqlite3';
 import type { WritableDB } from '../db/types';
 import { isBusyError } from '../db/types';
@@ -30,6 +41,8 @@ export interface WriterOptions {
   /** How long a write may wait for the lock held by another process before it fails with `busy`. */
   readonly busyDeadlineMs?: number;
   readonly clock?: () => number;
+  /** Checkpoint in a worker thread once this many writes have committed (0: never, SQLite's automatic checkpoint only). */
+  readonly backgroundCheckpointAfter?: number;
 }
 
 export interface WriterStats {
@@ -38,6 +51,8 @@ export interface WriterStats {
   busyRetries: number;
   /** Batches re-run with a savepoint per write because one write threw. */
   isolatedRetries: number;
+  /** Checkpoints run by the background worker. */
+  checkpoints: number;
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
@@ -48,7 +63,8 @@ export class GroupCommitWriter {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { batches: 0, writes: 0, busyRetries: 0, isolatedRetries: 0 };
+  readonly stats: WriterStats = { batches: 0, writes: 0, busyRetries: 0, isolatedRetries: 0, checkpoints: 0 };
+  private readonly checkpointer: BackgroundCheckpointer | null;
   private readonly maxBatch: number;
   private readonly busyDeadlineMs: number;
   private readonly clock: () => number;
@@ -64,6 +80,8 @@ export class GroupCommitWriter {
     this.maxBatch = options.maxBatch ?? 256;
     this.busyDeadlineMs = options.busyDeadlineMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
+    const after = options.backgroundCheckpointAfter ?? 2000;
+    this.checkpointer = after > 0 && !db.memory && db.name !== '' ? new BackgroundCheckpointer(db, after, this.stats) : null;
     // Savepoints cost two statements per write; a storm of purchases almost never throws (sold out is
     // an outcome, not an exception), so a batch first runs without them. If one write throws, that
     // whole attempt rolls back and the batch runs again with a savepoint each: the neighbours of a
@@ -103,6 +121,7 @@ export class GroupCommitWriter {
   async close(): Promise<void> {
     this.closed = true;
     await this.idle();
+    await this.checkpointer?.close();
   }
 
   private schedule(): void {
@@ -131,6 +150,7 @@ export class GroupCommitWriter {
     }
     this.stats.batches++;
     this.stats.writes += batch.length;
+    this.checkpointer?.committed(batch.length);
     outcomes.forEach((outcome, i) => {
       const item = batch[i]!;
       if (outcome.ok) item.resolve(outcome.value);
@@ -177,5 +197,127 @@ export class GroupCommitWriter {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+}
+
+/** The worker's code: one connection that runs a PASSIVE checkpoint when asked. */
+const CHECKPOINT_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { fileMustExist: true });
+db.pragma('synchronous = FULL');
+parentPort.postMessage({ ready: true });
+parentPort.on('message', (message) => {
+  if (message === 'close') {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  let result = null;
+  try {
+    result = db.pragma('wal_checkpoint(PASSIVE)')[0];
+  } catch (error) {
+    // Another connection is checkpointing, or the file is busy: the next request tries again.
+  }
+  parentPort.postMessage({ done: true, result });
+});
+`;
+
+/** About one WAL page per purchase: ask for a checkpoint every this many committed writes. */
+const CHECKPOINT_EVERY_WRITES = 1000;
+/** WAL length (frames) past which this connection finishes a nearly complete checkpoint itself. */
+const CATCH_UP_FRAMES = 4000;
+/** SQLite's default automatic checkpoint, restored when the worker is not there. */
+const AUTO_CHECKPOINT_PAGES = 1000;
+
+class BackgroundCheckpointer {
+  private worker: Worker | null = null;
+  private ready = false;
+  private busy = false;
+  private failed = false;
+  private sinceCheckpoint = 0;
+  private total = 0;
+  private catchUp = false;
+
+  constructor(
+    private readonly db: WritableDB,
+    private readonly startAfter: number,
+    private readonly stats: WriterStats,
+  ) {}
+
+  /** Called after each committed batch. */
+  committed(writes: number): void {
+    if (this.failed) return;
+    this.total += writes;
+    this.sinceCheckpoint += writes;
+    if (!this.worker) {
+      if (this.total >= this.startAfter) this.start();
+      return;
+    }
+    if (this.catchUp) {
+      this.catchUp = false;
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // Busy: the worker's next checkpoint tries again.
+      }
+    }
+    if (this.ready && !this.busy && this.sinceCheckpoint >= CHECKPOINT_EVERY_WRITES) {
+      this.busy = true;
+      this.sinceCheckpoint = 0;
+      this.worker.postMessage('checkpoint');
+    }
+  }
+
+  private start(): void {
+    try {
+      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+      const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { driver, file: this.db.name } });
+      worker.unref();
+      worker.on('message', (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
+        if (this.failed) return;
+        if (message.ready) {
+          this.ready = true;
+          this.db.pragma('wal_autocheckpoint = 0');
+        } else if (message.done) {
+          this.busy = false;
+          this.stats.checkpoints++;
+          // A busy writer keeps appending while the worker copies, so the WAL can only start over
+          // once a checkpoint has caught up completely: when the worker has copied nearly all of a
+          // long WAL, this connection copies the last few pages itself, and the next commit
+          // rewrites the WAL from its start instead of growing it.
+          const { log, checkpointed } = message.result ?? { log: 0, checkpointed: 0 };
+          this.catchUp = log >= CATCH_UP_FRAMES && log - checkpointed <= CATCH_UP_FRAMES / 4;
+        }
+      });
+      worker.on('error', () => this.fallBack());
+      worker.on('exit', () => this.fallBack());
+      this.worker = worker;
+    } catch {
+      this.fallBack();
+    }
+  }
+
+  /** Back to SQLite's automatic checkpoint, for good. */
+  private fallBack(): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.ready = false;
+    this.worker = null;
+    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.fallBack();
+    if (!worker) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
+      worker.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      worker.postMessage('close');
+    });
   }
 }
