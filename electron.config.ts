@@ -38,7 +38,8 @@ export default defineConfig({
         },
         formats: ['es'],
       },
-      rollupOptions: { external: ['better-sqlite3', 'electron'] },
+      // fflate's ESM build declares its own `require`, which clashes with electron-vite's ESM shim when bundled.
+      rollupOptions: { external: ['better-sqlite3', 'electron', 'fflate'] },
     },
   },
   preload: {
