@@ -1,7 +1,7 @@
 /** The dashboard's RPC methods against a real engine on a real SQLite file, through the dispatcher. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
-import { DEFAULT_LOW_STOCK_THRESHOLD } from '../shared/rpc/dashboard';
+import { DEFAULT_LOW_STOCK_THRESHOLD, INLINE_VERIFY_MAX_ROWS } from '../shared/rpc/dashboard';
 import { stmt } from '../src-main/db/statements';
 import { Dispatcher } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
@@ -92,7 +92,7 @@ describe('dashboard.summary', () => {
     const { engine, productId, call } = await setup({ keys: 3 });
     await buy(engine, productId);
     let summary = await call('dashboard.summary', {});
-    expect(summary.ledger).toMatchObject({ status: 'ok', entries: 3, verifiedEntries: 3, firstBadEntry: null });
+    expect(summary.ledger).toMatchObject({ status: 'ok', entries: 3, autoVerify: true, verifiedEntries: 3, firstBadEntry: null });
 
     stmt(engine.db, `UPDATE ledger SET detail = '{"keysTo":"available"}' WHERE seq = 2`).run();
     // The cache still holds the earlier result until someone verifies again.
@@ -151,5 +151,20 @@ describe('dashboard.sales', () => {
     expect(only.totals).toEqual({ orders: 1, units: 1, revenue: [{ amount: 700, currency: 'USD' }] });
     expect(await fail('dashboard.sales', { days: 0 })).toBe('validation_failed');
     expect(await fail('dashboard.sales', { days: 7, productId: 'prd_nope' })).toBe('product_not_found');
+  });
+});
+
+describe('dashboard ledger state on a big shop', () => {
+  it('does not verify by itself past the inline limit, and says so; verifying on request caches the result', async () => {
+    const { engine, productId, call } = await setup({ keys: 1 });
+    // Push the key ids past the inline limit without storing 200,000 rows: the size estimate reads the highest id.
+    stmt(engine.db, `UPDATE keys SET id = ? WHERE product_id = ?`).run(INLINE_VERIFY_MAX_ROWS + 1, productId);
+    const summary = await call('dashboard.summary', {});
+    expect(summary.ledger).toMatchObject({ status: 'unverified', autoVerify: false, verifiedAt: null });
+    expect(summary.alerts).toContainEqual({ kind: 'ledger_unverified', entries: 1 });
+    const verified = await call('dashboard.verifyLedger', {});
+    expect(verified.verifiedEntries).toBe(1);
+    expect(verified.durationMs).not.toBeNull();
+    expect((await call('dashboard.summary', {})).ledger.verifiedAt).toBe(verified.verifiedAt);
   });
 });

@@ -9,8 +9,13 @@ import { method } from './method';
 
 /** The low-stock threshold used for a product that has none of its own, until the owner sets another. */
 export const DEFAULT_LOW_STOCK_THRESHOLD = 10;
-/** Ledgers up to this many entries are verified inline when the dashboard asks and the cache is stale. */
-export const INLINE_VERIFY_MAX_ENTRIES = 20_000;
+/**
+ * Verification replays every ledger entry and checks every key row. A shop up to this many of both is
+ * re-verified by the dashboard itself when its cached result is stale; a bigger one only on request.
+ */
+export const INLINE_VERIFY_MAX_ROWS = 200_000;
+/** ... and only while the last verification took at most this long (the main process is blocked meanwhile). */
+export const INLINE_VERIFY_MAX_MS = 250;
 
 const Threshold = z.int().min(0).max(1_000_000_000);
 
@@ -29,6 +34,8 @@ export const LedgerState = z.object({
   status: z.enum(['ok', 'broken', 'unverified']),
   /** Entries in the ledger now. */
   entries: z.int().min(0),
+  /** Whether the dashboard re-verifies by itself; false for a big shop, where only `dashboard.verifyLedger` does. */
+  autoVerify: z.boolean(),
   /** Entries the last verification covered; fewer than `entries` means the result is older than the newest sales. */
   verifiedEntries: z.int().min(0).nullable(),
   verifiedAt: z.iso.datetime().nullable(),

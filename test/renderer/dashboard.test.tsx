@@ -40,6 +40,7 @@ const text = (element: Element | null | undefined): string => element?.textConte
 const OK_LEDGER: LedgerState = {
   status: 'ok',
   entries: 42,
+  autoVerify: true,
   verifiedEntries: 42,
   verifiedAt: '2026-03-10T12:00:00.000Z',
   durationMs: 3,
@@ -144,13 +145,14 @@ describe('dashboard page', () => {
   it('verifies the ledger on request and shows the new verdict', async () => {
     let verified = false;
     const transport = setup({
-      'dashboard.summary': () => summary({ ledger: verified ? OK_LEDGER : { ...OK_LEDGER, status: 'unverified', verifiedEntries: null, verifiedAt: null, durationMs: null } }),
+      'dashboard.summary': () => summary({ ledger: verified ? OK_LEDGER : { ...OK_LEDGER, status: 'unverified', autoVerify: false, verifiedEntries: null, verifiedAt: null, durationMs: null } }),
       'dashboard.verifyLedger': () => {
         verified = true;
         return OK_LEDGER;
       },
     });
     expect(text(await screen.findByTestId('ledger-status'))).toContain('Not verified');
+    expect(screen.getByText(/verified only when you ask/)).toBeTruthy();
     await userEvent.click(screen.getByRole('button', { name: 'Verify now' }));
     await waitFor(() => expect(text(screen.getByTestId('ledger-status'))).toContain('Verified'));
     expect(transport.calls.filter((c) => c.method === 'dashboard.verifyLedger')).toHaveLength(1);

@@ -60,7 +60,7 @@ function catalogue(initial: DashboardProduct[]) {
     totals: { available: 0, reserved: 0, sold: 0 },
     defaultLowStockThreshold: 10,
     needsReview: { count: 0, oldestAt: null },
-    ledger: { status: 'ok', entries: 0, verifiedEntries: 0, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] },
+    ledger: { status: 'ok', entries: 0, autoVerify: true, verifiedEntries: 0, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] },
     alerts: [],
     generatedAt: '2026-03-10T12:00:00.000Z',
   });

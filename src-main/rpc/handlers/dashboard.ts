@@ -1,14 +1,15 @@
 /**
  * Handlers for shared/rpc/dashboard.ts. Reads only, except the low-stock thresholds, which live in the
  * `meta` table (`alert.low_stock.default`, `alert.low_stock.<productId>`). The ledger's verification
- * is cached per engine: a small ledger is re-verified inline when the dashboard asks, a big one only on
- * request (`dashboard.verifyLedger`), because replaying a million entries blocks for seconds.
+ * is cached per engine: a small shop is re-verified inline when the dashboard asks, a big one only on
+ * request (`dashboard.verifyLedger`), because replaying a million keys blocks the main process for seconds.
  */
 import {
   type DashboardAlert,
   type dashboardMethods,
   DEFAULT_LOW_STOCK_THRESHOLD,
-  INLINE_VERIFY_MAX_ENTRIES,
+  INLINE_VERIFY_MAX_MS,
+  INLINE_VERIFY_MAX_ROWS,
   type LedgerState,
   type SalesPoint,
 } from '../../../shared/rpc/dashboard';
@@ -65,13 +66,20 @@ function verifyNow(engine: Engine): CachedVerify {
   return cached;
 }
 
-function ledgerState(cached: CachedVerify | undefined, entries: number): LedgerState {
+/** Small enough to verify without asking: few rows, and the last run (if any) was quick. */
+function autoVerifies(engine: Engine, entries: number, cached: CachedVerify | undefined): boolean {
+  const keys = stmt(engine.db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number;
+  return entries + keys <= INLINE_VERIFY_MAX_ROWS && (cached?.durationMs ?? 0) <= INLINE_VERIFY_MAX_MS;
+}
+
+function ledgerState(cached: CachedVerify | undefined, entries: number, autoVerify: boolean): LedgerState {
   if (!cached) {
-    return { status: 'unverified', entries, verifiedEntries: null, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] };
+    return { status: 'unverified', entries, autoVerify, verifiedEntries: null, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] };
   }
   return {
     status: cached.report.ok ? 'ok' : 'broken',
     entries,
+    autoVerify,
     verifiedEntries: cached.entries,
     verifiedAt: new Date(cached.at).toISOString(),
     durationMs: cached.durationMs,
@@ -85,8 +93,8 @@ function currentLedger(engine: Engine): LedgerState {
   const entries = ledgerEntries(engine.db);
   let cached = verifyCache.get(engine);
   const stale = cached?.entries !== entries || engine.clock() - (cached?.at ?? 0) > INLINE_REVERIFY_MS;
-  if (stale && entries <= INLINE_VERIFY_MAX_ENTRIES) cached = verifyNow(engine);
-  return ledgerState(cached, entries);
+  if (stale && autoVerifies(engine, entries, cached)) cached = verifyNow(engine);
+  return ledgerState(cached, entries, autoVerifies(engine, entries, cached));
 }
 
 /** Bucket boundaries in UTC for the caller's local days (offset as getTimezoneOffset gives it). */
@@ -193,7 +201,8 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
 
   'dashboard.verifyLedger': (_input, { engine }) => {
     const cached = verifyNow(engine);
-    return ledgerState(cached, ledgerEntries(engine.db));
+    const entries = ledgerEntries(engine.db);
+    return ledgerState(cached, entries, autoVerifies(engine, entries, cached));
   },
 
   'dashboard.setLowStockThreshold': async (input, { engine }) => {

@@ -3,7 +3,7 @@
  * verify now. Verification replays every entry, so on a big ledger the card says it will take a while.
  */
 import { useTranslation } from 'react-i18next';
-import { INLINE_VERIFY_MAX_ENTRIES, type LedgerState } from '../../../shared/rpc/dashboard';
+import type { LedgerState } from '../../../shared/rpc/dashboard';
 import { Badge, Button, Card, describeError } from '../../components';
 import { formatCount, formatTime } from './format';
 
@@ -20,7 +20,6 @@ export function LedgerCard({ ledger, verifying, verifyError, onVerify }: LedgerC
   const badge =
     ledger.status === 'ok' ? <Badge tone="success">{t('ledger.ok')}</Badge> : ledger.status === 'broken' ? <Badge tone="danger">{t('ledger.broken')}</Badge> : <Badge tone="info">{t('ledger.unverified')}</Badge>;
   const newSince = ledger.verifiedEntries === null ? 0 : ledger.entries - ledger.verifiedEntries;
-  const big = ledger.entries > INLINE_VERIFY_MAX_ENTRIES;
   return (
     <Card
       title={t('ledger.title')}
@@ -41,7 +40,7 @@ export function LedgerCard({ ledger, verifying, verifyError, onVerify }: LedgerC
           {ledger.durationMs !== null ? ` ${t('ledger.tookMs', { ms: formatCount(ledger.durationMs, lang) })}` : ''}
         </p>
       ) : null}
-      {big ? <p className="dash-ledger__meta">{t('ledger.slowWarning', { count: formatCount(ledger.entries, lang) })}</p> : null}
+      {ledger.autoVerify ? null : <p className="dash-ledger__meta">{t('ledger.slowWarning')}</p>}
       {ledger.status === 'broken' ? (
         <div className="dash-ledger__problems" role="alert">
           {ledger.firstBadEntry !== null ? <p>{t('ledger.firstBad', { seq: ledger.firstBadEntry })}</p> : null}
