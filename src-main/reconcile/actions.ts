@@ -26,7 +26,7 @@ import { pay, refund, releaseOrder, type Ctx } from '../engine/orders';
 import { moveStock } from '../engine/products';
 import { redeliver } from '../engine/redeliver';
 import { writeAudit } from './audit';
-import { iso, makeFinding, orderEvidence, type OrderRowLike } from './finding';
+import { makeFinding, orderEvidence, type OrderRowLike } from './finding';
 
 export interface ActionInput {
   readonly action: ActionKind;
@@ -351,7 +351,7 @@ export function performActions(db: WritableDB, ctx: Ctx, actor: string, input: A
         throw error;
       }
       recordResolution(db, ctx.now, t, input.action, input.note, actor);
-      effects.push(`mark ${t.findingId} resolved by ${actor} at ${iso(ctx.now)}: ${input.note}`);
+      effects.push(`mark ${t.findingId} resolved by ${actor}: ${input.note}`);
       return { findingId: t.findingId, action: input.action, orderId: t.orderId, effects };
     });
   if (!input.preview) return { preview: false, outcomes: run() };
