@@ -18,7 +18,7 @@ import { isEngineError } from '../src-main/engine/errors';
 import { fingerprint, keyAad, open } from '../src-main/vault/crypto';
 import { CryptoStage } from '../src-main/vault/import-crypto';
 import { detectEncoding, LineSplitter } from '../src-main/vault/import-decode';
-import { beginImport, discardStaleImports, listImports, stageChunk } from '../src-main/vault/import-store';
+import { beginImport, discardStaleImports, listImports, markLive, stageChunk, STALE_IMPORT_MS } from '../src-main/vault/import-store';
 import { ROOT } from './helpers/buyer-process';
 import { tempDir } from './helpers/shop';
 
@@ -387,13 +387,23 @@ describe('import atomicity', () => {
     const deadPid = 2 ** 22 + 12345;
     const id = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'crash.txt', pid: deadPid }, 1)).immediate();
     engine.db.transaction(() => stageChunk(engine.db, id, product.id, [fp], [Buffer.from('sealed')], 1)).immediate();
-    const live = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'live.txt', pid: process.pid }, Date.now())).immediate();
-    // Another process's import that is still running is left alone; a dead one is discarded.
-    expect(discardStaleImports(engine.db, Date.now(), new Set(), (pid) => pid !== deadPid)).toEqual([id]);
+    const otherPid = deadPid + 1;
+    const other = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'other.txt', pid: otherPid }, Date.now())).immediate();
+    const mine = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'mine.txt', pid: process.pid }, Date.now())).immediate();
+    const orphan = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'orphan.txt', pid: process.pid }, Date.now())).immediate();
+    const unmark = markLive(engine.db, mine);
+    // A live process's import, and one this process is running, are left alone; a dead process's and
+    // one this process no longer runs (its engine closed mid-import) are discarded.
+    expect(discardStaleImports(engine.db, Date.now(), (pid) => pid !== deadPid)).toEqual([id, orphan]);
     expect(listImports(engine.db).map((i) => [i.id, i.state])).toEqual([
       [id, 'discarded'],
-      [live, 'staging'],
+      [other, 'staging'],
+      [mine, 'staging'],
+      [orphan, 'discarded'],
     ]);
+    unmark();
+    // Silent for too long, whoever owns it.
+    expect(discardStaleImports(engine.db, Date.now() + STALE_IMPORT_MS + 1, () => true)).toEqual([other, mine]);
     await engine.close();
   });
 

@@ -184,6 +184,20 @@ export function discardChunk(db: WritableDB, importId: number, now: number, limi
   return true;
 }
 
+/** This process's running imports, as `<database file>#<import id>` (see liveKey). */
+const liveImports = new Set<string>();
+
+function liveKey(db: ReadableDB, importId: number): string {
+  return `${db.name}#${importId}`;
+}
+
+/** Marks an import as running in this process until the returned function is called. */
+export function markLive(db: ReadableDB, importId: number): () => void {
+  const key = liveKey(db, importId);
+  liveImports.add(key);
+  return () => liveImports.delete(key);
+}
+
 /** How long a staging import may go without a chunk before it counts as abandoned, whoever owns it. */
 export const STALE_IMPORT_MS = 10 * 60 * 1000;
 
@@ -197,23 +211,18 @@ function processAlive(pid: number): boolean {
 }
 
 /**
- * Discards imports left `staging` by a process that died (a crash, a kill) or went silent for
- * STALE_IMPORT_MS. WAL needs every connection on one host, so the recorded pid tells a live importer
- * in another process from a dead one. `live` lists this process's own running imports.
+ * Discards imports left `staging` by a process that died (a crash, a kill), by this process without
+ * still running (an engine closed mid-import), or silent for STALE_IMPORT_MS. WAL needs every
+ * connection on one host, so the recorded pid tells a live importer in another process from a dead one.
  */
-export function discardStaleImports(
-  db: WritableDB,
-  now: number,
-  live: ReadonlySet<number> = new Set(),
-  isAlive: (pid: number) => boolean = processAlive,
-): number[] {
+export function discardStaleImports(db: WritableDB, now: number, isAlive: (pid: number) => boolean = processAlive): number[] {
   const staging = (stmt(db, `SELECT * FROM imports WHERE state = 'staging'`).all() as RawImportRow[]).map(toImportRow);
   const stale = staging.filter((row) => {
-    if (live.has(row.id)) return false;
+    if (liveImports.has(liveKey(db, row.id))) return false;
     if (now - row.updatedAt > STALE_IMPORT_MS) return true;
     const pid = row.origin?.pid;
-    if (pid === undefined) return true;
-    return pid !== process.pid && !isAlive(pid);
+    if (pid === undefined || pid === process.pid) return true;
+    return !isAlive(pid);
   });
   for (const row of stale) {
     // At startup nothing waits on this connection yet: one transaction, no LIMIT (-1).

@@ -15,7 +15,7 @@ import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
-import { beginImport, commitImport, discardChunk, stageChunk } from './import-store';
+import { beginImport, commitImport, discardChunk, markLive, stageChunk } from './import-store';
 
 export type { CodeSource } from './import-source';
 
@@ -130,6 +130,7 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
   const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK);
   const crypto = new CryptoStage(host.vault, productId, { seal: !dryRun });
   let importId: number | null = null;
+  let unmark = (): void => undefined;
   let accepted = 0;
   let inBatch = 0;
   let inVault = 0;
@@ -171,6 +172,8 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     signal?.throwIfAborted();
     const origin = { name: stats.name, pid: process.pid, ...(dryRun ? { preview: true } : {}) };
     importId = await host.writer.run((db, now) => beginImport(db, productId, origin, now));
+    // This process runs it: an engine opened on the same file meanwhile must not take it for stale.
+    unmark = markLive(host.db, importId);
     const id = importId;
 
     const stage = async (prepared: Promise<Prepared>, lines: number[]): Promise<void> => {
@@ -220,6 +223,7 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     if (importId !== null) await discard(host, importId, dryRun);
     throw error;
   } finally {
+    unmark();
     crypto.close();
     unlock();
   }
