@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { Engine } from '../src-main/engine/engine';
+import { resolveStartSettings } from '../src-main/engine/settings';
 import { Dispatcher } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { openShop, tempDir } from './helpers/shop';
@@ -82,6 +83,13 @@ describe('settings.get and settings.set', () => {
     expect((await s.call('settings.set', { holdMinutes: 30 })).restartNeeded).toEqual([]);
     expect(s.audit()).toHaveLength(1);
 
+    // The next start uses them unless the command line says otherwise.
+    expect(resolveStartSettings(s.engine.db, {})).toEqual({ host: '0.0.0.0', port: 9090, maxOrdersPerEmail: 3 });
+    expect(resolveStartSettings(s.engine.db, { host: '127.0.0.1', port: 0 })).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      maxOrdersPerEmail: 3,
+    });
     const engine = await s.restart();
     expect(engine.holdSeconds).toBe(1800);
     expect(await s.call('settings.get', {})).toMatchObject({ host: '0.0.0.0', port: 9090 });

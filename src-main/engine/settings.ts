@@ -322,3 +322,19 @@ export function applyStagedRestore(dataDir: string, dbFile: string, now = Date.n
   rmSync(join(dataDir, RESTORE_NOTE), { force: true });
   return kept;
 }
+
+/**
+ * What a starting endpoint should use: a value given on the command line wins, then the one saved on
+ * the Settings page, then the default. (`serve` and the desktop start pass what they were given.)
+ */
+export function resolveStartSettings(
+  db: ReadableDB,
+  given: { host?: string | undefined; port?: number | undefined; maxOrdersPerEmail?: number | undefined },
+): { host: string; port: number; maxOrdersPerEmail: number } {
+  const saved = readSettings(db);
+  return {
+    host: given.host ?? saved.host,
+    port: given.port ?? saved.port,
+    maxOrdersPerEmail: given.maxOrdersPerEmail ?? saved.purchaseLimit,
+  };
+}
