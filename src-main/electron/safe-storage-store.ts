@@ -7,7 +7,7 @@
  * passphrase instead.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeStorage } from 'electron';
 import type { SecretStore } from '../vault/secret-store';
@@ -33,6 +33,7 @@ export class SafeStorageStore implements SecretStore {
   /** Reads the stored secret, or creates, encrypts and stores a new one (exclusive create: two windows agree). */
   static async open(dataDir: string): Promise<SafeStorageStore> {
     const file = join(dataDir, SAFE_STORAGE_FILE);
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
     try {
       const sealed = await safeStorage.encryptStringAsync(randomBytes(32).toString('base64'));
       await writeFile(file, sealed, { mode: 0o600, flag: 'wx' });
