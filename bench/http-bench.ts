@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { stmt } from '../src-main/db/statements';
 import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
+import type { WriterOptions } from '../src-main/engine/writer';
 import { appendLedger } from '../src-main/engine/ledger';
 import { countStock, moveStock } from '../src-main/engine/products';
 import { startHttpServer } from '../src-main/http/server';
@@ -32,6 +33,8 @@ export interface HttpBenchOptions {
   readonly warmupSeconds?: number;
   /** Also measure with autocannon inside this process (default true). */
   readonly sameProcess?: boolean;
+  /** Group-commit settings for the server's engine (default: the engine's own). */
+  readonly writer?: WriterOptions;
 }
 
 interface LoadSpec {
@@ -207,7 +210,7 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
   const duration = options.durationSeconds ?? 5;
   const warmup = options.warmupSeconds ?? 1;
   const dir = mkdtempSync(join(tmpdir(), 'oncekey-http-bench-'));
-  const engine = Engine.open({ dataDir: dir });
+  const engine = Engine.open({ dataDir: dir, ...(options.writer ? { writer: options.writer } : {}) });
   const bare = await bareServer();
   try {
     const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
@@ -226,7 +229,9 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       await measure(server.url, 'warm', warmup, true);
       await measure(bareUrl, 'warm', warmup, true);
 
+      const before = { ...engine.writer.stats };
       const orders = await measure(server.url, 'child', duration, true);
+      const batchAvg = (engine.writer.stats.writes - before.writes) / Math.max(1, engine.writer.stats.batches - before.batches);
       const bareRun = await measure(bareUrl, 'child', duration, true);
       const results: Record<string, number> = {
         http_orders_per_s: Math.round(orders.perSecond),
@@ -247,7 +252,7 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       const engineRate = await engineOnly(engine, product.id, connections, duration);
       results.http_engine_only_per_s = Math.round(engineRate);
       results.http_orders_vs_engine = Number((orders.perSecond / engineRate).toFixed(3));
-      results.http_batch_avg = Number((engine.writer.stats.writes / Math.max(1, engine.writer.stats.batches)).toFixed(1));
+      results.http_batch_avg = Number(batchAvg.toFixed(1));
       results.http_oversold = oversold(engine, product.id, runs);
       return results;
     } finally {
