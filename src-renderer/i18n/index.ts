@@ -12,6 +12,7 @@ import { dashboardStrings } from '../pages/dashboard/strings';
 import { ledgerStrings } from '../pages/ledger/strings';
 import { ordersStrings } from '../pages/orders/strings';
 import { productsStrings } from '../pages/products/strings';
+import { reconcileStrings } from '../pages/reconcile/strings';
 import { settingsStrings } from '../pages/settings/strings';
 import { simulatorStrings } from '../pages/simulator/strings';
 import { commonStrings } from './common';
@@ -27,6 +28,7 @@ export const NAMESPACES: Readonly<Record<string, Strings>> = {
   orders: ordersStrings,
   ledger: ledgerStrings,
   settings: settingsStrings,
+  reconcile: reconcileStrings,
   simulator: simulatorStrings,
 };
 

@@ -7,6 +7,7 @@ import { DashboardPage } from './dashboard/DashboardPage';
 import { LedgerPage } from './ledger/LedgerPage';
 import { OrdersPage } from './orders/OrdersPage';
 import { ProductsPage } from './products/ProductsPage';
+import { ReconcilePage } from './reconcile/ReconcilePage';
 import { SettingsPage } from './settings/SettingsPage';
 import { SimulatorPage } from './simulator/SimulatorPage';
 import type { PageDef } from './types';
@@ -23,6 +24,7 @@ const REGISTERED: PageDef[] = [
   { id: 'orders', titleKey: 'nav.orders', component: OrdersPage },
   { id: 'ledger', titleKey: 'nav.ledger', component: LedgerPage },
   { id: 'settings', titleKey: 'nav.settings', component: SettingsPage },
+  { id: 'reconcile', titleKey: 'nav.reconcile', component: ReconcilePage },
   { id: 'simulator', titleKey: 'nav.simulator', component: SimulatorPage },
 ];
 
