@@ -59,6 +59,7 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
     indices: ['statement_rows_statement', 'statement_rows_order', 'statement_rows_payment', 'payment_links_order', 'ledger_order', 'audit_subject'],
     triggers: [],
   },
+  3: { tables: [], indices: ['keys_product_order', 'keys_product_status', 'orders_paid'], triggers: [] },
 };
 
 function expectedAt(version: number) {
