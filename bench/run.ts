@@ -11,6 +11,7 @@ import { availableParallelism, cpus } from 'node:os';
 import Database from 'better-sqlite3';
 import { benchEngine } from './engine-bench';
 import { benchHttp } from './http-bench';
+import { benchImport } from './import-bench';
 import { benchSimLive } from './sim-bench';
 
 export interface BenchOptions {
@@ -35,7 +36,7 @@ export const BENCHES: Bench[] = [
     name: 'http',
     run: (o) => benchHttp(o.quick ? { keys: 30_000, durationSeconds: 1, warmupSeconds: 0.5, sameProcess: false } : { sameProcess: false }),
   },
-  // { name: 'import', run: (o) => benchImport({ codes: o.quick ? 20_000 : 1_000_000 }) }, // bench/import-bench.ts (vault import engineer)
+  { name: 'import', run: async (o) => ({ ...(await benchImport({ codes: o.quick ? 20_000 : 1_000_000 })) }) },
   { name: 'sim', run: (o) => benchSimLive({ quick: o.quick }) },
   // { name: 'reconcile', run: (o) => benchReconcile(o) }, // reconcile_1m_orders_s (reconciliation engineer)
 ];

@@ -25,6 +25,8 @@ const REQUIRED = [
   'http_bare_per_s',
   'http_orders_vs_bare',
   'http_oversold',
+  'import_codes_per_s',
+  'import_peak_rss_mb',
 ];
 
 function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
