@@ -120,7 +120,10 @@ function shop(initial: OrderRow[]) {
     'orders.list': (input) => {
       const q = input.q?.toLowerCase() ?? '';
       const rows = orders.filter(
-        (o) => (!q || o.id.toLowerCase().startsWith(q) || o.email.includes(q)) && (!input.status || o.status === input.status),
+        (o) =>
+          (!q || o.id.toLowerCase().startsWith(q) || o.email.includes(q)) &&
+          (!input.status || o.status === input.status) &&
+          (!input.productId || o.productId === input.productId),
       );
       const offset = input.offset ?? 0;
       return { orders: rows.slice(offset, offset + (input.limit ?? 50)), total: rows.length };
@@ -182,6 +185,31 @@ describe('orders page', () => {
       ).toBe(true),
     );
     await waitFor(() => expect(within(screen.getByRole('table')).queryByText('ord_a')).toBeNull());
+  });
+
+  it('filters by product when the shop has several', async () => {
+    const { handlers } = shop([order('ord_a'), order('ord_b', { productId: 'prd_b', productName: 'iTunes 100' })]);
+    const product = (id: string, name: string) => ({
+      id,
+      name,
+      price: { amount: 5000, currency: 'CNY' },
+      onSale: true,
+      stock: { available: 1, reserved: 0, sold: 0 },
+      createdAt: '2026-03-01T00:00:00.000Z',
+    });
+    const transport = setup(<OrdersPage />, {
+      ...handlers,
+      'products.list': () => ({ products: [product('prd_a', 'Steam 50'), product('prd_b', 'iTunes 100')] }),
+    });
+    await screen.findByText('ord_b');
+    await userEvent.selectOptions(await screen.findByRole('combobox', { name: 'Product' }), 'prd_b');
+    await waitFor(() =>
+      expect(
+        transport.calls.some((c) => c.method === 'orders.list' && (c.input as { productId?: string }).productId === 'prd_b'),
+      ).toBe(true),
+    );
+    await waitFor(() => expect(screen.queryByText('ord_a')).toBeNull());
+    expect(screen.getByText('ord_b')).toBeTruthy();
   });
 
   it('says so when nothing matches, and clears the filters', async () => {
@@ -358,7 +386,10 @@ describe('ledger page', () => {
         ok: false,
         entries: 3,
         firstBadEntry: 2,
-        problems: [{ seq: 2, reason: 'its contents do not match its hash (edited)' }],
+        problems: [
+          { seq: 2, reason: 'its contents do not match its hash (edited)' },
+          { seq: 3, reason: 'key 4 is sold now, but the ledger left it reserved' },
+        ],
       }),
     });
     const table = await screen.findByRole('table', { name: 'Ledger entries, newest first' });
@@ -371,17 +402,30 @@ describe('ledger page', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Verify the ledger' }));
     expect(await screen.findByText(/The first bad entry is #2\./)).toBeTruthy();
     expect(screen.getByText('its contents do not match its hash (edited)')).toBeTruthy();
+    expect(screen.getByText('code #4 is sold now, but the ledger left it held')).toBeTruthy();
     expect(transport.calls.filter((c) => c.method === 'ledger.verify')).toHaveLength(1);
   });
 
-  it('says the ledger is intact, in Chinese too', async () => {
+  it('says the ledger is intact, or words what does not fit, in Chinese too', async () => {
     await i18n.changeLanguage('zh-CN');
+    let broken = false;
     setup(<LedgerPage />, {
       'ledger.list': () => ({ entries: [entry(1)], head: 1, nextBeforeSeq: null }),
-      'ledger.verify': () => ({ ok: true, entries: 1, problems: [] }),
+      'ledger.verify': () =>
+        broken
+          ? {
+              ok: false,
+              entries: 1,
+              firstBadEntry: 1,
+              problems: [{ seq: 1, reason: 'order ord_1 is delivered now, but the ledger left it reserved' }],
+            }
+          : { ok: true, entries: 1, problems: [] },
     });
     await screen.findByRole('table', { name: '账本记录（最新在前）' });
     await userEvent.click(screen.getByRole('button', { name: '校验账本' }));
     expect(await screen.findByText(/账本完好/)).toBeTruthy();
+    broken = true;
+    await userEvent.click(screen.getByRole('button', { name: '校验账本' }));
+    expect(await screen.findByText('订单 ord_1 当前为“已发货”，但账本中为“待支付”')).toBeTruthy();
   });
 });

@@ -11,6 +11,7 @@ import { useTransport } from '../../transport';
 import { formatTime } from '../dashboard/format';
 import { useDebouncedLive } from '../dashboard/live';
 import './ledger.css';
+import { problemText } from './problem-text';
 import { useLedger } from './store';
 
 const KEY_STATES = new Set(['available', 'reserved', 'sold', 'burned']);
@@ -125,7 +126,7 @@ export function LedgerPage() {
                 {report.problems.map((p, i) => (
                   <li key={`${p.seq ?? 'none'}-${i}`}>
                     <strong>{p.seq !== null ? t('verify.entry', { seq: p.seq }) : t('verify.noEntry')}</strong>:{' '}
-                    <span className="mono">{p.reason}</span>
+                    <span title={p.reason}>{problemText(t, p.reason)}</span>
                   </li>
                 ))}
               </ul>

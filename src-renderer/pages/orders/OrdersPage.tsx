@@ -31,7 +31,7 @@ export function OrdersPage() {
   const transport = useTransport();
   const route = useRoute();
   const state = useOrders();
-  const { load, open, setQuery, setStatus, setOffset, clearFilters, orderChanged } = state;
+  const { load, loadProducts, open, setQuery, setStatus, setProduct, setOffset, clearFilters, orderChanged } = state;
   const [search, setSearch] = useState(state.q);
   const rest = route.pageId === 'orders' && route.rest ? decodeURIComponent(route.rest) : null;
   // `#/orders/<status>` (the dashboard's "needs review" alert) filters; `#/orders/<id>` opens an order.
@@ -42,6 +42,9 @@ export function OrdersPage() {
     if (routeStatus !== null) void setStatus(transport, routeStatus);
     else void load(transport);
   }, [load, setStatus, transport, routeStatus]);
+  useEffect(() => {
+    void loadProducts(transport);
+  }, [loadProducts, transport]);
   useEffect(() => {
     void open(transport, routeId);
   }, [open, transport, routeId]);
@@ -112,7 +115,7 @@ export function OrdersPage() {
   ];
   // Beside an open order the list keeps the columns that tell orders apart.
   const shown = state.selectedId ? columns.filter((c) => !['product', 'quantity', 'created'].includes(c.key)) : columns;
-  const filtered = state.q.trim() !== '' || state.status !== '';
+  const filtered = state.q.trim() !== '' || state.status !== '' || state.productId !== '';
   const from = state.total === 0 ? 0 : state.offset + 1;
   const to = Math.min(state.offset + PAGE_SIZE, state.total);
 
@@ -135,6 +138,18 @@ export function OrdersPage() {
               options={[{ value: '', label: t('filter.all') }, ...STATUSES.map((s) => ({ value: s, label: t(`status.${s}`) }))]}
             />
           </Field>
+          {state.products.length > 1 ? (
+            <Field label={t('filter.product')} className="orders__filter">
+              <Select
+                value={state.productId}
+                onChange={(event) => void setProduct(transport, event.target.value)}
+                options={[
+                  { value: '', label: t('filter.allProducts') },
+                  ...state.products.map((p) => ({ value: p.id, label: p.name })),
+                ]}
+              />
+            </Field>
+          ) : null}
           <div className="orders__tools">
             <span className="muted orders__live" aria-live="polite">
               {t('list.live')}

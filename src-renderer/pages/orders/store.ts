@@ -15,6 +15,10 @@ export const STATUSES: readonly OrderStatus[] = ['reserved', 'paid', 'delivered'
 export interface OrdersState {
   readonly q: string;
   readonly status: OrderStatus | '';
+  /** '' for every product. */
+  readonly productId: string;
+  /** The products to filter by, loaded with the first list. */
+  readonly products: readonly { readonly id: string; readonly name: string }[];
   readonly offset: number;
   readonly orders: readonly OrderRow[];
   readonly total: number;
@@ -29,6 +33,8 @@ export interface OrdersState {
   load: (transport: Transport) => Promise<void>;
   setQuery: (transport: Transport, q: string) => Promise<void>;
   setStatus: (transport: Transport, status: OrderStatus | '') => Promise<void>;
+  setProduct: (transport: Transport, productId: string) => Promise<void>;
+  loadProducts: (transport: Transport) => Promise<void>;
   setOffset: (transport: Transport, offset: number) => Promise<void>;
   clearFilters: (transport: Transport) => Promise<void>;
   open: (transport: Transport, id: string | null) => Promise<void>;
@@ -51,6 +57,8 @@ export interface OrdersState {
 const INITIAL = {
   q: '',
   status: '' as const,
+  productId: '',
+  products: [] as readonly { readonly id: string; readonly name: string }[],
   offset: 0,
   orders: [] as readonly OrderRow[],
   total: 0,
@@ -69,12 +77,13 @@ let detailGeneration = 0;
 export const useOrders = create<OrdersState>()((set, get) => {
   async function fetchList(transport: Transport): Promise<void> {
     const mine = ++listGeneration;
-    const { q, status, offset } = get();
+    const { q, status, productId, offset } = get();
     set((state) => ({ listStatus: state.listStatus === 'ready' ? 'ready' : 'loading' }));
     try {
       const page = await transport.call('orders.list', {
         ...(q.trim() ? { q: q.trim() } : {}),
         ...(status ? { status } : {}),
+        ...(productId ? { productId } : {}),
         offset,
         limit: PAGE_SIZE,
       });
@@ -115,12 +124,24 @@ export const useOrders = create<OrdersState>()((set, get) => {
       set({ status, offset: 0 });
       await fetchList(transport);
     },
+    async setProduct(transport, productId) {
+      set({ productId, offset: 0 });
+      await fetchList(transport);
+    },
+    async loadProducts(transport) {
+      try {
+        const { products } = await transport.call('products.list', {});
+        set({ products: products.map((p) => ({ id: p.id, name: p.name })) });
+      } catch {
+        // The filter is a convenience: without it the list still works.
+      }
+    },
     async setOffset(transport, offset) {
       set({ offset: Math.max(0, offset) });
       await fetchList(transport);
     },
     async clearFilters(transport) {
-      set({ q: '', status: '', offset: 0 });
+      set({ q: '', status: '', productId: '', offset: 0 });
       await fetchList(transport);
     },
     async open(transport, id) {
