@@ -188,7 +188,7 @@ describe('import sources', () => {
     } finally {
       stage.close();
     }
-  });
+  }, 120_000);
 
   it('splits lines across chunk boundaries and caps an over-long line without keeping it', () => {
     const splitter = new LineSplitter();
@@ -270,7 +270,7 @@ describe('bad imports store nothing', () => {
     const lateError = await rejection(engine.importCodes(productId, { kind: 'file', path: late }));
     expect(lateError.message).toBe('line 100001 is not valid UTF-8: if the file is GBK, pass the encoding gbk');
     await expectNothingStored(engine, before);
-  });
+  }, 120_000);
 
   it('refuses a file of duplicates only', async () => {
     const { engine, productId } = await shop();
@@ -297,7 +297,7 @@ describe('bad imports store nothing', () => {
     writeFileSync(mixed, `M-1\n${'Z'.repeat(10 * 1024 * 1024)}\nM-2\n`);
     const report = await engine.importCodes(productId, { kind: 'file', path: mixed });
     expect(report).toMatchObject({ imported: 2, overLong: 1, rejected: [{ line: 2, reason: 'longer than 1000 characters' }] });
-  });
+  }, 120_000);
 
   it('refuses a binary file', async () => {
     const { engine, dir, productId } = await shop();
@@ -314,7 +314,7 @@ describe('bad imports store nothing', () => {
     writeFileSync(late, Buffer.concat([Buffer.from(`${codes(10_000).join('\n')}\n`), Buffer.alloc(100)]));
     expect((await rejection(engine.importCodes(productId, { kind: 'file', path: late }))).message).toMatch(/binary file/);
     await expectNothingStored(engine, before);
-  });
+  }, 120_000);
 
   it('says which file cannot be read, and refuses an unknown product or encoding', async () => {
     const { engine, dir, productId } = await shop();
@@ -339,7 +339,7 @@ describe('import atomicity', () => {
     expect(listImports(engine.db).map((i) => i.state)).toEqual(['discarded']);
     engine.db.exec('DROP TRIGGER temp.fail_mid');
     expect((await engine.importCodes(productId, { kind: 'file', path: file })).imported).toBe(50_000);
-  });
+  }, 120_000);
 
   it('stores nothing when the final commit fails', async () => {
     const { engine, productId } = await shop();
@@ -368,7 +368,7 @@ describe('import atomicity', () => {
     expect(staged).toBeGreaterThan(0);
     expect(counts(engine)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
     expect(listImports(engine.db).map((i) => i.state)).toEqual(['discarded']);
-  });
+  }, 120_000);
 
   it('lets only one import into a product run at a time in a process', async () => {
     const { engine, productId } = await shop();
@@ -420,7 +420,7 @@ describe('import atomicity', () => {
     const watcher = new Database(join(dir, DB_FILE), { readonly: true });
     try {
       let staged = 0;
-      const deadline = Date.now() + 60_000;
+      const deadline = Date.now() + 150_000;
       while (staged === 0 && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 10));
         staged = watcher.prepare(`SELECT count(*) FROM keys WHERE status = 'staged'`).pluck().get() as number;
@@ -437,7 +437,7 @@ describe('import atomicity', () => {
     expect(counts(reopened)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
     expect(listImports(reopened.db).map((i) => i.state)).toEqual(['discarded']);
     expect(reopened.verifyLedger().ok).toBe(true);
-  });
+  }, 180_000);
 });
 
 describe('oncekey import', () => {
@@ -474,7 +474,7 @@ describe('oncekey import', () => {
         let stderr = '';
         child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
         child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-        const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+        const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
         child.on('error', reject);
         child.on('close', (code) => {
           clearTimeout(timer);
@@ -490,5 +490,5 @@ describe('oncekey import', () => {
     const usage = await run(['import', '--data', dir, '--product', productId]);
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim().split('\n')).toHaveLength(1);
-  }, 60_000);
+  }, 180_000);
 });
