@@ -121,17 +121,23 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
             </label>
           ) : (
             <div className="field">
-              <label className="field__text" htmlFor={fileInputId}>
-                {t('import.chooseFile')}
-              </label>
-              <input
-                id={fileInputId}
-                className="import__file"
-                type="file"
-                accept=".txt,.csv,.tsv,text/plain,text/csv"
-                onChange={(e) => s.setFile(e.target.files?.[0] ?? null)}
-              />
-              <p className="field__hint">{s.file ? t('import.fileChosen', { name: s.file.name, size: formatBytes(s.file.size, lang) }) : t('import.noFile')}</p>
+              <span className="field__text">{t('import.chooseFile')}</span>
+              <div className="row">
+                <input
+                  id={fileInputId}
+                  className="import__file visually-hidden"
+                  type="file"
+                  accept=".txt,.csv,.tsv,text/plain,text/csv"
+                  aria-label={t('import.chooseFile')}
+                  onChange={(e) => s.setFile(e.target.files?.[0] ?? null)}
+                />
+                <label htmlFor={fileInputId} className="btn btn--secondary import__file-button">
+                  {t('import.browse')}
+                </label>
+                <span className={s.file ? 'import__file-name' : 'muted'}>
+                  {s.file ? t('import.fileChosen', { name: s.file.name, size: formatBytes(s.file.size, lang) }) : t('import.noFile')}
+                </span>
+              </div>
               {tooBig ? <p className="field__error" role="alert">{t('import.tooBig', { max: formatBytes(MAX_UPLOAD_BYTES, lang) })}</p> : null}
             </div>
           )}
@@ -152,12 +158,12 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
           </p>
         ) : null}
         {s.report && (s.step === 'preview' || importing) ? <ImportReportView report={s.report} /> : null}
-        {importing ? (
+        {importing || (s.step === 'previewing' && progress) ? (
           <div className="import__progress">
             <div
               className="progress"
               role="progressbar"
-              aria-label={t('import.importing')}
+              aria-label={importing ? t('import.importing') : t('import.previewing')}
               aria-valuemin={0}
               aria-valuemax={100}
               aria-valuenow={percent ?? undefined}

@@ -119,7 +119,9 @@ export function KeyTable({ product, onImport }: { product: DashboardProduct; onI
               if (!row) {
                 return (
                   <div key={item.key} className="keys__row keys__row--loading" role="row" aria-rowindex={item.index + 2} style={style}>
-                    <span role="cell" className="muted">{t('keys.loadingRow')}</span>
+                    <span role="cell" className="keys__skeleton">
+                      <span className="visually-hidden">{t('keys.loadingRow')}</span>
+                    </span>
                   </div>
                 );
               }

@@ -74,12 +74,12 @@ export const useImport = create<ImportState>()((set, get) => {
 
     async preview(transport, productId) {
       const mine = ++run;
-      set({ step: 'previewing', error: null });
+      set({ step: 'previewing', error: null, progress: null });
       try {
         const report = await previewImport(transport, await options(productId));
-        if (mine === run) set({ step: 'preview', report });
+        if (mine === run) set({ step: 'preview', report, progress: null });
       } catch (error) {
-        if (mine === run) set({ step: 'source', error });
+        if (mine === run) set({ step: 'source', error, progress: null });
       }
     },
 
@@ -100,7 +100,9 @@ export const useImport = create<ImportState>()((set, get) => {
     },
 
     onProgress(done, total) {
-      if (get().step === 'importing') set({ progress: { done, total } });
+      // A preview reads the whole source too: a big file shows its progress both times.
+      const step = get().step;
+      if (step === 'importing' || step === 'previewing') set({ progress: { done, total } });
     },
 
     back: () => set({ step: 'source', report: null, error: null }),
