@@ -6,7 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -40,9 +40,14 @@ function findElectron() {
   const override = process.env.ELECTRON_OVERRIDE_DIST_PATH;
   const executable = override ? join(override, relative || 'electron') : relative ? join(dir, 'dist', relative) : '';
   if (!executable || !existsSync(executable)) return { reason: 'its binary is not installed' };
-  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return { reason: 'there is no display' };
+  if (process.platform === 'linux' && !process.env.DISPLAY && !process.env.WAYLAND_DISPLAY)
+    return { reason: 'there is no display' };
   // Time-boxed: a broken binary must not hang the start.
-  const probe = spawnSync(executable, ['--version'], { timeout: 10_000, encoding: 'utf8', env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' } });
+  const probe = spawnSync(executable, ['--version'], {
+    timeout: 10_000,
+    encoding: 'utf8',
+    env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
+  });
   if (probe.status !== 0) return { reason: `its binary does not run (${probe.error?.message ?? `exit ${probe.status}`})` };
   const version = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).version;
   return { executable, version };
@@ -60,13 +65,28 @@ function prepareElectronSqlite(version) {
   console.error(`preparing better-sqlite3 for Electron ${version} (once)…`);
   const work = join(ROOT, '.electron-native', 'work');
   rmSync(work, { recursive: true, force: true });
-  cpSync(join(ROOT, 'node_modules', 'better-sqlite3'), work, { recursive: true, filter: (src) => !src.includes(`${join('better-sqlite3', 'build')}`) });
+  cpSync(join(ROOT, 'node_modules', 'better-sqlite3'), work, {
+    recursive: true,
+    filter: (src) => !src.includes(`${join('better-sqlite3', 'build')}`),
+  });
   const bin = (name) => join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? `${name}.cmd` : name);
   const run = (command, args, timeout) =>
-    spawnSync(command, args, { cwd: work, stdio: ['ignore', 'inherit', 'inherit'], timeout, shell: process.platform === 'win32' }).status === 0;
+    spawnSync(command, args, { cwd: work, stdio: ['ignore', 'inherit', 'inherit'], timeout, shell: process.platform === 'win32' })
+      .status === 0;
   const built =
     run(bin('prebuild-install'), ['--runtime', 'electron', '--target', version, '--arch', process.arch], 120_000) ||
-    run(bin('node-gyp'), ['rebuild', '--release', `--target=${version}`, `--arch=${process.arch}`, '--runtime=electron', '--dist-url=https://electronjs.org/headers'], 15 * 60_000);
+    run(
+      bin('node-gyp'),
+      [
+        'rebuild',
+        '--release',
+        `--target=${version}`,
+        `--arch=${process.arch}`,
+        '--runtime=electron',
+        '--dist-url=https://electronjs.org/headers',
+      ],
+      15 * 60_000,
+    );
   const output = join(work, 'build', 'Release', 'better_sqlite3.node');
   if (!built || !existsSync(output)) {
     console.error('could not build better-sqlite3 for Electron (no prebuilt binary and no compiler toolchain)');
@@ -109,12 +129,15 @@ if (electron.executable && binding) {
   const child = spawn(electron.executable, [ROOT, ...common], {
     stdio: 'inherit',
     env: { ...process.env, ONCEKEY_SQLITE_BINDING: binding, ELECTRON_RUN_AS_NODE: undefined },
-    cwd: dirname(ROOT),
+    cwd: ROOT,
   });
   for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
 } else {
-  const why = electron.reason === '--browser was given' ? 'browser mode was asked for' : `Electron is not available here (${electron.reason})`;
+  const why =
+    electron.reason === '--browser was given'
+      ? 'browser mode was asked for'
+      : `Electron is not available here (${electron.reason})`;
   console.error(`${why}; starting in browser mode`);
   const { main } = await import('../src-main/cli/main.ts');
   process.exitCode = await main(['serve', '--browser', ...common]);

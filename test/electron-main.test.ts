@@ -39,11 +39,15 @@ async function runMain(env: NodeJS.ProcessEnv = {}): Promise<{ run: Run; dataDir
   const dataDir = mkdtempSync(join(tmpdir(), 'oncekey-main-'));
   const appData = mkdtempSync(join(tmpdir(), 'oncekey-appdata-'));
   dirs.push(dataDir, appData);
-  const child = spawn(process.execPath, ['--import', './test/helpers/electron-stub/register.js', 'out/main/index.js', '--data', dataDir, '--port', '0'], {
-    cwd: ROOT,
-    env: { ...process.env, STUB_APP_DATA: appData, ONCEKEY_PASSPHRASE: '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', './test/helpers/electron-stub/register.js', 'out/main/index.js', '--data', dataDir, '--port', '0'],
+    {
+      cwd: ROOT,
+      env: { ...process.env, STUB_APP_DATA: appData, ONCEKEY_PASSPHRASE: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const observations: Observation[] = [];
   let stderr = '';
   let buffer = '';

@@ -49,7 +49,11 @@ describe('npm start without Electron', () => {
     const again = await fetch(shop.adminUrl, { redirect: 'manual' });
     expect(again.status).toBe(401);
     expect(again.headers.get('set-cookie')).toBeNull();
-    const anonymous = await fetch(`${shop.baseUrl}${RPC_PATH}/products.list`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const anonymous = await fetch(`${shop.baseUrl}${RPC_PATH}/products.list`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(anonymous.status).toBe(401);
     expect(((await anonymous.json()) as { code: string }).code).toBe('unauthorized');
 

@@ -32,7 +32,13 @@ interface Rig {
 
 async function shopWithServer() {
   const shop = await openShop({ keys: 2 });
-  const server = await startHttpServer(shop.engine, { host: '127.0.0.1', port: 0, adminToken: ADMIN_TOKEN, webhookSecret: WEBHOOK_SECRET, rateLimitPerMinute: 0 });
+  const server = await startHttpServer(shop.engine, {
+    host: '127.0.0.1',
+    port: 0,
+    adminToken: ADMIN_TOKEN,
+    webhookSecret: WEBHOOK_SECRET,
+    rateLimitPerMinute: 0,
+  });
   return { shop, server };
 }
 
@@ -46,7 +52,11 @@ async function httpRig(): Promise<Rig> {
   const live = new Promise<void>((done) => (markLive = done));
   const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
   return {
-    transport: createHttpTransport({ baseUrl: server.url, fetch: withHeaders(auth), EventSource: eventSourceWith(auth, markLive) }),
+    transport: createHttpTransport({
+      baseUrl: server.url,
+      fetch: withHeaders(auth),
+      EventSource: eventSourceWith(auth, markLive),
+    }),
     stranger: createHttpTransport({ baseUrl: server.url, fetch: withHeaders({}) }),
     url: server.url,
     productId: shop.productId,
@@ -62,7 +72,9 @@ async function ipcRig(): Promise<Rig> {
   const { shop, server } = await shopWithServer();
   const ours = new FakeIpc(`${RENDERER_URL}#/orders`, 1);
   const foreign = new FakeIpc('https://evil.example/index.html', 2);
-  const stops = [ours, foreign].map((ipc) => registerIpc(ipc.main, { engine: shop.engine, isTrusted: trustedPage(RENDERER_URL) }));
+  const stops = [ours, foreign].map((ipc) =>
+    registerIpc(ipc.main, { engine: shop.engine, isTrusted: trustedPage(RENDERER_URL) }),
+  );
   return {
     transport: createIpcTransport(createBridge(ours.renderer)),
     stranger: createIpcTransport(createBridge(foreign.renderer)),
@@ -87,7 +99,11 @@ async function rejection(promise: Promise<unknown>): Promise<TransportError> {
 }
 
 /** Collects events until `count` matching ones arrived (bounded by the test timeout). */
-function collect(transport: Transport, count: number, match: (event: AppEvent) => boolean): { events: Promise<AppEvent[]>; stop: () => void } {
+function collect(
+  transport: Transport,
+  count: number,
+  match: (event: AppEvent) => boolean,
+): { events: Promise<AppEvent[]>; stop: () => void } {
   const seen: AppEvent[] = [];
   let stop: () => void = () => undefined;
   const events = new Promise<AppEvent[]>((done) => {
@@ -116,7 +132,10 @@ describe.each([
     expect(METHODS['products.list'].output.parse(before)).toEqual(before);
     expect(before.products.map((p) => p.name)).toEqual(['Steam 50']);
 
-    const { product } = await rig.transport.call('products.create', { name: 'Gift card 100', price: { amount: 10000, currency: 'CNY' } });
+    const { product } = await rig.transport.call('products.create', {
+      name: 'Gift card 100',
+      price: { amount: 10000, currency: 'CNY' },
+    });
     expect(product).toMatchObject({ name: 'Gift card 100', price: { amount: 10000, currency: 'CNY' } });
     const after = await rig.transport.call('products.list', {});
     expect(after.products.map((p) => p.id)).toContain(product.id);

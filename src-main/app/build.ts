@@ -57,7 +57,9 @@ function runBuild(root: string, log: (line: string) => void): Promise<void> {
     child.stdout.on('data', forward);
     child.stderr.on('data', forward);
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`the build failed (exit ${code ?? 'signal'}); run npm run build to see why`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`the build failed (exit ${code ?? 'signal'}); run npm run build to see why`)),
+    );
   });
 }
 

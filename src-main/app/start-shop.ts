@@ -57,10 +57,14 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
   try {
     const adminToken = resolveSecret(options.dataDir, 'admin-token', options.adminToken);
     const webhookSecret = resolveSecret(options.dataDir, 'webhook-secret', options.webhookSecret);
-    for (const [label, secret] of [['admin token', adminToken], ['webhook secret', webhookSecret]] as const) {
+    for (const [label, secret] of [
+      ['admin token', adminToken],
+      ['webhook secret', webhookSecret],
+    ] as const) {
       if (secret.file) notice(`${label}: ${secret.generated ? 'generated and stored in' : 'read from'} ${secret.file}`);
     }
-    if (!LOOPBACK.has(options.host)) notice(`warning: listening on ${options.host}: other machines on the network can reach this shop`);
+    if (!LOOPBACK.has(options.host))
+      notice(`warning: listening on ${options.host}: other machines on the network can reach this shop`);
 
     // Release the holds that expired while no server was running before taking any order.
     await engine.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));

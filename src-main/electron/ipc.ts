@@ -72,7 +72,8 @@ export function registerIpc(ipcMain: IpcMainLike, options: IpcOptions): () => vo
 
   ipcMain.handle(IPC_CHANNELS.call, async (event, method, input) => {
     if (!trusted(event, IPC_CHANNELS.call)) return REFUSED;
-    if (typeof method !== 'string') return { ok: false, error: { code: 'bad_request', message: 'the method name must be a string' } } satisfies RpcReply;
+    if (typeof method !== 'string')
+      return { ok: false, error: { code: 'bad_request', message: 'the method name must be a string' } } satisfies RpcReply;
     return dispatcher.dispatch(method, input, { engine: options.engine, actor: 'desktop' });
   });
 

@@ -41,7 +41,12 @@ app.enableSandbox();
 /** better-sqlite3 built for Electron's ABI (bin/start.js prepares it); db/open.ts reads this variable. */
 function useElectronSqliteBuild(): void {
   if (process.env.ONCEKEY_SQLITE_BINDING) return;
-  const candidate = join(app.getAppPath(), '.electron-native', `${process.versions.electron}-${process.platform}-${process.arch}`, 'better_sqlite3.node');
+  const candidate = join(
+    app.getAppPath(),
+    '.electron-native',
+    `${process.versions.electron}-${process.platform}-${process.arch}`,
+    'better_sqlite3.node',
+  );
   if (existsSync(candidate)) process.env.ONCEKEY_SQLITE_BINDING = candidate;
 }
 
@@ -66,7 +71,8 @@ async function openShop(dataDir: string): Promise<RunningShop | null> {
   const isNew = !existsSync(join(dataDir, 'shop.db'));
   let error: string | null = null;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const passphrase = process.env.ONCEKEY_PASSPHRASE || (await askPassphrase({ preload: PROMPT_PRELOAD, locale: app.getLocale(), isNew, error }));
+    const passphrase =
+      process.env.ONCEKEY_PASSPHRASE || (await askPassphrase({ preload: PROMPT_PRELOAD, locale: app.getLocale(), isNew, error }));
     if (passphrase === null) return null;
     try {
       return await startShop({ ...base, passphrase });

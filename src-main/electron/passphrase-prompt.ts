@@ -9,7 +9,8 @@ export const PASSPHRASE_CHANNEL = 'oncekey:passphrase';
 const TEXT = {
   en: {
     title: 'Unlock the OnceKey vault',
-    newVault: 'This computer has no keychain OnceKey can use. Choose a passphrase (8 characters or more) that protects the vault; you will type it each time OnceKey starts.',
+    newVault:
+      'This computer has no keychain OnceKey can use. Choose a passphrase (8 characters or more) that protects the vault; you will type it each time OnceKey starts.',
     existing: 'This computer has no keychain OnceKey can use. Type the vault passphrase.',
     label: 'Passphrase',
     ok: 'Unlock',
@@ -45,7 +46,12 @@ button[type=submit]{background:#2563eb;border-color:#2563eb;color:#fff}</style><
 document.getElementById('c').addEventListener('click',function(){window.oncekeyPrompt.submit(null)});</script></body></html>`;
 }
 
-export function askPassphrase(options: { preload: string; locale: string; isNew: boolean; error: string | null }): Promise<string | null> {
+export function askPassphrase(options: {
+  preload: string;
+  locale: string;
+  isNew: boolean;
+  error: string | null;
+}): Promise<string | null> {
   const window = new BrowserWindow({
     width: 460,
     height: 300,
@@ -54,7 +60,13 @@ export function askPassphrase(options: { preload: string; locale: string; isNew:
     maximizable: false,
     title: 'OnceKey',
     show: false,
-    webPreferences: { preload: options.preload, contextIsolation: true, sandbox: true, nodeIntegration: false, spellcheck: false },
+    webPreferences: {
+      preload: options.preload,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      spellcheck: false,
+    },
   });
   window.setMenuBarVisibility(false);
   return new Promise((resolve) => {

@@ -76,7 +76,12 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
   const requireCaller = (request: FastifyRequest): 'api' | 'browser' => {
     const caller = callerOf(request);
     if (caller === null) {
-      throw new HttpProblem('unauthorized', sessions ? 'sign in with the admin link printed at start-up, or send Authorization: Bearer <admin token>' : 'send Authorization: Bearer <admin token>');
+      throw new HttpProblem(
+        'unauthorized',
+        sessions
+          ? 'sign in with the admin link printed at start-up, or send Authorization: Bearer <admin token>'
+          : 'send Authorization: Bearer <admin token>',
+      );
     }
     return caller;
   };
@@ -86,7 +91,10 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
     { bodyLimit: RPC_BODY_LIMIT, schema: { hide: true } },
     async (request, reply) => {
       const caller = requireCaller(request);
-      const result = await dispatcher.dispatch(request.params.method, request.body, { engine, actor: caller === 'browser' ? 'browser' : 'admin-api' });
+      const result = await dispatcher.dispatch(request.params.method, request.body, {
+        engine,
+        actor: caller === 'browser' ? 'browser' : 'admin-api',
+      });
       return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result));
     },
   );
@@ -149,11 +157,12 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
   app.get<{ Querystring: { token?: string } }>(ADMIN_UI_PATH, { schema: { hide: true } }, async (request, reply) => {
     const token = typeof request.query.token === 'string' ? request.query.token : undefined;
     if (token !== undefined) {
-      // Already signed in (the link opened again from the terminal): just drop the token.
-      if (!sessions.check(readCookie(request.headers.cookie, cookieName()))) {
-        const session = sessions.exchange(token);
-        if (session === null) return reply.code(401).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(USED_LINK_PAGE);
-        reply.header('set-cookie', sessionCookie(cookieName(), session));
+      // The token is spent whoever opens it. A browser already signed in (the link opened again from
+      // the terminal) keeps its session; any other gets the "link used" page.
+      const session = sessions.exchange(token);
+      if (session !== null) reply.header('set-cookie', sessionCookie(cookieName(), session));
+      else if (!sessions.check(readCookie(request.headers.cookie, cookieName()))) {
+        return reply.code(401).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(USED_LINK_PAGE);
       }
       return reply.header('cache-control', 'no-store').redirect(ADMIN_UI_PATH, 303);
     }

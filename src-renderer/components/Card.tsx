@@ -14,7 +14,10 @@ export interface CardProps {
 export function Card({ title, subtitle, actions, children, className, flush = false }: CardProps) {
   const headingId = useId();
   return (
-    <section className={['card', flush ? 'card--flush' : '', className ?? ''].filter(Boolean).join(' ')} aria-labelledby={title ? headingId : undefined}>
+    <section
+      className={['card', flush ? 'card--flush' : '', className ?? ''].filter(Boolean).join(' ')}
+      aria-labelledby={title ? headingId : undefined}
+    >
       {(title ?? actions) ? (
         <header className="card__header">
           <div>

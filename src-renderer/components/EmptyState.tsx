@@ -1,7 +1,17 @@
 /** What a list shows when it has nothing in it: a title, a hint and usually the action that fills it. */
 import type { ReactNode } from 'react';
 
-export function EmptyState({ title, hint, action, icon }: { title: ReactNode; hint?: ReactNode; action?: ReactNode; icon?: ReactNode }) {
+export function EmptyState({
+  title,
+  hint,
+  action,
+  icon,
+}: {
+  title: ReactNode;
+  hint?: ReactNode;
+  action?: ReactNode;
+  icon?: ReactNode;
+}) {
   return (
     <div className="empty">
       {icon ? (

@@ -63,7 +63,11 @@ export interface SelectOption {
   readonly label: string;
 }
 
-export function Select({ options, className, ...rest }: SelectHTMLAttributes<HTMLSelectElement> & { options: readonly SelectOption[] }) {
+export function Select({
+  options,
+  className,
+  ...rest
+}: SelectHTMLAttributes<HTMLSelectElement> & { options: readonly SelectOption[] }) {
   const field = useContext(FieldContext);
   return (
     <select

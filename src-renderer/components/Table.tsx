@@ -25,7 +25,16 @@ export interface TableProps<Row> {
   readonly selectedKey?: string | null;
 }
 
-export function Table<Row>({ columns, rows, rowKey, caption, showCaption = false, empty, onRowClick, selectedKey }: TableProps<Row>) {
+export function Table<Row>({
+  columns,
+  rows,
+  rowKey,
+  caption,
+  showCaption = false,
+  empty,
+  onRowClick,
+  selectedKey,
+}: TableProps<Row>) {
   const { t } = useTranslation('common');
   const onKey = (row: Row) => (event: KeyboardEvent<HTMLTableRowElement>) => {
     if (event.key === 'Enter' || event.key === ' ') {

@@ -7,7 +7,10 @@ import { useTranslation } from 'react-i18next';
 import { describeError } from '../components/errors';
 import { useTransport } from '../transport';
 
-type Status = { readonly state: 'checking' } | { readonly state: 'ready'; readonly products: number } | { readonly state: 'failed'; readonly message: string };
+type Status =
+  | { readonly state: 'checking' }
+  | { readonly state: 'ready'; readonly products: number }
+  | { readonly state: 'failed'; readonly message: string };
 
 export function ConnectionStatus() {
   const { t } = useTranslation('common');
@@ -28,7 +31,12 @@ export function ConnectionStatus() {
     void probe();
   }, [probe]);
 
-  const label = status.state === 'ready' ? t('connection.ready') : status.state === 'checking' ? t('connection.checking') : t('connection.failed');
+  const label =
+    status.state === 'ready'
+      ? t('connection.ready')
+      : status.state === 'checking'
+        ? t('connection.checking')
+        : t('connection.failed');
   return (
     <div className={`conn conn--${status.state}`} data-testid="connection-status">
       <span className="conn__dot" aria-hidden="true" />

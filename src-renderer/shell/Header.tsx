@@ -4,7 +4,11 @@ import { LANGUAGE_NAMES, LANGUAGES, isLanguage } from '../i18n';
 import { ConnectionStatus } from './ConnectionStatus';
 import { THEMES, usePreferences, type Theme } from './preferences';
 
-const THEME_KEYS: Readonly<Record<Theme, string>> = { light: 'shell.themeLight', dark: 'shell.themeDark', system: 'shell.themeSystem' };
+const THEME_KEYS: Readonly<Record<Theme, string>> = {
+  light: 'shell.themeLight',
+  dark: 'shell.themeDark',
+  system: 'shell.themeSystem',
+};
 
 export function Header({ title }: { title: string }) {
   const { t } = useTranslation('common');

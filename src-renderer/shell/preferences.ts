@@ -4,7 +4,7 @@
  * change them through this store.
  */
 import { create } from 'zustand';
-import { currentLanguage, setLanguage as switchLanguage, type Language } from '../i18n';
+import { currentLanguage, i18n, isLanguage, setLanguage as switchLanguage, type Language } from '../i18n';
 
 export const THEMES = ['light', 'dark', 'system'] as const;
 export type Theme = (typeof THEMES)[number];
@@ -56,6 +56,11 @@ export const usePreferences = create<PreferencesState>()((set) => ({
     set({ theme });
   },
 }));
+
+// Whoever switches the language (this store, a test, a page calling i18n directly), the store follows.
+i18n.on('languageChanged', (language: string) => {
+  if (isLanguage(language) && usePreferences.getState().language !== language) usePreferences.setState({ language });
+});
 
 /** Applies the saved theme now and follows the system's changes while the theme is `system`. */
 export function watchSystemTheme(): () => void {

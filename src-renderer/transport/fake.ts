@@ -46,7 +46,10 @@ export function createFakeTransport(initial: FakeHandlers = {}): FakeTransport {
       if (!handler) throw new TransportError('not_found', `the fake transport has no handler for "${method}"`);
       const value = await handler(input);
       const checked = METHODS[method].output.safeParse(value);
-      if (!checked.success) throw new Error(`fake handler for ${method} returned a value that does not match its output schema: ${checked.error.message}`);
+      if (!checked.success)
+        throw new Error(
+          `fake handler for ${method} returned a value that does not match its output schema: ${checked.error.message}`,
+        );
       return value;
     },
     subscribe(listener) {

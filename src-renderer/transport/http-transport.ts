@@ -28,7 +28,9 @@ export type EventSourceConstructor = new (url: string) => EventSourceLike;
 function parseEvent(data: string): AppEvent | null {
   try {
     const event = JSON.parse(data) as unknown;
-    return typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string' ? (event as AppEvent) : null;
+    return typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string'
+      ? (event as AppEvent)
+      : null;
   } catch {
     return null;
   }

@@ -26,12 +26,24 @@ beforeAll(async () => {
   shop = await startBrowserMode();
   // A shop with something in it: two products, codes, and one order.
   const auth = { authorization: `Bearer ${shop.adminToken}` };
-  const created = await send(shop.baseUrl, '/api/v1/admin/products', { method: 'POST', headers: auth, body: { name: 'Steam 钱包 50', price: { amount: 5000, currency: 'CNY' } } });
+  const created = await send(shop.baseUrl, '/api/v1/admin/products', {
+    method: 'POST',
+    headers: auth,
+    body: { name: 'Steam 钱包 50', price: { amount: 5000, currency: 'CNY' } },
+  });
   expect(created.status).toBe(201);
   const productId = (created.json as { product: { id: string } }).product.id;
-  await send(shop.baseUrl, '/api/v1/admin/products', { method: 'POST', headers: auth, body: { name: 'App Store 100', price: { amount: 10000, currency: 'CNY' } } });
+  await send(shop.baseUrl, '/api/v1/admin/products', {
+    method: 'POST',
+    headers: auth,
+    body: { name: 'App Store 100', price: { amount: 10000, currency: 'CNY' } },
+  });
   const codes = Array.from({ length: 12 }, (_, i) => `SHELL-E2E-${String(i).padStart(4, '0')}`).join('\n');
-  const imported = await send(shop.baseUrl, `/api/v1/admin/products/${productId}/keys`, { method: 'POST', headers: { ...auth, 'content-type': 'text/plain' }, body: codes });
+  const imported = await send(shop.baseUrl, `/api/v1/admin/products/${productId}/keys`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'text/plain' },
+    body: codes,
+  });
   expect(imported.status).toBe(200);
   const order = await send(shop.baseUrl, '/api/v1/orders', {
     method: 'POST',
@@ -55,7 +67,9 @@ afterAll(async () => {
 /** Waits until no spinner is showing (bounded), so a screenshot shows the page, not its loading. */
 async function settle(): Promise<void> {
   // Strings, not functions: this file is typechecked without the DOM library.
-  await page.waitForFunction("document.querySelectorAll('.spinner').length === 0", undefined, { timeout: 15_000 }).catch(() => undefined);
+  await page
+    .waitForFunction("document.querySelectorAll('.spinner').length === 0", undefined, { timeout: 15_000 })
+    .catch(() => undefined);
   await page.evaluate('document.fonts.ready.then(() => true)');
 }
 
@@ -99,7 +113,9 @@ describe('the admin shell in browser mode', () => {
     await page.reload();
     await page.waitForSelector('[data-testid="connection-status"].conn--ready');
     expect(await htmlAttribute('lang')).toBe('zh-CN');
-    expect(await page.locator('[data-testid="connection-status"]').innerText()).toContain(commonStrings['zh-CN'].connection.ready);
+    expect(await page.locator('[data-testid="connection-status"]').innerText()).toContain(
+      commonStrings['zh-CN'].connection.ready,
+    );
     await settle();
     await page.screenshot({ path: join(SCREENSHOTS, 'shell-zh.png') });
 

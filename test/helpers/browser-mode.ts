@@ -69,7 +69,10 @@ export async function startBrowserMode(options: BrowserModeOptions = {}): Promis
 
   const timeoutMs = options.timeoutMs ?? 180_000;
   const adminUrl = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`browser mode did not print its admin link within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`browser mode did not print its admin link within ${timeoutMs} ms\nstdout: ${out}\nstderr: ${err}`)),
+      timeoutMs,
+    );
     const check = (): void => {
       const match = /^admin: (http:\/\/\S+)$/m.exec(out);
       if (match?.[1]) {

@@ -9,7 +9,10 @@ import type { EventSourceLike } from '../../src-renderer/transport/http-transpor
  * Makes an EventSource class that sends `headers` (a bearer token or a session cookie) with its request
  * and calls `onOpen` once the server has answered (from then on no event is missed).
  */
-export function eventSourceWith(headers: Record<string, string>, onOpen: () => void = () => undefined): new (url: string) => EventSourceLike {
+export function eventSourceWith(
+  headers: Record<string, string>,
+  onOpen: () => void = () => undefined,
+): new (url: string) => EventSourceLike {
   return class NodeEventSource implements EventSourceLike {
     onmessage: ((event: { readonly data: string }) => void) | null = null;
     private readonly abort = new AbortController();

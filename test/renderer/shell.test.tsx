@@ -99,7 +99,8 @@ describe('i18n catalogues', () => {
       expect(Object.keys(NAMESPACES)).toContain(page.id);
     }
     await act(() => setLanguage('zh-CN'));
-    for (const page of PAGES) expect(within(nav).getByRole('link', { name: i18n.t(page.titleKey, { lng: 'zh-CN' }) })).toBeTruthy();
+    for (const page of PAGES)
+      expect(within(nav).getByRole('link', { name: i18n.t(page.titleKey, { lng: 'zh-CN' }) })).toBeTruthy();
   });
 });
 
@@ -198,7 +199,10 @@ describe('Confirm', () => {
     const dialog = screen.getByRole('dialog', { name: 'Mark paid?' });
     expect(document.activeElement).toBe(within(dialog).getByRole('button', { name: 'Confirm' }));
     await userEvent.click(within(dialog).getByRole('button', { name: 'Confirm' }));
-    expect(await within(dialog).findByRole('alert')).toHaveProperty('textContent', 'This order cannot be marked paid in its current state.');
+    expect(await within(dialog).findByRole('alert')).toHaveProperty(
+      'textContent',
+      'This order cannot be marked paid in its current state.',
+    );
     await userEvent.keyboard('{Escape}');
     expect(onCancel).toHaveBeenCalledTimes(1);
   });
@@ -220,7 +224,9 @@ describe('the HTTP transport', () => {
   it('turns an error reply and a problem+json answer into the same TransportError codes', async () => {
     const reply = createHttpTransport({ fetch: respond(200, { ok: false, error: { code: 'sold_out', message: 'none left' } }) });
     await expect(reply.call('products.list', {})).rejects.toMatchObject({ code: 'sold_out', message: 'none left' });
-    const problem = createHttpTransport({ fetch: respond(401, { code: 'unauthorized', detail: 'sign in' }, 'application/problem+json') });
+    const problem = createHttpTransport({
+      fetch: respond(401, { code: 'unauthorized', detail: 'sign in' }, 'application/problem+json'),
+    });
     await expect(problem.call('products.list', {})).rejects.toMatchObject({ code: 'unauthorized', message: 'sign in' });
     const down = createHttpTransport({ fetch: vi.fn(() => Promise.reject(new TypeError('Failed to fetch'))) });
     const error: unknown = await down.call('products.list', {}).catch((caught: unknown) => caught);

@@ -31,7 +31,8 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const dataDir = resolve(requireString(values.data, '--data <dir>'));
   const port = parseInteger(values.port, '--port', 8787);
   // Absent: the shop's saved setting (Settings page), else the default.
-  const holdSeconds = values['hold-seconds'] === undefined ? undefined : parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
+  const holdSeconds =
+    values['hold-seconds'] === undefined ? undefined : parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
   const rateLimit = parseInteger(values['rate-limit'], '--rate-limit', 60);
   const maxOrdersPerEmail = parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
 

@@ -41,7 +41,12 @@ class App extends EventEmitter {
     return Promise.resolve();
   }
   quit() {
-    const event = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; } };
+    const event = {
+      defaultPrevented: false,
+      preventDefault() {
+        this.defaultPrevented = true;
+      },
+    };
     this.emit('before-quit', event);
     if (!event.defaultPrevented) {
       report('exit', { code: 0 });
@@ -97,14 +102,24 @@ export class BrowserWindow extends EventEmitter {
     const frame = { url: `${pathToFileURL(file).href}#/dashboard`, parent: null };
     const handler = ipcMain.handlers.get('oncekey:call');
     const event = { sender: this.webContents, senderFrame: frame };
-    report('reply', { reply: await handler(event, 'products.create', { name: 'Stub product', price: { amount: 100, currency: 'CNY' } }) });
+    report('reply', {
+      reply: await handler(event, 'products.create', { name: 'Stub product', price: { amount: 100, currency: 'CNY' } }),
+    });
     report('reply', { reply: await handler(event, 'products.list', {}) });
     const stranger = { sender: this.webContents, senderFrame: { url: 'https://example.com/', parent: null } };
     report('reply', { reply: await handler(stranger, 'products.list', {}) });
     // Navigation away from the page is refused.
-    const navigation = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; } };
+    const navigation = {
+      defaultPrevented: false,
+      preventDefault() {
+        this.defaultPrevented = true;
+      },
+    };
     this.webContents.emit('will-navigate', navigation, 'https://example.com/');
-    report('navigation', { blocked: navigation.defaultPrevented, windowOpen: this.webContents.windowOpenHandler?.({ url: 'https://example.com/' }) });
+    report('navigation', {
+      blocked: navigation.defaultPrevented,
+      windowOpen: this.webContents.windowOpenHandler?.({ url: 'https://example.com/' }),
+    });
     report('ready', {});
   }
   once(event, listener) {
@@ -129,12 +144,22 @@ export const safeStorage = {
   isEncryptionAvailable: () => true,
   getSelectedStorageBackend: () => process.env.STUB_BACKEND ?? 'gnome_libsecret',
   encryptStringAsync: async (text) => Buffer.from(`sealed:${Buffer.from(text).toString('base64')}`),
-  decryptStringAsync: async (buffer) => ({ result: Buffer.from(buffer.toString().slice('sealed:'.length), 'base64').toString(), shouldReEncrypt: false }),
+  decryptStringAsync: async (buffer) => ({
+    result: Buffer.from(buffer.toString().slice('sealed:'.length), 'base64').toString(),
+    shouldReEncrypt: false,
+  }),
 };
 
 export const session = {
   defaultSession: {
-    setPermissionRequestHandler: (handler) => report('permissions', { granted: (() => { let granted; handler({}, 'media', (ok) => (granted = ok)); return granted; })() }),
+    setPermissionRequestHandler: (handler) =>
+      report('permissions', {
+        granted: (() => {
+          let granted;
+          handler({}, 'media', (ok) => (granted = ok));
+          return granted;
+        })(),
+      }),
     setPermissionCheckHandler: () => undefined,
   },
 };
