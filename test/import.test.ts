@@ -370,12 +370,28 @@ describe('import atomicity', () => {
     expect(listImports(engine.db).map((i) => i.state)).toEqual(['discarded']);
   }, 120_000);
 
-  it('lets only one import into a product run at a time in a process', async () => {
+  it('runs imports into one product one after another: the second waits, then sees the first as duplicates', async () => {
     const { engine, productId } = await shop();
     const first = engine.importCodes(productId, { kind: 'text', text: codes(10).join('\n') });
-    const second = await rejection(engine.importCodes(productId, { kind: 'text', text: 'X' }));
-    expect(second.code).toBe('busy');
+    const second = engine.importCodes(productId, { kind: 'text', text: [...codes(10), 'NEW-CODE-1'].join('\n') });
     expect((await first).imported).toBe(10);
+    const report = await second;
+    expect(report.imported).toBe(1);
+    expect(report.duplicatesInVault).toBe(10);
+    expect(counts(engine).stock).toBe(11);
+  });
+
+  it('gives up waiting for an import when its signal aborts, and the queue goes on', async () => {
+    const { engine, productId } = await shop();
+    const first = engine.importCodes(productId, { kind: 'text', text: codes(10).join('\n') });
+    const controller = new AbortController();
+    const waiting = engine.importCodes(productId, { kind: 'text', text: 'WAITER-1' }, { signal: controller.signal });
+    const third = engine.importCodes(productId, { kind: 'text', text: 'THIRD-1' });
+    controller.abort();
+    await expect(waiting).rejects.toThrow(/abort/i);
+    expect((await first).imported).toBe(10);
+    expect((await third).imported).toBe(1);
+    expect(counts(engine).stock).toBe(11);
   });
 
   it('discards a staging import left by a dead process when the shop opens', async () => {

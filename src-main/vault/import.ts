@@ -80,19 +80,50 @@ const DEFAULT_CHUNK = 32_768;
 /** Staged rows deleted per transaction when an import is discarded. */
 const DISCARD_CHUNK = 20_000;
 
-/** Products with an import or preview running in this process: two at once would see each other's staged rows. */
-const running = new WeakMap<WritableDB, Set<string>>();
+/**
+ * Imports and previews into one product run one after another in a process (two at once would see
+ * each other's staged rows): each waits for the one before it, so a second import arriving over HTTP
+ * while the first is still sealing codes queues instead of failing. An abort while waiting gives up.
+ */
+const queues = new WeakMap<WritableDB, Map<string, Promise<void>>>();
 
-function lock(db: WritableDB, productId: string): () => void {
-  let set = running.get(db);
-  if (!set) {
-    set = new Set();
-    running.set(db, set);
+async function lock(db: WritableDB, productId: string, signal: AbortSignal | undefined): Promise<() => void> {
+  let byProduct = queues.get(db);
+  if (!byProduct) {
+    byProduct = new Map();
+    queues.set(db, byProduct);
   }
-  if (set.has(productId)) throw new EngineError('busy', 'another import into this product is running: wait for it to finish');
-  set.add(productId);
-  const held = set;
-  return () => held.delete(productId);
+  const queue = byProduct;
+  const before = queue.get(productId) ?? Promise.resolve();
+  let release!: () => void;
+  const mine = new Promise<void>((resolve) => (release = resolve));
+  const tail = before.then(() => mine);
+  queue.set(productId, tail);
+  const done = (): void => {
+    release();
+    void tail.then(() => {
+      if (queue.get(productId) === tail) queue.delete(productId);
+    });
+  };
+  if (signal) {
+    const aborted = new Promise<never>((_, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener('abort', onAbort, { once: true });
+        void before.then(() => signal.removeEventListener('abort', onAbort));
+      }
+    });
+    try {
+      await Promise.race([before, aborted]);
+    } catch (error) {
+      done();
+      throw error;
+    }
+  } else {
+    await before;
+  }
+  return done;
 }
 
 function describeNothing(report: ImportReport): string {
@@ -124,7 +155,7 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
   signal?.throwIfAborted();
   // A bad encoding name fails before anything is read.
   if (options.encoding !== undefined && options.encoding !== 'auto') checkEncodingName(options.encoding);
-  const unlock = lock(host.db, productId);
+  const unlock = await lock(host.db, productId, signal);
   const stats = newStats(source, options);
   const keep = options.sampleLines ?? 20;
   const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK);
