@@ -27,6 +27,8 @@ const REQUIRED = [
   'http_oversold',
   'import_codes_per_s',
   'import_peak_rss_mb',
+  'sim_live_10k_buyers_s',
+  'reconcile_1m_orders_s',
 ];
 
 function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

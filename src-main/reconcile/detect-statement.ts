@@ -66,22 +66,21 @@ const subjectOf = (r: EffRow): string => (r.kind === 'refund' ? `refund:${r.paym
 export function detectStatement(db: ReadableDB, out: Collector, statementIds: readonly number[]): void {
   if (statementIds.length === 0) return;
   const ids = JSON.stringify(statementIds);
-  // Statement rows with their effective order and that order's columns, in one pass.
+  // Statement rows with their effective order and that order's columns, in one pass (each join is an index lookup).
   const rows = stmt(
     db,
-    `WITH eff AS (
-       SELECT r.*, l.order_id IS NOT NULL AS linked,
-         coalesce(l.order_id, r.order_id,
-           (SELECT coalesce(l2.order_id, p.order_id) FROM statement_rows p LEFT JOIN payment_links l2 ON l2.payment_id = p.payment_id
-            WHERE r.ref_payment_id IS NOT NULL AND p.payment_id = r.ref_payment_id AND p.kind = 'payment' LIMIT 1)) AS eff_order
-       FROM statement_rows r LEFT JOIN payment_links l ON l.payment_id = r.payment_id
-       WHERE r.statement_id IN (SELECT value FROM json_each(?))
-     )
-     SELECT eff.*, o.id AS o_id, o.product_id AS o_product_id, o.quantity AS o_quantity, o.amount AS o_amount,
-       o.currency AS o_currency, o.email AS o_email, o.status AS o_status, o.review_reason AS o_review_reason,
-       o.created_at AS o_created_at, o.expires_at AS o_expires_at, o.paid_at AS o_paid_at, o.delivered_at AS o_delivered_at
-     FROM eff LEFT JOIN orders o ON o.id = eff.eff_order
-     ORDER BY eff.statement_id, eff.line`,
+    `SELECT r.*, l.order_id IS NOT NULL AS linked, o.id AS o_id, o.product_id AS o_product_id, o.quantity AS o_quantity,
+       o.amount AS o_amount, o.currency AS o_currency, o.email AS o_email, o.status AS o_status, o.review_reason AS o_review_reason,
+       o.created_at AS o_created_at, o.expires_at AS o_expires_at, o.paid_at AS o_paid_at, o.delivered_at AS o_delivered_at,
+       coalesce(l.order_id, r.order_id, ref.eff) AS eff_order
+     FROM statement_rows r
+     LEFT JOIN payment_links l ON l.payment_id = r.payment_id
+     LEFT JOIN (SELECT p.payment_id AS pid, coalesce(l2.order_id, p.order_id) AS eff FROM statement_rows p
+                LEFT JOIN payment_links l2 ON l2.payment_id = p.payment_id WHERE p.kind = 'payment') ref
+       ON r.ref_payment_id IS NOT NULL AND ref.pid = r.ref_payment_id
+     LEFT JOIN orders o ON o.id = coalesce(l.order_id, r.order_id, ref.eff)
+     WHERE r.statement_id IN (SELECT value FROM json_each(?))
+     ORDER BY r.statement_id, r.line`,
   );
   for (const r of rows.iterate(ids) as IterableIterator<Joined>) {
     const order = orderOf(r);
@@ -157,17 +156,32 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
   // Orders the shop marked paid inside a statement's period, in its currencies, that no statement payment names.
   const missing = stmt(
     db,
-    `SELECT DISTINCT o.* FROM statements s
-     JOIN orders o ON o.paid_at BETWEEN s.period_start AND s.period_end
-     WHERE s.id IN (SELECT value FROM json_each(@ids))
-       AND o.currency IN (SELECT DISTINCT currency FROM statement_rows WHERE statement_id = s.id)
+    `SELECT o.* FROM orders o
+     WHERE o.paid_at BETWEEN @start AND @end AND o.currency IN (SELECT value FROM json_each(@currencies))
        AND NOT EXISTS (SELECT 1 FROM statement_rows r WHERE r.order_id = o.id AND r.kind = 'payment'
                          AND r.statement_id IN (SELECT value FROM json_each(@ids))
                          AND NOT EXISTS (SELECT 1 FROM payment_links l WHERE l.payment_id = r.payment_id AND l.order_id <> o.id))
        AND NOT EXISTS (SELECT 1 FROM payment_links l JOIN statement_rows r ON r.payment_id = l.payment_id AND r.kind = 'payment'
                        WHERE l.order_id = o.id AND r.statement_id IN (SELECT value FROM json_each(@ids)))`,
   );
-  for (const order of missing.iterate({ ids }) as IterableIterator<OrderRowLike>) {
+  const periods = stmt(
+    db,
+    `SELECT s.id, s.period_start, s.period_end, (SELECT json_group_array(DISTINCT currency) FROM statement_rows WHERE statement_id = s.id) AS currencies
+     FROM statements s WHERE s.id IN (SELECT value FROM json_each(?)) AND s.period_start IS NOT NULL AND s.period_end IS NOT NULL`,
+  ).all(ids) as { id: number; period_start: number; period_end: number; currencies: string }[];
+  // Overlapping statements would list an order twice.
+  const reported = periods.length > 1 ? new Set<string>() : null;
+  for (const period of periods) {
+    for (const order of missing.iterate({ ids, start: period.period_start, end: period.period_end, currencies: period.currencies }) as IterableIterator<OrderRowLike>) {
+      if (reported) {
+        if (reported.has(order.id)) continue;
+        reported.add(order.id);
+      }
+      reportMissing(order);
+    }
+  }
+
+  function reportMissing(order: OrderRowLike): void {
     out.add('order_paid_missing_in_statement', () => {
       const payments = stmt(
         db,
