@@ -45,6 +45,11 @@ describe('npm start without Electron', () => {
     expect(call.status).toBe(200);
     expect(await call.json()).toEqual({ ok: true, value: { products: [] } });
 
+    // The link opened again in the browser that used it: still signed in, no new session.
+    const reopened = await fetch(shop.adminUrl, { redirect: 'manual', headers: { cookie } });
+    expect(reopened.status).toBe(303);
+    expect(reopened.headers.get('set-cookie')).toBeNull();
+
     // The same link a second time, from another browser (no cookie): refused, no session.
     const again = await fetch(shop.adminUrl, { redirect: 'manual' });
     expect(again.status).toBe(401);

@@ -53,8 +53,8 @@ export function SalesChart({ sales, days, onDays }: SalesChartProps) {
         <ComposedChart responsive data={data} style={{ width: '100%', height: 260 }} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
           <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="var(--border)" />
           <XAxis dataKey="label" tick={{ fontSize: 12 }} interval="preserveStartEnd" minTickGap={16} stroke="var(--text-muted)" />
-          <YAxis yAxisId="units" allowDecimals={false} tick={{ fontSize: 12 }} width={40} stroke="var(--text-muted)" />
-          {main ? <YAxis yAxisId="revenue" orientation="right" tick={{ fontSize: 12 }} width={56} stroke="var(--text-muted)" /> : null}
+          <YAxis yAxisId="units" allowDecimals={false} tickFormatter={(value: number) => formatCount(value, lang)} tick={{ fontSize: 12 }} width={40} stroke="var(--text-muted)" />
+          {main ? <YAxis yAxisId="revenue" orientation="right" tickFormatter={(value: number) => formatCount(value, lang)} tick={{ fontSize: 12 }} width={56} stroke="var(--text-muted)" /> : null}
           <Tooltip
             formatter={(value, name, item) => {
               const payload = (item as { payload?: { minor?: number } } | undefined)?.payload;

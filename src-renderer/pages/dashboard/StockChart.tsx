@@ -44,7 +44,7 @@ export function StockChart({ products }: { products: readonly DashboardProduct[]
           margin={{ top: 4, right: 16, bottom: 4, left: 8 }}
         >
           <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="var(--border)" />
-          <XAxis type="number" allowDecimals={false} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
+          <XAxis type="number" allowDecimals={false} tickFormatter={(value: number) => n(value)} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
           <YAxis type="category" dataKey="name" width={140} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
           <Tooltip formatter={(value, name) => [n(Number(value)), label(String(name))]} />
           <Legend formatter={(value) => label(String(value))} />

@@ -65,7 +65,13 @@ export function SimulatorPage() {
         title={t('scenario.title')}
         actions={
           <div className="sim-actions">
-            <Button variant="primary" busy={busy === 'run'} onClick={() => void state.run(transport)} data-testid="sim-run">
+            <Button
+              variant="primary"
+              busy={busy === 'run'}
+              disabled={busy !== null}
+              onClick={() => void state.run(transport)}
+              data-testid="sim-run"
+            >
               {busy === 'run' ? t('actions.running') : t('actions.run')}
             </Button>
             <Button
@@ -96,7 +102,12 @@ export function SimulatorPage() {
             >
               {t('actions.finish')}
             </Button>
-            <Button busy={busy === 'compare'} onClick={() => void state.compare(transport)} data-testid="sim-compare">
+            <Button
+              busy={busy === 'compare'}
+              disabled={busy !== null}
+              onClick={() => void state.compare(transport)}
+              data-testid="sim-compare"
+            >
               {busy === 'compare' ? t('actions.comparing') : t('actions.compare')}
             </Button>
           </div>
@@ -141,9 +152,9 @@ export function SimulatorPage() {
       <Card
         title={t('outcome.title')}
         subtitle={
-          summary
-            ? `${summary.strategy} · ${t(`scenario.modes.${summary.mode}`)} · ${summary.buyers} / ${summary.keys}`
-            : undefined
+          summary ? (
+            <span data-testid="sim-summary-line">{`${summary.strategy} · ${t(`scenario.modes.${summary.mode}`)} · ${summary.buyers} / ${summary.keys}`}</span>
+          ) : undefined
         }
         actions={
           result ? (
