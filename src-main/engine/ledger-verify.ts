@@ -6,7 +6,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { decodeKeyIds, entryHash, type KeyState, type LedgerRow, type OrderState } from './ledger';
+import { entryHashHex, forEachKeyId, type KeyState, type LedgerKind, type OrderState } from './ledger';
 
 export interface VerifyProblem {
   readonly seq: number | null;
@@ -34,6 +34,32 @@ const ALLOWED_FROM: Record<string, readonly number[]> = {
 };
 
 const MAX_PROBLEMS = 50;
+const GENESIS_HEX = '0'.repeat(64);
+
+type RawLedgerRow = [number, number, LedgerKind, string, string | null, string, string, string, string];
+interface Detail {
+  readonly keysTo?: KeyState;
+  readonly orderTo?: OrderState;
+}
+
+/** A ledger holds few distinct details (`{"keysTo":"sold","orderTo":"delivered"}` a million times): parse each once. */
+class DetailCache {
+  private readonly seen = new Map<string, Detail | null>();
+
+  parse(text: string): Detail | null {
+    const known = this.seen.get(text);
+    if (known !== undefined) return known;
+    let detail: Detail | null;
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      detail = typeof parsed === 'object' && parsed !== null ? parsed : {};
+    } catch {
+      detail = null;
+    }
+    if (this.seen.size < 4096) this.seen.set(text, detail);
+    return detail;
+  }
+}
 
 /** Verifies in one read transaction, so a sale committing meanwhile cannot look like a mismatch. */
 export function verifyLedger(db: ReadableDB): VerifyReport {
@@ -59,101 +85,110 @@ function verifyInSnapshot(db: ReadableDB): VerifyReport {
     if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
   };
 
-  let previousHash = Buffer.alloc(32);
+  // Rows come as arrays with the hashes in hex: a Buffer per BLOB per row costs more than the rest of the
+  // replay together at a million entries.
+  // (Prepared here, not from the shared cache: raw mode sticks to a statement.)
+  const ledgerRows = db
+    .prepare(
+      'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)), lower(hex(hash)) FROM ledger ORDER BY seq',
+    )
+    .raw();
+  const details = new DetailCache();
+  let previousHash = GENESIS_HEX;
   let expectedSeq = 1;
   let entries = 0;
-  for (const row of stmt(db, 'SELECT * FROM ledger ORDER BY seq').iterate() as IterableIterator<LedgerRow>) {
+  for (const raw of ledgerRows.iterate() as IterableIterator<RawLedgerRow>) {
+    const [seq, at, kind, productId, orderId, keyIds, detailText, prevHex, hashHex] = raw;
     entries++;
-    if (row.seq !== expectedSeq) fail(row.seq, `entry ${expectedSeq} is missing`);
-    expectedSeq = row.seq + 1;
-    if (!Buffer.from(row.prev_hash).equals(previousHash)) fail(row.seq, 'its previous-hash does not match the entry before it');
-    if (!entryHash(row).equals(Buffer.from(row.hash))) fail(row.seq, 'its contents do not match its hash (edited)');
-    previousHash = Buffer.from(row.hash);
+    if (seq !== expectedSeq) fail(seq, `entry ${expectedSeq} is missing`);
+    expectedSeq = seq + 1;
+    if (prevHex !== previousHash) fail(seq, 'its previous-hash does not match the entry before it');
+    if (entryHashHex(seq, at, kind, productId, orderId, keyIds, detailText, prevHex) !== hashHex) {
+      fail(seq, 'its contents do not match its hash (edited)');
+    }
+    previousHash = hashHex;
 
-    let detail: { keysTo?: KeyState; orderTo?: OrderState };
-    try {
-      detail = JSON.parse(row.detail) as typeof detail;
-    } catch {
-      fail(row.seq, 'its detail is not JSON');
+    const detail = details.parse(detailText);
+    if (detail === null) {
+      fail(seq, 'its detail is not JSON');
       continue;
     }
     let orderIdx = -1;
-    if (row.order_id !== null) {
-      orderIdx = orderIndex.get(row.order_id) ?? -1;
+    if (orderId !== null) {
+      orderIdx = orderIndex.get(orderId) ?? -1;
       if (orderIdx < 0) {
         orderIdx = orders.length;
-        orderIndex.set(row.order_id, orderIdx);
-        orders.push({ id: row.order_id, status: 'reserved', seq: row.seq });
+        orderIndex.set(orderId, orderIdx);
+        orders.push({ id: orderId, status: 'reserved', seq });
       }
     }
     if (detail.keysTo !== undefined) {
       const to = KEY_CODES[detail.keysTo];
-      const from = ALLOWED_FROM[row.kind] ?? [];
-      try {
-        for (const id of decodeKeyIds(row.key_ids)) {
-          if (id >= maxKey) {
-            fail(row.seq, `it moves key ${id}, which no longer exists`);
-            continue;
-          }
-          const current = keyState[id]!;
-          if (!from.includes(current)) {
-            fail(row.seq, `it moves key ${id} from ${KEY_NAMES[current]}, which a ${row.kind} cannot do`);
-          } else if (current === KEY_CODES.reserved && row.kind !== 'burn' && keyOrder[id] !== orderIdx) {
-            fail(row.seq, `it moves key ${id}, held by another order`);
-          }
-          keyState[id] = to;
-          keyOrder[id] = to === KEY_CODES.reserved || to === KEY_CODES.sold || to === KEY_CODES.burned ? orderIdx : -1;
-          keySeq[id] = row.seq;
+      const from = ALLOWED_FROM[kind] ?? [];
+      const move = (id: number): void => {
+        if (id >= maxKey) {
+          fail(seq, `it moves key ${id}, which no longer exists`);
+          return;
         }
+        const current = keyState[id]!;
+        if (!from.includes(current)) {
+          fail(seq, `it moves key ${id} from ${KEY_NAMES[current]}, which a ${kind} cannot do`);
+        } else if (current === KEY_CODES.reserved && kind !== 'burn' && keyOrder[id] !== orderIdx) {
+          fail(seq, `it moves key ${id}, held by another order`);
+        }
+        keyState[id] = to;
+        keyOrder[id] = to === KEY_CODES.reserved || to === KEY_CODES.sold || to === KEY_CODES.burned ? orderIdx : -1;
+        keySeq[id] = seq;
+      };
+      try {
+        forEachKeyId(keyIds, move);
       } catch (error) {
-        fail(row.seq, `its key ids are damaged (${(error as Error).message})`);
+        fail(seq, `its key ids are damaged (${(error as Error).message})`);
       }
     }
     if (detail.orderTo !== undefined && orderIdx >= 0) {
       const order = orders[orderIdx]!;
       order.status = detail.orderTo;
-      order.seq = row.seq;
+      order.seq = seq;
     }
   }
 
   // Compare the replay with the rows as they are now.
-  const keyRows = stmt(db, `SELECT id, status, order_id FROM keys WHERE status <> 'staged' ORDER BY id`).iterate() as IterableIterator<{
-    id: number;
-    status: KeyState;
-    order_id: string | null;
-  }>;
+  const keyRows = db.prepare(`SELECT id, status, order_id FROM keys WHERE status <> 'staged' ORDER BY id`).raw();
   const seenKey = new Uint8Array(maxKey);
-  for (const key of keyRows) {
-    seenKey[key.id] = 1;
-    const replayed = keyState[key.id]!;
-    const seq = keySeq[key.id] || null;
+  for (const [id, status, orderId] of keyRows.iterate() as IterableIterator<[number, KeyState, string | null]>) {
+    seenKey[id] = 1;
+    const replayed = keyState[id]!;
+    const seq = keySeq[id] || null;
     if (replayed === KEY_CODES.none) {
-      fail(null, `key ${key.id} is ${key.status} but no ledger entry ever imported it`);
+      fail(null, `key ${id} is ${status} but no ledger entry ever imported it`);
       continue;
     }
-    if (replayed !== KEY_CODES[key.status]) {
-      fail(seq, `key ${key.id} is ${key.status} now, but the ledger left it ${KEY_NAMES[replayed]}`, true);
+    if (replayed !== KEY_CODES[status]) {
+      fail(seq, `key ${id} is ${status} now, but the ledger left it ${KEY_NAMES[replayed]}`, true);
       continue;
     }
-    const replayedOrder = keyOrder[key.id]!;
-    const expectOrder = replayedOrder >= 0 ? (orders[replayedOrder]?.id ?? null) : null;
-    if ((key.status === 'reserved' || key.status === 'sold') && key.order_id !== expectOrder) {
-      fail(seq, `key ${key.id} belongs to order ${key.order_id ?? 'none'} now, but the ledger gave it to ${expectOrder ?? 'none'}`, true);
+    if (status === 'reserved' || status === 'sold') {
+      const replayedOrder = keyOrder[id]!;
+      const expectOrder = replayedOrder >= 0 ? (orders[replayedOrder]?.id ?? null) : null;
+      if (orderId !== expectOrder) {
+        fail(seq, `key ${id} belongs to order ${orderId ?? 'none'} now, but the ledger gave it to ${expectOrder ?? 'none'}`, true);
+      }
     }
   }
   for (let id = 1; id < maxKey; id++) {
     if (keyState[id] !== KEY_CODES.none && seenKey[id] === 0) fail(keySeq[id] || null, `key ${id} is in the ledger but not in the vault`, true);
   }
-  const orderRows = stmt(db, 'SELECT id, status FROM orders').iterate() as IterableIterator<{ id: string; status: OrderState }>;
-  for (const order of orderRows) {
-    const idx = orderIndex.get(order.id);
+  const orderRows = db.prepare('SELECT id, status FROM orders').raw();
+  for (const [id, status] of orderRows.iterate() as IterableIterator<[string, OrderState]>) {
+    const idx = orderIndex.get(id);
     if (idx === undefined) {
-      fail(null, `order ${order.id} is not in the ledger`);
+      fail(null, `order ${id} is not in the ledger`);
       continue;
     }
     const replayed = orders[idx]!;
-    if (replayed.status !== order.status) {
-      fail(replayed.seq, `order ${order.id} is ${order.status} now, but the ledger left it ${replayed.status}`, true);
+    if (replayed.status !== status) {
+      fail(replayed.seq, `order ${id} is ${status} now, but the ledger left it ${replayed.status}`, true);
     }
   }
 

@@ -6,6 +6,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
+import { hash } from 'node:crypto';
 import { sha256 } from './ids';
 
 export type LedgerKind = 'import' | 'reserve' | 'release' | 'sell' | 'refund' | 'burn' | 'review';
@@ -55,22 +56,58 @@ export function encodeKeyIds(ids: readonly number[]): string {
   return parts.join(',');
 }
 
-export function* decodeKeyIds(text: string): Generator<number> {
+export function decodeKeyIds(text: string): number[] {
+  const ids: number[] = [];
+  forEachKeyId(text, (id) => ids.push(id));
+  return ids;
+}
+
+/** Calls `fn` for each id of an encoded list ("1-3,7"), in order; throws on a damaged range. */
+export function forEachKeyId(text: string, fn: (id: number) => void): void {
   if (text === '') return;
-  for (const part of text.split(',')) {
+  let from = 0;
+  while (from <= text.length) {
+    let comma = text.indexOf(',', from);
+    if (comma < 0) comma = text.length;
+    const part = text.slice(from, comma);
     const dash = part.indexOf('-');
     const start = Number(dash < 0 ? part : part.slice(0, dash));
     const end = dash < 0 ? start : Number(part.slice(dash + 1));
-    if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    if (part === '' || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
       throw new Error(`bad key id range "${part}"`);
     }
-    for (let id = start; id <= end; id++) yield id;
+    for (let id = start; id <= end; id++) fn(id);
+    from = comma + 1;
   }
 }
 
+/** The hashed bytes: the previous entry's hash, then the entry's fields as a JSON array. */
+function hashedBody(seq: number, at: number, kind: string, productId: string, orderId: string | null, keyIds: string, detail: string): string {
+  return JSON.stringify([seq, at, kind, productId, orderId, keyIds, detail]);
+}
+
 export function entryHash(row: Omit<LedgerRow, 'hash'>): Buffer {
-  const body = JSON.stringify([row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail]);
+  const body = hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail);
   return sha256(Buffer.concat([row.prev_hash, Buffer.from(body)]));
+}
+
+/** `entryHash` in lowercase hex, from the previous hash in hex (what the verifier reads). */
+export function entryHashHex(
+  seq: number,
+  at: number,
+  kind: string,
+  productId: string,
+  orderId: string | null,
+  keyIds: string,
+  detail: string,
+  prevHex: string,
+): string {
+  const body = hashedBody(seq, at, kind, productId, orderId, keyIds, detail);
+  const prev = Buffer.from(prevHex, 'hex');
+  const bytes = Buffer.allocUnsafe(prev.length + Buffer.byteLength(body));
+  prev.copy(bytes, 0);
+  bytes.write(body, prev.length);
+  return hash('sha256', bytes, 'hex');
 }
 
 /** Appends one entry after the current head; returns its sequence number. Call inside a write transaction. */
