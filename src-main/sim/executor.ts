@@ -157,7 +157,9 @@ export class Executor {
         if (db === null) return this.wait(actor, 'pool');
         let result: unknown;
         try {
-          result = req.run(db, this.env);
+          // A write step outside the buyer's own transaction may be several statements (the order, then its
+          // key): it commits as one, so a busy database retried later cannot leave the first half behind twice.
+          result = req.op === 'write' && !inTx ? db.transaction(() => req.run(db, this.env)).immediate() : req.run(db, this.env);
         } catch (error) {
           if (isBusyError(error) && errorCode(error) !== 'SQLITE_BUSY_SNAPSHOT') return this.wait(actor, 'lock');
           actor.waiting = false;
