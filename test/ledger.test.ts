@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerCommand } from '../src-main/cli/commands/ledger';
 import { DB_FILE, Engine } from '../src-main/engine/engine';
 import { decodeKeyIds, entryHash, type LedgerRow } from '../src-main/engine/ledger';
+import { verifyLedger } from '../src-main/engine/ledger-verify';
 import { ROOT } from './helpers/buyer-process';
 import { seedKeys, tempDir } from './helpers/shop';
 
@@ -75,7 +76,11 @@ function tamper<T>(dir: string, fn: (db: Database.Database) => T): T {
 async function verify(dir: string) {
   const engine = Engine.open({ dataDir: dir });
   try {
-    return engine.verifyLedger();
+    const report = engine.verifyLedger();
+    // The same verdict when a worker thread hashes the older part of the chain (as for a long ledger).
+    expect(verifyLedger(engine.db, { parallel: 'always' })).toEqual(report);
+    expect(verifyLedger(engine.db, { parallel: 'never' })).toEqual(report);
+    return report;
   } finally {
     await engine.close();
   }

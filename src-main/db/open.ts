@@ -7,6 +7,7 @@
  * - foreign keys on; a short busy timeout, because the engine retries busy writes itself without
  *   blocking the event loop for long (see engine/writer.ts).
  */
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import { LATEST_VERSION, MIGRATIONS } from './migrations';
 import type { ReadableDB, WritableDB } from './types';
@@ -28,6 +29,14 @@ export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 function nativeBinding(): { nativeBinding?: string } {
   const path = process.env.ONCEKEY_SQLITE_BINDING;
   return path ? { nativeBinding: path } : {};
+}
+
+/**
+ * What a worker thread needs to open the shop's file itself: the driver's resolved path and the native
+ * binding this process uses (Electron's ABI in the desktop shell).
+ */
+export function workerDriver(): { driver: string; nativeBinding?: string } {
+  return { driver: createRequire(import.meta.url).resolve('better-sqlite3'), ...nativeBinding() };
 }
 
 export function openDatabase(file: string, options: OpenOptions = {}): WritableDB {

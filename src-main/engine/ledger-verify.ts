@@ -7,6 +7,7 @@
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { entryHashHex, forEachKeyId, type KeyState, type LedgerKind, type OrderState } from './ledger';
+import { type ChainProblem, type ChainResult, startChainWorker } from './ledger-chain';
 
 export interface VerifyProblem {
   readonly seq: number | null;
@@ -35,6 +36,7 @@ const ALLOWED_FROM: Record<string, readonly number[]> = {
 
 const MAX_PROBLEMS = 50;
 const GENESIS_HEX = '0'.repeat(64);
+const CHAIN_COLUMNS = 'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)), lower(hex(hash)) FROM ledger';
 
 type RawLedgerRow = [number, number, LedgerKind, string, string | null, string, string, string, string];
 interface Detail {
@@ -61,12 +63,25 @@ class DetailCache {
   }
 }
 
-/** Verifies in one read transaction, so a sale committing meanwhile cannot look like a mismatch. */
-export function verifyLedger(db: ReadableDB): VerifyReport {
-  return db.transaction(() => verifyInSnapshot(db))();
+export interface VerifyOptions {
+  /**
+   * Hash the older part of the chain in a worker thread while this thread replays the states:
+   * 'auto' (the default) for a file-backed ledger of at least PARALLEL_MIN_ENTRIES entries.
+   */
+  readonly parallel?: 'auto' | 'always' | 'never';
 }
 
-function verifyInSnapshot(db: ReadableDB): VerifyReport {
+/** Below this many entries a worker costs more than it saves. */
+const PARALLEL_MIN_ENTRIES = 50_000;
+/** The worker's share of the chain: this thread also replays every entry, so it hashes less. */
+const WORKER_SHARE = 0.65;
+
+/** Verifies in one read transaction, so a sale committing meanwhile cannot look like a mismatch. */
+export function verifyLedger(db: ReadableDB, options: VerifyOptions = {}): VerifyReport {
+  return db.transaction(() => verifyInSnapshot(db, options.parallel ?? 'auto'))();
+}
+
+function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never'): VerifyReport {
   const maxKey = (stmt(db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number) + 1;
   // Replayed state, in typed arrays: a million keys cost a few megabytes.
   const keyState = new Uint8Array(maxKey);
@@ -84,34 +99,20 @@ function verifyInSnapshot(db: ReadableDB): VerifyReport {
     else if (seq !== null) firstBadEntry = Math.min(firstBadEntry, seq);
     if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
   };
+  // The chain's own problems, apart: for one entry they come before what its replay found, whichever
+  // thread found them.
+  const chainProblems: VerifyProblem[] = [];
+  const chainFail = (seq: number, reason: string): void => {
+    firstBadEntry = Math.min(firstBadEntry, seq);
+    if (chainProblems.length < MAX_PROBLEMS) chainProblems.push({ seq, reason });
+  };
 
-  // Rows come as arrays with the hashes in hex: a Buffer per BLOB per row costs more than the rest of the
-  // replay together at a million entries.
-  // (Prepared here, not from the shared cache: raw mode sticks to a statement.)
-  const ledgerRows = db
-    .prepare(
-      'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)), lower(hex(hash)) FROM ledger ORDER BY seq',
-    )
-    .raw();
   const details = new DetailCache();
-  let previousHash = GENESIS_HEX;
-  let expectedSeq = 1;
-  let entries = 0;
-  for (const raw of ledgerRows.iterate() as IterableIterator<RawLedgerRow>) {
-    const [seq, at, kind, productId, orderId, keyIds, detailText, prevHex, hashHex] = raw;
-    entries++;
-    if (seq !== expectedSeq) fail(seq, `entry ${expectedSeq} is missing`);
-    expectedSeq = seq + 1;
-    if (prevHex !== previousHash) fail(seq, 'its previous-hash does not match the entry before it');
-    if (entryHashHex(seq, at, kind, productId, orderId, keyIds, detailText, prevHex) !== hashHex) {
-      fail(seq, 'its contents do not match its hash (edited)');
-    }
-    previousHash = hashHex;
-
+  const replay = (seq: number, kind: LedgerKind, orderId: string | null, keyIds: string, detailText: string): void => {
     const detail = details.parse(detailText);
     if (detail === null) {
       fail(seq, 'its detail is not JSON');
-      continue;
+      return;
     }
     let orderIdx = -1;
     if (orderId !== null) {
@@ -151,6 +152,35 @@ function verifyInSnapshot(db: ReadableDB): VerifyReport {
       order.status = detail.orderTo;
       order.seq = seq;
     }
+  };
+
+  // A long ledger: a worker checks the chain of entries 1..split while this thread replays them.
+  const split = parallel === 'never' ? null : chainSplit(db, parallel === 'always' ? 1 : PARALLEL_MIN_ENTRIES);
+  const worker = split === null ? null : startChainWorker(db.name, split.seq, MAX_PROBLEMS);
+  let entries = 0;
+  let chainFrom: { seq: number; hash: string } = { seq: 0, hash: GENESIS_HEX };
+  if (worker !== null && split !== null) {
+    const older = db.prepare('SELECT seq, kind, order_id, key_ids, detail FROM ledger WHERE seq <= ? ORDER BY seq').raw();
+    for (const [seq, kind, orderId, keyIds, detailText] of older.iterate(split.seq) as IterableIterator<
+      [number, LedgerKind, string | null, string, string]
+    >) {
+      replay(seq, kind, orderId, keyIds, detailText);
+    }
+    chainFrom = split;
+  }
+  // Rows come as arrays with the hashes in hex: a Buffer per BLOB per row costs more than the rest of the
+  // replay together at a million entries. (Prepared here, not from the shared cache: raw mode sticks.)
+  const newer = db.prepare(`${CHAIN_COLUMNS} WHERE seq > ? ORDER BY seq`).raw();
+  const chain = new ChainCheck(chainFrom, chainFail);
+  for (const row of newer.iterate(chainFrom.seq) as IterableIterator<RawLedgerRow>) {
+    entries++;
+    chain.check(row);
+    replay(row[0], row[2], row[4], row[5], row[6]);
+  }
+  if (worker !== null) {
+    const older = worker.wait() ?? checkChain(db, chainFrom.seq);
+    entries += older.entries;
+    for (const problem of older.problems) chainFail(problem.seq, problem.reason);
   }
 
   // Compare the replay with the rows as they are now.
@@ -192,10 +222,61 @@ function verifyInSnapshot(db: ReadableDB): VerifyReport {
     }
   }
 
+  const bySeq = (a: VerifyProblem, b: VerifyProblem): number => (a.seq ?? Infinity) - (b.seq ?? Infinity);
+  const all = [...chainProblems.sort(bySeq), ...problems.sort(bySeq)].sort(bySeq).slice(0, MAX_PROBLEMS);
   return {
-    ok: problems.length === 0,
+    ok: all.length === 0,
     entries,
     ...(firstBadEntry !== Infinity ? { firstBadEntry } : firstMismatch !== Infinity ? { firstBadEntry: firstMismatch } : {}),
-    problems: [...problems].sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity)),
+    problems: all,
   };
+}
+
+/** Where the worker's share of the chain ends (an entry that exists), or null for a short or in-memory ledger. */
+function chainSplit(db: ReadableDB, minEntries: number): { seq: number; hash: string } | null {
+  if (db.memory || db.name === '') return null;
+  const { n, last } = stmt(db, 'SELECT count(*) AS n, coalesce(max(seq), 0) AS last FROM ledger').get() as { n: number; last: number };
+  if (n < minEntries) return null;
+  const row = stmt(db, 'SELECT seq, lower(hex(hash)) AS hash FROM ledger WHERE seq <= ? ORDER BY seq DESC LIMIT 1').get(
+    Math.max(1, Math.floor(last * WORKER_SHARE)),
+  ) as { seq: number; hash: string } | undefined;
+  return row ?? null;
+}
+
+/** Checks each entry against the one before it: no gap in the numbers, the previous hash, its own hash. */
+class ChainCheck {
+  private previousHash: string;
+  private expectedSeq: number;
+
+  constructor(
+    from: { readonly seq: number; readonly hash: string },
+    private readonly fail: (seq: number, reason: string) => void,
+  ) {
+    this.previousHash = from.hash;
+    this.expectedSeq = from.seq + 1;
+  }
+
+  check([seq, at, kind, productId, orderId, keyIds, detail, prevHex, hashHex]: RawLedgerRow): void {
+    if (seq !== this.expectedSeq) this.fail(seq, `entry ${this.expectedSeq} is missing`);
+    this.expectedSeq = seq + 1;
+    if (prevHex !== this.previousHash) this.fail(seq, 'its previous-hash does not match the entry before it');
+    if (entryHashHex(seq, at, kind, productId, orderId, keyIds, detail, prevHex) !== hashHex) {
+      this.fail(seq, 'its contents do not match its hash (edited)');
+    }
+    this.previousHash = hashHex;
+  }
+}
+
+/** The chain checks of entries 1..upToSeq in this thread (when the worker could not do them). */
+function checkChain(db: ReadableDB, upToSeq: number): ChainResult {
+  const problems: ChainProblem[] = [];
+  const chain = new ChainCheck({ seq: 0, hash: GENESIS_HEX }, (seq, reason) => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
+  });
+  let entries = 0;
+  for (const row of db.prepare(`${CHAIN_COLUMNS} WHERE seq <= ? ORDER BY seq`).raw().iterate(upToSeq) as IterableIterator<RawLedgerRow>) {
+    entries++;
+    chain.check(row);
+  }
+  return { entries, problems };
 }

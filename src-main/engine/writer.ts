@@ -19,9 +19,9 @@
  * automatic checkpoint comes back on. Durability is unchanged: every commit is still flushed
  * (synchronous=FULL) before its promise settles.
  */
-import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type { Transaction } from 'better-sqlite3';
+import { workerDriver } from '../db/open';
 import type { WritableDB } from '../db/types';
 import { isBusyError } from '../db/types';
 import { EngineError } from './errors';
@@ -204,7 +204,7 @@ export class GroupCommitWriter {
 const CHECKPOINT_WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true });
+const db = new Database(workerData.file, { fileMustExist: true, ...(workerData.nativeBinding ? { nativeBinding: workerData.nativeBinding } : {}) });
 db.pragma('synchronous = FULL');
 parentPort.postMessage({ ready: true });
 parentPort.on('message', (message) => {
@@ -271,8 +271,7 @@ class BackgroundCheckpointer {
 
   private start(): void {
     try {
-      const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-      const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { driver, file: this.db.name } });
+      const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { ...workerDriver(), file: this.db.name } });
       worker.unref();
       worker.on('message', (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
         if (this.failed) return;
