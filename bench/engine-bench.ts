@@ -89,7 +89,7 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
   const sealedResponse = Buffer.alloc(420, 9);
   const findIdem = db.prepare('SELECT fingerprint, sealed_response FROM idempotency WHERE scope = ? AND key = ?');
   const product = db.prepare('SELECT price_amount, currency, on_sale FROM products WHERE id = ?');
-  const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`).pluck();
+  const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT 1`).pluck();
   const insertOrder = db.prepare(
     `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
      VALUES (?, ?, 1, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
@@ -108,7 +108,7 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     const key = `raw-${i}`;
     if (findIdem.get('orders.create', key)) throw new Error('raw bench: key reused');
     const p = product.get(productId) as { price_amount: number; currency: string };
-    const [keyId] = freeKey.all(productId, 1) as number[];
+    const [keyId] = freeKey.all(productId) as number[];
     if (keyId === undefined) throw new Error('raw bench: sold out');
     const orderId = `ord_raw_${String(i).padStart(16, '0')}`;
     insertOrder.run(orderId, productId, p.price_amount, p.currency, EMAIL, blob32, now, now + 900_000, now);

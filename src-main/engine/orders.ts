@@ -15,7 +15,7 @@ import { keyAad, open, seal, type VaultKeys } from '../vault/crypto';
 import { EngineError } from './errors';
 import { newAccessToken, newId, sha256 } from './ids';
 import { appendLedger, type OrderState } from './ledger';
-import { moveStock } from './products';
+import { firstAvailableKeys, moveStock } from './products';
 
 export type OrderStatus = OrderState;
 
@@ -205,9 +205,7 @@ export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveRes
     }
   }
 
-  const keyIds = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
-    .pluck()
-    .all(args.productId, args.quantity) as number[];
+  const keyIds = firstAvailableKeys(db, args.productId, args.quantity);
 
   let result: Result<CreatedOrder>;
   if (keyIds.length < args.quantity) {
@@ -386,9 +384,7 @@ function applyPayment(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
     sell(db, ctx, order, held, true, paymentDetail);
   } else {
     // expired: its keys went back on sale; sell fresh ones if enough are still free.
-    const free = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
-      .pluck()
-      .all(order.product_id, order.quantity) as number[];
+    const free = firstAvailableKeys(db, order.product_id, order.quantity);
     if (free.length < order.quantity) return review('paid_after_expiry_sold_out');
     sell(db, ctx, order, free, false, { ...paymentDetail, afterExpiry: true });
   }

@@ -112,6 +112,18 @@ export function moveStock(db: WritableDB, productId: string, delta: Partial<Reco
 }
 
 /** Stock counted from the key rows themselves (what the stored counters must agree with). */
+/**
+ * The first `count` keys of a product that are on sale, oldest first. The count is written into the SQL
+ * (one cached statement per count): a bound LIMIT makes SQLite re-prepare the statement at every
+ * execution, several times the cost of the lookup itself on the purchase path.
+ */
+export function firstAvailableKeys(db: ReadableDB, productId: string, count: number): number[] {
+  if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`key count must be a positive integer, not ${count}`);
+  return stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ${count}`)
+    .pluck()
+    .all(productId) as number[];
+}
+
 export function countStock(db: ReadableDB, productId: string): Stock {
   const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(
     productId,

@@ -18,7 +18,7 @@ import type { WritableDB } from '../db/types';
 import { EngineError } from './errors';
 import { appendLedger } from './ledger';
 import { audit, getOrder, pay, type Ctx, type OrderView, type PayResult } from './orders';
-import { moveStock } from './products';
+import { firstAvailableKeys, moveStock } from './products';
 
 /** A manual payment of the order's full amount, for an order that is waiting for one (reserved or expired). */
 export function markPaid(db: WritableDB, ctx: Ctx, orderId: string, actor: string): PayResult {
@@ -110,9 +110,7 @@ export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): Redeli
       ).get(id, order.id, order.id) as { id: number } | undefined;
       if (!live) throw new EngineError('validation_failed', `key ${id} is not a code delivered to order ${order.id}`);
     }
-    const fresh = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
-      .pluck()
-      .all(order.product_id, replace.length) as number[];
+    const fresh = firstAvailableKeys(db, order.product_id, replace.length);
     if (fresh.length < replace.length) {
       throw new EngineError('sold_out', `only ${fresh.length} fresh key(s) available to replace ${replace.length}`);
     }

@@ -23,7 +23,7 @@ import type { WritableDB } from '../db/types';
 import { EngineError } from '../engine/errors';
 import { appendLedger } from '../engine/ledger';
 import { pay, refund, releaseOrder, type Ctx } from '../engine/orders';
-import { moveStock } from '../engine/products';
+import { firstAvailableKeys, moveStock } from '../engine/products';
 import { redeliver } from '../engine/redeliver';
 import { writeAudit } from './audit';
 import { makeFinding, orderEvidence, type OrderRowLike } from './finding';
@@ -140,9 +140,7 @@ function redeliverAction(db: WritableDB, ctx: Ctx, t: Resolved, note: string, ac
     );
     return effects;
   }
-  const fresh = stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ?`)
-    .pluck()
-    .all(order.product_id, short) as number[];
+  const fresh = firstAvailableKeys(db, order.product_id, short);
   if (fresh.length < short)
     throw new EngineError('sold_out', `order ${order.id} needs ${short} fresh key(s); ${fresh.length} available`);
   const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
