@@ -35,6 +35,8 @@ export default defineConfig({
           index: resolve(root, 'src-main/electron/main.ts'),
           // The simulator's worker threads load `./live-worker.js` next to the main bundle.
           'live-worker': resolve(root, 'src-main/sim/live-worker.ts'),
+          // A big shop's reconciliation runs in `./reconcile-worker.js`, off the endpoint's event loop.
+          'reconcile-worker': resolve(root, 'src-main/reconcile/reconcile-worker.ts'),
         },
         formats: ['es'],
       },

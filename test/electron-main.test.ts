@@ -11,7 +11,10 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Worker } from 'node:worker_threads';
+import type { ReconcileReport } from '../shared/reconcile';
 import { ensureBuilt } from '../src-main/app/build';
+import { Engine } from '../src-main/engine/engine';
 import { ROOT } from './helpers/http';
 
 interface Observation {
@@ -124,5 +127,26 @@ describe('the desktop main process (with a stand-in for Electron)', () => {
     expect(existsSync(join(dataDir, 'vault.key.safe'))).toBe(false);
     expect(existsSync(join(dataDir, 'vault.key'))).toBe(false);
     expect(await run.stop()).toBe(0);
+  });
+
+  it('answers a reconciliation from the bundle\'s worker thread entry (out/main/reconcile-worker.js)', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'oncekey-worker-'));
+    dirs.push(dataDir);
+    const engine = Engine.open({ dataDir });
+    try {
+      await engine.createProduct({ name: 'Card', price: { amount: 100, currency: 'CNY' } });
+      engine.db.prepare('UPDATE products SET available = 3').run();
+      const worker = new Worker(join(ROOT, 'out/main/reconcile-worker.js'), {
+        workerData: { reconcileWorker: true, file: engine.db.name, options: { now: Date.UTC(2026, 0, 1) } },
+      });
+      const message = await new Promise<{ ok: boolean; report?: ReconcileReport; message?: string }>((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      expect(message.message).toBeUndefined();
+      expect(message.report?.findings.map((f) => f.kind)).toEqual(['stock_drift']);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -8,6 +8,7 @@ import type { ReconcileFinding } from '../shared/reconcile';
 import type { WritableDB } from '../src-main/db/types';
 import type { Engine } from '../src-main/engine/engine';
 import { reconcile } from '../src-main/reconcile/run';
+import { runReconcile } from '../src-main/reconcile/service';
 import { openShop, seedKeys } from './helpers/shop';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -185,5 +186,17 @@ describe('reconciliation detectors', () => {
     expect(report.counts.paid_not_delivered).toEqual({ open: 4, resolved: 0 });
     expect(report.truncated).toBe(true);
     expect(kinds(report.findings)).toEqual(['paid_not_delivered', 'paid_not_delivered']);
+  });
+
+  it('gives the same report from a worker thread (its own read-only connection) as in this thread', { timeout: 60_000 }, async () => {
+    const { engine, productId } = await shop(6);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push(await buy(engine, productId));
+    engine.db.prepare('UPDATE deliveries SET returned_at = 1 WHERE order_id = ?').run(ids[0]);
+    engine.db.prepare(`UPDATE ledger SET detail = '{"forged":1}' WHERE seq = 2`).run();
+    engine.db.prepare('UPDATE products SET available = available + 7').run();
+    const here = await runReconcile(engine, { worker: 'never' });
+    expect(kinds(here.findings)).toEqual(expect.arrayContaining(['ledger_broken', 'paid_not_delivered', 'stock_drift']));
+    expect({ ...(await runReconcile(engine, { worker: 'always' })), ranAt: here.ranAt }).toEqual(here);
   });
 });

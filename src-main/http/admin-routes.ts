@@ -19,7 +19,8 @@ import {
 } from '../../shared/api';
 import type { Engine } from '../engine/engine';
 import type { CodeSource } from '../vault/import-source';
-import { reconcile, toWireFinding } from '../reconcile/run';
+import { toWireFinding } from '../reconcile/run';
+import { runReconcile } from '../reconcile/service';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
 import { adminGuard } from './security';
@@ -187,7 +188,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         response: responses({ 200: { schema: Reconciliation, description: 'findings' } }, [...ADMIN_ERRORS]),
       },
     },
-    () => ({ findings: reconcile(engine.db).findings.map(toWireFinding) }),
+    async () => ({ findings: (await runReconcile(engine)).findings.map(toWireFinding) }),
   );
 
   app.get(

@@ -36,8 +36,8 @@ export function startReconcileScheduler(
   let stopped = false;
   let running: Promise<{ open: number; new: number }> | null = null;
 
-  const once = (): { open: number; new: number } => {
-    const report = runReconcile(engine, { ledger: options.ledger ?? true });
+  const once = async (): Promise<{ open: number; new: number }> => {
+    const report = await runReconcile(engine, { ledger: options.ledger ?? true });
     const open = new Set(report.findings.filter((f) => f.status === 'open').map((f) => f.id));
     const openCount = Object.values(report.counts).reduce((n, c) => n + c.open, 0);
     let fresh = 0;
@@ -50,17 +50,11 @@ export function startReconcileScheduler(
 
   const runNow = (): Promise<{ open: number; new: number }> => {
     // Let a queued write commit first; never two runs at once.
-    running ??= new Promise<{ open: number; new: number }>((resolve, reject) => {
-      setImmediate(() => {
-        try {
-          resolve(once());
-        } catch (error) {
-          reject(error instanceof Error ? error : new Error(String(error)));
-        } finally {
-          running = null;
-        }
+    running ??= new Promise<void>((resolve) => setImmediate(resolve))
+      .then(once)
+      .finally(() => {
+        running = null;
       });
-    });
     return running;
   };
 

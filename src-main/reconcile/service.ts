@@ -3,15 +3,54 @@
  * import a statement, act on findings. Writes go through the engine's group-commit writer (one IMMEDIATE
  * transaction each); live pages hear about them through engine.events after the commit.
  */
-import type { ActionResult, ColumnMapping, StatementFormat } from '../../shared/reconcile';
+import type { ActionResult, ColumnMapping, ReconcileReport, StatementFormat } from '../../shared/reconcile';
+import { startModuleWorker } from '../app/module-worker';
+import { stmt } from '../db/statements';
 import type { Engine } from '../engine/engine';
 import { performActions, type ActionInput } from './actions';
+import type { ReconcileWorkerInput, ReconcileWorkerMessage } from './reconcile-worker';
 import { reconcile, type ReconcileOptions } from './run';
 import { parseStatement } from './statements/parse';
 import { storeStatement, type StoreResult } from './statements/store';
 
-export function runReconcile(engine: Engine, options: Omit<ReconcileOptions, 'now'> = {}) {
-  return reconcile(engine.db, { ...options, now: engine.clock() });
+export interface RunOptions extends Omit<ReconcileOptions, 'now'> {
+  /** Run in a worker thread: 'auto' (the default) when the shop's ledger holds WORKER_MIN_ENTRIES or more. */
+  readonly worker?: 'auto' | 'always' | 'never';
+}
+
+/** Below this many ledger entries a run takes well under a second, less than starting a thread. */
+const WORKER_MIN_ENTRIES = 50_000;
+
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './reconcile-worker.ts' : './reconcile-worker.js', import.meta.url);
+
+/** One reconciliation of the engine's shop; a big one runs in a worker thread, off the endpoint's event loop. */
+export async function runReconcile(engine: Engine, options: RunOptions = {}): Promise<ReconcileReport> {
+  const { worker = 'auto', ...rest } = options;
+  const full: ReconcileOptions = { ...rest, now: engine.clock() };
+  const db = engine.db;
+  const useWorker =
+    worker === 'always' ||
+    (worker === 'auto' &&
+      !db.memory &&
+      (stmt(db, 'SELECT coalesce(max(seq), 0) FROM ledger').pluck().get() as number) >= WORKER_MIN_ENTRIES);
+  if (!useWorker) return reconcile(db, full);
+  const input: ReconcileWorkerInput = { reconcileWorker: true, file: db.name, options: full };
+  const thread = startModuleWorker(WORKER_URL, input);
+  return new Promise<ReconcileReport>((resolve, reject) => {
+    let settled = false;
+    thread.once('message', (message: ReconcileWorkerMessage) => {
+      settled = true;
+      if (message.ok) resolve(message.report);
+      else reject(new Error(`reconciliation failed: ${message.message}`));
+    });
+    thread.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    thread.once('exit', (code) => {
+      if (!settled) reject(new Error(`the reconciliation thread stopped (exit code ${code}) before it answered`));
+    });
+  });
 }
 
 export interface ImportStatementInput {

@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startModuleWorker } from '../app/module-worker';
 import type { History, HistoryEvent, Scenario } from '../../shared/sim';
 import type { WireEvent, WorkerInput, WorkerMessage } from './live-worker';
 import { mix, mulberry32 } from './prng';
@@ -23,13 +24,7 @@ export interface LiveOptions {
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './live-worker.ts' : './live-worker.js', import.meta.url);
 
 function startWorker(input: WorkerInput & { liveWorker: true }): Worker {
-  if (WORKER_URL.pathname.endsWith('.ts')) {
-    // Running from TypeScript sources (tests, the CLI through tsx): the thread registers tsx first.
-    const tsx = import.meta.resolve('tsx/esm/api');
-    const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-    return new Worker(code, { eval: true, workerData: input });
-  }
-  return new Worker(WORKER_URL, { workerData: input });
+  return startModuleWorker(WORKER_URL, input);
 }
 
 /** When each buyer presses "buy", in ms after the start. */

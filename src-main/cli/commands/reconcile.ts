@@ -50,7 +50,7 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
         );
       }
     }
-    const report = runReconcile(engine, { ...(statementIds ? { statementIds } : {}), ledger: !values['no-ledger'] });
+    const report = await runReconcile(engine, { ...(statementIds ? { statementIds } : {}), ledger: !values['no-ledger'] });
     if (values.json) {
       printJson(io, report);
       return 0;

@@ -40,9 +40,9 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
       preview: input.preview,
     }),
   'reconcile.lookup': (input, { engine }) => lookup(engine.db, engine.vault, input.query),
-  'reconcile.export': (input, { engine }) => {
+  'reconcile.export': async (input, { engine }) => {
     const at = stamp(engine.clock());
-    if (input.kind === 'findings') return { fileName: `oncekey-findings-${at}.csv`, csv: findingsCsv(runReconcile(engine)) };
+    if (input.kind === 'findings') return { fileName: `oncekey-findings-${at}.csv`, csv: findingsCsv(await runReconcile(engine)) };
     return { fileName: `oncekey-evidence-${at}.csv`, csv: evidenceCsv(lookup(engine.db, engine.vault, input.query)) };
   },
 };
