@@ -6,7 +6,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { entryHashHex, forEachKeyId, type KeyState, type LedgerKind, type OrderState } from './ledger';
+import { entryHashHex, keyIdRanges, type KeyState, type LedgerKind, type OrderState } from './ledger';
 import { type ChainProblem, type ChainResult, startChainWorker } from './ledger-chain';
 
 export interface VerifyProblem {
@@ -88,7 +88,10 @@ function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never')
   const keyOrder = new Int32Array(maxKey).fill(-1);
   const keySeq = new Float64Array(maxKey);
   const orderIndex = new Map<string, number>();
-  const orders: { id: string; status: OrderState; seq: number }[] = [];
+  // Orders in the order the ledger first named them: id, replayed status, the entry that last moved it.
+  const orderIds: string[] = [];
+  const orderStatus: OrderState[] = [];
+  const orderSeq: number[] = [];
   const problems: VerifyProblem[] = [];
   // An entry that is itself bad (broken chain, edited, impossible move) outranks a row that merely
   // disagrees with the last entry that moved it: that entry is usually intact, the damage came after it.
@@ -108,6 +111,7 @@ function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never')
   };
 
   const details = new DetailCache();
+  const ranges: number[] = [];
   const replay = (seq: number, kind: LedgerKind, orderId: string | null, keyIds: string, detailText: string): void => {
     const detail = details.parse(detailText);
     if (detail === null) {
@@ -118,39 +122,44 @@ function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never')
     if (orderId !== null) {
       orderIdx = orderIndex.get(orderId) ?? -1;
       if (orderIdx < 0) {
-        orderIdx = orders.length;
+        orderIdx = orderIds.length;
         orderIndex.set(orderId, orderIdx);
-        orders.push({ id: orderId, status: 'reserved', seq });
+        orderIds.push(orderId);
+        orderStatus.push('reserved');
+        orderSeq.push(seq);
       }
     }
     if (detail.keysTo !== undefined) {
       const to = KEY_CODES[detail.keysTo];
       const from = ALLOWED_FROM[kind] ?? [];
-      const move = (id: number): void => {
-        if (id >= maxKey) {
-          fail(seq, `it moves key ${id}, which no longer exists`);
-          return;
-        }
-        const current = keyState[id]!;
-        if (!from.includes(current)) {
-          fail(seq, `it moves key ${id} from ${KEY_NAMES[current]}, which a ${kind} cannot do`);
-        } else if (current === KEY_CODES.reserved && kind !== 'burn' && keyOrder[id] !== orderIdx) {
-          fail(seq, `it moves key ${id}, held by another order`);
-        }
-        keyState[id] = to;
-        keyOrder[id] = to === KEY_CODES.reserved || to === KEY_CODES.sold || to === KEY_CODES.burned ? orderIdx : -1;
-        keySeq[id] = seq;
-      };
+      const holder = to === KEY_CODES.reserved || to === KEY_CODES.sold || to === KEY_CODES.burned ? orderIdx : -1;
       try {
-        forEachKeyId(keyIds, move);
+        keyIdRanges(keyIds, ranges);
       } catch (error) {
         fail(seq, `its key ids are damaged (${(error as Error).message})`);
+        ranges.length = 0;
+      }
+      for (let r = 0; r < ranges.length; r += 2) {
+        for (let id = ranges[r]!; id <= ranges[r + 1]!; id++) {
+          if (id >= maxKey) {
+            fail(seq, `it moves key ${id}, which no longer exists`);
+            continue;
+          }
+          const current = keyState[id]!;
+          if (!from.includes(current)) {
+            fail(seq, `it moves key ${id} from ${KEY_NAMES[current]}, which a ${kind} cannot do`);
+          } else if (current === KEY_CODES.reserved && kind !== 'burn' && keyOrder[id] !== orderIdx) {
+            fail(seq, `it moves key ${id}, held by another order`);
+          }
+          keyState[id] = to;
+          keyOrder[id] = holder;
+          keySeq[id] = seq;
+        }
       }
     }
     if (detail.orderTo !== undefined && orderIdx >= 0) {
-      const order = orders[orderIdx]!;
-      order.status = detail.orderTo;
-      order.seq = seq;
+      orderStatus[orderIdx] = detail.orderTo;
+      orderSeq[orderIdx] = seq;
     }
   };
 
@@ -200,7 +209,7 @@ function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never')
     }
     if (status === 'reserved' || status === 'sold') {
       const replayedOrder = keyOrder[id]!;
-      const expectOrder = replayedOrder >= 0 ? (orders[replayedOrder]?.id ?? null) : null;
+      const expectOrder = replayedOrder >= 0 ? (orderIds[replayedOrder] ?? null) : null;
       if (orderId !== expectOrder) {
         fail(seq, `key ${id} belongs to order ${orderId ?? 'none'} now, but the ledger gave it to ${expectOrder ?? 'none'}`, true);
       }
@@ -216,9 +225,8 @@ function verifyInSnapshot(db: ReadableDB, parallel: 'auto' | 'always' | 'never')
       fail(null, `order ${id} is not in the ledger`);
       continue;
     }
-    const replayed = orders[idx]!;
-    if (replayed.status !== status) {
-      fail(replayed.seq, `order ${id} is ${status} now, but the ledger left it ${replayed.status}`, true);
+    if (orderStatus[idx] !== status) {
+      fail(orderSeq[idx]!, `order ${id} is ${status} now, but the ledger left it ${orderStatus[idx]}`, true);
     }
   }
 

@@ -64,6 +64,14 @@ export function decodeKeyIds(text: string): number[] {
 
 /** Calls `fn` for each id of an encoded list ("1-3,7"), in order; throws on a damaged range. */
 export function forEachKeyId(text: string, fn: (id: number) => void): void {
+  const ranges: number[] = [];
+  keyIdRanges(text, ranges);
+  for (let r = 0; r < ranges.length; r += 2) for (let id = ranges[r]!; id <= ranges[r + 1]!; id++) fn(id);
+}
+
+/** Fills `out` with the [first, last] pairs of an encoded list ("1-3,7" gives 1, 3, 7, 7); throws on a damaged range. */
+export function keyIdRanges(text: string, out: number[]): void {
+  out.length = 0;
   if (text === '') return;
   let from = 0;
   while (from <= text.length) {
@@ -76,7 +84,7 @@ export function forEachKeyId(text: string, fn: (id: number) => void): void {
     if (part === '' || !Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
       throw new Error(`bad key id range "${part}"`);
     }
-    for (let id = start; id <= end; id++) fn(id);
+    out.push(start, end);
     from = comma + 1;
   }
 }
