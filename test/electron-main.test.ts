@@ -109,7 +109,8 @@ describe('the desktop main process (with a stand-in for Electron)', () => {
     expect(replies[0]).toMatchObject({ ok: true, value: { product: { name: 'Stub product' } } });
     expect(replies[1]).toMatchObject({ ok: true, value: { products: [{ name: 'Stub product' }] } });
     expect(replies[2]).toEqual({ ok: false, error: { code: 'unauthorized', message: 'this frame may not call the admin API' } });
-    expect(run.stderr()).toContain('refused IPC oncekey:call from https://example.com/');
+    // stderr is its own pipe: its line may arrive after the stdout line that said the process is ready.
+    await expect.poll(() => run.stderr(), { timeout: 10_000 }).toContain('refused IPC oncekey:call from https://example.com/');
     expect(find(run, 'navigation')).toEqual([{ what: 'navigation', blocked: true, windowOpen: { action: 'deny' } }]);
 
     // The vault's key is kept with safeStorage, not in a plain key file.

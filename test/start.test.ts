@@ -21,7 +21,10 @@ function cookieFrom(response: Response): string {
 describe('npm start without Electron', () => {
   it('says why in one line, prints one admin link, and the link logs in exactly once', async () => {
     shop = await startBrowserMode();
-    expect(shop.stderr()).toContain('Electron is not available here (its binary is not installed); starting in browser mode');
+    // stderr is its own pipe: its line may arrive after the admin link on stdout.
+    await expect.poll(() => shop.stderr(), { timeout: 10_000 }).toContain(
+      'Electron is not available here (its binary is not installed); starting in browser mode',
+    );
     const lines = shop.stdout().trim().split('\n');
     expect(lines).toEqual([expect.stringMatching(/^admin: http:\/\/127\.0\.0\.1:\d+\/admin\/\?token=[\w-]{43}$/)]);
 
