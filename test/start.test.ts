@@ -20,9 +20,10 @@ function cookieFrom(response: Response): string {
 
 describe('npm start without Electron', () => {
   it('says why in one line, prints one admin link, and the link logs in exactly once', async () => {
-    shop = await startBrowserMode();
+    const started = await startBrowserMode();
+    shop = started;
     // stderr is its own pipe: its line may arrive after the admin link on stdout.
-    await expect.poll(() => shop.stderr(), { timeout: 10_000 }).toContain(
+    await expect.poll(() => started.stderr(), { timeout: 10_000 }).toContain(
       'Electron is not available here (its binary is not installed); starting in browser mode',
     );
     const lines = shop.stdout().trim().split('\n');
