@@ -114,6 +114,7 @@ async function lock(db: WritableDB, productId: string, signal: AbortSignal | und
         void before.then(() => signal.removeEventListener('abort', onAbort));
       }
     });
+    aborted.catch(() => undefined); // an abort just after our turn came is no one's error
     try {
       await Promise.race([before, aborted]);
     } catch (error) {
