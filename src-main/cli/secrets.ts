@@ -1,7 +1,8 @@
 /** Secrets `serve` needs: given on the command line or in the environment, else generated once and kept in a 0600 file. */
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileOnce } from '../vault/write-once';
 
 export interface ResolvedSecret {
   readonly value: string;
@@ -13,11 +14,8 @@ export interface ResolvedSecret {
 export function resolveSecret(dataDir: string, name: string, given: string | undefined): ResolvedSecret {
   if (given !== undefined && given !== '') return { value: given, file: null, generated: false };
   const file = join(dataDir, name);
-  try {
-    writeFileSync(file, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
-    return { value: readFileSync(file, 'utf8').trim(), file, generated: true };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return { value: readFileSync(file, 'utf8').trim(), file, generated: false };
-  }
+  const generated = writeFileOnce(file, `${randomBytes(32).toString('base64url')}\n`);
+  const value = readFileSync(file, 'utf8').trim();
+  if (value === '') throw new Error(`${file} is empty: delete it to have a new secret generated, or pass one`);
+  return { value, file, generated };
 }

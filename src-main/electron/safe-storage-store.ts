@@ -7,10 +7,12 @@
  * passphrase instead.
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeStorage } from 'electron';
 import type { SecretStore } from '../vault/secret-store';
+import { writeFileOnce } from '../vault/write-once';
 
 export const SAFE_STORAGE_FILE = 'vault.key.safe';
 
@@ -30,16 +32,11 @@ export class SafeStorageStore implements SecretStore {
     this.description = `the system keychain (${file})`;
   }
 
-  /** Reads the stored secret, or creates, encrypts and stores a new one (exclusive create: two windows agree). */
+  /** Reads the stored secret, or creates, encrypts and stores a new one (created whole or not at all: two windows agree). */
   static async open(dataDir: string): Promise<SafeStorageStore> {
     const file = join(dataDir, SAFE_STORAGE_FILE);
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    try {
-      const sealed = await safeStorage.encryptStringAsync(randomBytes(32).toString('base64'));
-      await writeFile(file, sealed, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    if (!existsSync(file)) writeFileOnce(file, await safeStorage.encryptStringAsync(randomBytes(32).toString('base64')));
     const { result, shouldReEncrypt } = await safeStorage.decryptStringAsync(await readFile(file));
     const secret = Buffer.from(result, 'base64');
     if (secret.length !== 32) throw new Error(`${file} is damaged (expected 32 bytes once decrypted)`);

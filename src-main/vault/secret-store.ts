@@ -3,8 +3,9 @@
  * with Electron `safeStorage`; headless mode (`oncekey serve`, the CLI, tests) uses a key file that only
  * its owner may read.
  */
-import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { writeFileOnce } from './write-once';
 
 export interface SecretStore {
   /** Shown in errors: where the secret is kept. */
@@ -21,11 +22,7 @@ export class KeyFileStore implements SecretStore {
   }
 
   loadOrCreate(): Buffer {
-    try {
-      writeFileSync(this.path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
+    writeFileOnce(this.path, `${randomBytes(32).toString('base64')}\n`);
     if (process.platform !== 'win32') {
       const mode = statSync(this.path).mode & 0o777;
       if ((mode & 0o077) !== 0) {
