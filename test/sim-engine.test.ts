@@ -25,7 +25,8 @@ describe('live mode', () => {
   });
 
   it('buyers really overlap: every naive buyer read the stock before the first one wrote it', async () => {
-    const history = await runLive({ ...preset('incident'), buyers: 40 });
+    // A long think, so that a thread the shared machine starts late still reads before anyone writes.
+    const history = await runLive({ ...preset('incident'), buyers: 40, think: { kind: 'fixed', ms: 400, maxMs: 400 } });
     const reads = history.events.filter((e) => e.step === 'read').map((e) => e.t);
     const firstWrite = Math.min(...history.events.filter((e) => e.step === 'write').map((e) => e.t));
     expect(reads).toHaveLength(40);
