@@ -93,7 +93,7 @@ const seqOf = (db: Database.Database, orderId: string, kind: string): number =>
 function lastSeqMoving(db: Database.Database, key: number): number {
   let last = 0;
   for (const row of db.prepare('SELECT seq, key_ids FROM ledger ORDER BY seq').all() as { seq: number; key_ids: string }[]) {
-    if ([...decodeKeyIds(row.key_ids)].includes(key)) last = row.seq;
+    if (decodeKeyIds(row.key_ids).includes(key)) last = row.seq;
   }
   return last;
 }

@@ -4,9 +4,9 @@
  * deletion or an insertion anywhere in history breaks the chain, and `verifyLedger` replays the chain
  * against the keys and orders as they are now, naming the first entry that does not fit.
  */
+import { hash } from 'node:crypto';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { hash } from 'node:crypto';
 import { sha256 } from './ids';
 
 export type LedgerKind = 'import' | 'reserve' | 'release' | 'sell' | 'refund' | 'burn' | 'review';
@@ -56,17 +56,22 @@ export function encodeKeyIds(ids: readonly number[]): string {
   return parts.join(',');
 }
 
+/** Every id of an encoded list ("1-3,7" gives 1, 2, 3, 7); throws on a damaged range. */
 export function decodeKeyIds(text: string): number[] {
+  const ranges: number[] = [];
+  keyIdRanges(text, ranges);
   const ids: number[] = [];
-  forEachKeyId(text, (id) => ids.push(id));
+  for (let r = 0; r < ranges.length; r += 2) for (let id = ranges[r]!; id <= ranges[r + 1]!; id++) ids.push(id);
   return ids;
 }
 
-/** Calls `fn` for each id of an encoded list ("1-3,7"), in order; throws on a damaged range. */
-export function forEachKeyId(text: string, fn: (id: number) => void): void {
+/** How many ids an encoded list names, without listing them (an import entry may name a million). */
+export function countKeyIds(text: string): number {
   const ranges: number[] = [];
   keyIdRanges(text, ranges);
-  for (let r = 0; r < ranges.length; r += 2) for (let id = ranges[r]!; id <= ranges[r + 1]!; id++) fn(id);
+  let n = 0;
+  for (let r = 0; r < ranges.length; r += 2) n += ranges[r + 1]! - ranges[r]! + 1;
+  return n;
 }
 
 /** Fills `out` with the [first, last] pairs of an encoded list ("1-3,7" gives 1, 3, 7, 7); throws on a damaged range. */

@@ -5,7 +5,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { decodeKeyIds, type LedgerKind, type LedgerRow, type OrderState } from './ledger';
+import { countKeyIds, decodeKeyIds, type LedgerKind, type LedgerRow, type OrderState } from './ledger';
 import { getOrder, type OrderView } from './orders';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -205,7 +205,7 @@ export function orderDetail(db: ReadableDB, orderId: string): OrderDetailView | 
         event: row.kind,
         seq: row.seq,
         orderTo,
-        keyIds: [...decodeKeyIds(row.key_ids)],
+        keyIds: decodeKeyIds(row.key_ids),
         actor,
         detail,
       };
@@ -255,14 +255,12 @@ export interface LedgerEntryView {
   readonly hash: string;
 }
 
-function countKeyIds(text: string): number {
-  let n = 0;
+function keyCount(text: string): number {
   try {
-    for (const _ of decodeKeyIds(text)) n++;
+    return countKeyIds(text);
   } catch {
     return 0; // damaged: verify names it; the list still shows the entry
   }
-  return n;
 }
 
 /** Ledger entries newest first, before `beforeSeq` when given, optionally for one order. */
@@ -290,7 +288,7 @@ export function listLedger(
       productId: row.product_id,
       orderId: row.order_id,
       keyIds: row.key_ids,
-      keyCount: countKeyIds(row.key_ids),
+      keyCount: keyCount(row.key_ids),
       detail: parseDetail(row.detail),
       hash: Buffer.from(row.hash).toString('hex').slice(0, 16),
     }));
