@@ -111,7 +111,6 @@ export function moveStock(db: WritableDB, productId: string, delta: Partial<Reco
   ).run(delta.available ?? 0, delta.reserved ?? 0, delta.sold ?? 0, productId);
 }
 
-/** Stock counted from the key rows themselves (what the stored counters must agree with). */
 /**
  * The first `count` keys of a product that are on sale, oldest first. The count is written into the SQL
  * (one cached statement per count): a bound LIMIT makes SQLite re-prepare the statement at every
@@ -124,6 +123,7 @@ export function firstAvailableKeys(db: ReadableDB, productId: string, count: num
     .all(productId) as number[];
 }
 
+/** Stock counted from the key rows themselves (what the stored counters must agree with). */
 export function countStock(db: ReadableDB, productId: string): Stock {
   const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(
     productId,
