@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDatabase } from '../src-main/db/open';
 import type { WritableDB } from '../src-main/db/types';
-import { encodeKeyIds, entryHash } from '../src-main/engine/ledger';
+import { entryHash } from '../src-main/engine/ledger';
 import { reconcile } from '../src-main/reconcile/run';
 
 const PRODUCTS = 4;
@@ -61,7 +61,7 @@ export function build(db: WritableDB, orders: number): void {
     for (let p = 0; p < PRODUCTS; p++) {
       const first = p * per + 1;
       const last = Math.min(orders, (p + 1) * per);
-      if (first <= last) append(t0, 'import', `prd_${p}`, null, encodeKeyIds([first, last]).replace(',', '-'), '{"keysTo":"available"}');
+      if (first <= last) append(t0, 'import', `prd_${p}`, null, first === last ? String(first) : `${first}-${last}`, '{"keysTo":"available"}');
     }
     const sold = '{"keysTo":"sold","orderTo":"delivered"}';
     for (let i = 1; i <= orders; i++) append(t0 + i * 10 + 5, 'sell', `prd_${Math.floor((i - 1) / per)}`, `ord_${i}`, String(i), sold);
