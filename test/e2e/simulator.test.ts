@@ -66,16 +66,9 @@ describe('the Simulator page', () => {
   });
 
   it('runs live again, compares every strategy and saves a screenshot', { timeout: 240_000 }, async () => {
-    await page.screenshot({ path: '/tmp/sim-e2e-before.png', fullPage: true });
     await page.locator('[data-testid="sim-run"]').click();
     // The session's result is on screen until the live run answers: wait for the live one.
-    await page
-      .locator('[data-testid="sim-summary-line"]', { hasText: 'naive · Live' })
-      .waitFor({ timeout: 90_000 })
-      .catch(async (e: unknown) => {
-        await page.screenshot({ path: '/tmp/sim-e2e-fail.png', fullPage: true });
-        throw e;
-      });
+    await page.locator('[data-testid="sim-summary-line"]', { hasText: 'naive · Live' }).waitFor({ timeout: 90_000 });
     await page.waitForSelector('[data-testid="sim-latency"] svg');
     await page.locator('[data-testid="sim-compare"]').click();
     await page.waitForSelector('[data-testid="sim-before-after"]', { timeout: 180_000 });
