@@ -37,6 +37,8 @@ export default defineConfig({
           'live-worker': resolve(root, 'src-main/sim/live-worker.ts'),
           // A big shop's reconciliation runs in `./reconcile-worker.js`, off the endpoint's event loop.
           'reconcile-worker': resolve(root, 'src-main/reconcile/reconcile-worker.ts'),
+          // A long ledger's replay and most of its hashing run in `./ledger-worker.js` (engine/ledger-verify.ts).
+          'ledger-worker': resolve(root, 'src-main/engine/ledger-worker.ts'),
         },
         formats: ['es'],
       },

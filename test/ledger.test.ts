@@ -9,9 +9,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerCommand } from '../src-main/cli/commands/ledger';
+import type { ReadableDB } from '../src-main/db/types';
 import { DB_FILE, Engine } from '../src-main/engine/engine';
 import { decodeKeyIds, entryHash, type LedgerRow } from '../src-main/engine/ledger';
+import { checkChain, GENESIS_HEX } from '../src-main/engine/ledger-chain';
+import { replayLedger, replayState } from '../src-main/engine/ledger-replay';
 import { verifyLedger } from '../src-main/engine/ledger-verify';
+import { startLedgerWorker } from '../src-main/engine/ledger-worker';
 import { ROOT } from './helpers/buyer-process';
 import { seedKeys, tempDir } from './helpers/shop';
 
@@ -77,12 +81,29 @@ async function verify(dir: string) {
   const engine = Engine.open({ dataDir: dir });
   try {
     const report = engine.verifyLedger();
-    // The same verdict when a worker thread hashes the older part of the chain (as for a long ledger).
+    // The same verdict when a worker thread replays and hashes the older part of the chain (as for a long ledger).
     expect(verifyLedger(engine.db, { parallel: 'always' })).toEqual(report);
     expect(verifyLedger(engine.db, { parallel: 'never' })).toEqual(report);
+    expectWorkerAgrees(engine.db);
     return report;
   } finally {
     await engine.close();
+  }
+}
+
+/** The worker thread really runs (verifyLedger would quietly do its work itself if it failed) and sees what this thread sees. */
+function expectWorkerAgrees(db: ReadableDB): void {
+  const last = db.prepare('SELECT coalesce(max(seq), 0) FROM ledger').pluck().get() as number;
+  const maxKey = (db.prepare('SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number) + 1;
+  const maxOrder = (db.prepare('SELECT coalesce(max(rowid), 0) FROM orders').pluck().get() as number) + 1;
+  const shared = replayState(maxKey, maxOrder, true);
+  const local = replayState(maxKey, maxOrder, false);
+  const done = startLedgerWorker(db.name, last, last, shared)?.wait();
+  expect(done).toBeTruthy();
+  expect(done!.chain).toEqual(checkChain(db, { seq: 0, hash: GENESIS_HEX }, last));
+  expect(done!.replay).toEqual(replayLedger(db, local, last));
+  for (const name of ['keyState', 'keyOrder', 'keySeq', 'orderState', 'orderSeq'] as const) {
+    expect(Array.from(shared[name])).toEqual(Array.from(local[name]));
   }
 }
 
@@ -245,6 +266,32 @@ describe('ledger verification', () => {
     expect(report.ok).toBe(false);
     expect(report.firstBadEntry).toBe(seq + 1);
     expect(report.problems).toContainEqual({ seq: seq + 1, reason: `entry ${seq} is missing` });
+  });
+
+  it('hashes any text the way it was written: quotes, control characters, emoji, line separators', async () => {
+    const { dir, orders } = await historyShop();
+    const engine = Engine.open({ dataDir: dir });
+    try {
+      // SQLite's json_array (the fast path) and JSON.stringify (the hash as written) may spell these differently.
+      const reason = 'a "quoted" \\ back\nslash\t\u0001 é 😀 \u2028 \u007f end';
+      await engine.refund({ orderId: orders.e, keys: 'burn', reason, actor: 'support\u0000x' });
+    } finally {
+      await engine.close();
+    }
+    expect(await verify(dir)).toEqual({ ok: true, entries: 12, problems: [] });
+  });
+
+  it('names key ids damaged with separators or letters, and goes on replaying', async () => {
+    const { dir, orders } = await historyShop();
+    const seq = tamper(dir, (db) => {
+      const seq = seqOf(db, orders.a, 'sell');
+      db.prepare(`UPDATE ledger SET key_ids = '1;2,x' WHERE seq = ?`).run(seq);
+      return seq;
+    });
+    const report = await verify(dir);
+    expect(report.firstBadEntry).toBe(seq);
+    expect(report.problems).toContainEqual({ seq, reason: expect.stringMatching(/do not match its hash/) });
+    expect(report.problems).toContainEqual({ seq, reason: 'its key ids are damaged (bad key id range "1;2")' });
   });
 
   it('catches an order that never went through the ledger', async () => {

@@ -6,13 +6,13 @@
  * `entry` is the module's URL as its caller computes it:
  * `new URL(import.meta.url.endsWith('.ts') ? './x-worker.ts' : './x-worker.js', import.meta.url)`.
  */
-import { Worker } from 'node:worker_threads';
+import { type Transferable, Worker } from 'node:worker_threads';
 
-export function startModuleWorker(entry: URL, workerData: unknown): Worker {
+export function startModuleWorker(entry: URL, workerData: unknown, transferList: readonly Transferable[] = []): Worker {
   if (entry.pathname.endsWith('.ts')) {
     const tsx = import.meta.resolve('tsx/esm/api');
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
-    return new Worker(code, { eval: true, workerData });
+    return new Worker(code, { eval: true, workerData, transferList: [...transferList] });
   }
-  return new Worker(entry, { workerData });
+  return new Worker(entry, { workerData, transferList: [...transferList] });
 }

@@ -1,16 +1,19 @@
 /**
- * The hash-chain half of ledger verification, for the older part of a long ledger, in a worker thread:
- * hashing a million entries costs seconds of CPU, and the replay of the states (ledger-verify.ts) can run
- * on the other core meanwhile. Ledger entries never change once written, so the worker's own read-only
- * connection sees the same entries up to `upToSeq` as the caller's snapshot does.
+ * The hash-chain half of ledger verification. SQLite hands the entries over in batches, one string per
+ * few thousand entries (`CHAIN_BATCH_SQL`: each entry as its previous hash and own hash in hex, then the
+ * hashed JSON body built by SQLite's json_array), because handing them over row by row costs more than
+ * the hashing: at a million entries the per-row values alone took seconds.
  *
- * The caller waits for it synchronously (Atomics.wait on a shared flag, then receiveMessageOnPort): the
- * verifier stays a plain function, and a caller that could not use the worker (no file, no thread)
- * checks the chain itself. The worker is plain JavaScript (like the writer's checkpoint worker), so it
- * runs the same from the TypeScript sources, the CLI and the Electron bundle.
+ * json_array writes the same text as JSON.stringify for everything the application stores; where a
+ * tamperer's odd text makes the two differ, an entry whose hash does not match is hashed once more
+ * from its columns, exactly as ledger.ts `entryHash` did, before it is called edited.
+ *
+ * `checkChain` runs in the caller's thread, in the ledger worker (ledger-worker.ts), or both, each on
+ * its own part of the chain.
  */
-import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import { workerDriver } from '../db/open';
+import { hash } from 'node:crypto';
+import type { ReadableDB } from '../db/types';
+import { entryHashHex } from './ledger';
 
 export interface ChainProblem {
   readonly seq: number;
@@ -22,84 +25,59 @@ export interface ChainResult {
   readonly problems: readonly ChainProblem[];
 }
 
-/**
- * The checks, and the hashed bytes: the previous hash, then JSON of [seq, at, kind, product_id,
- * order_id, key_ids, detail] (ledger.ts `entryHash`; test/ledger.test.ts checks that both agree on
- * every kind of damage).
- */
-const CHAIN_WORKER = `
-const { workerData } = require('node:worker_threads');
-const { hash } = require('node:crypto');
-const { driver, nativeBinding, file, upToSeq, maxProblems, flag, port } = workerData;
-const out = { entries: 0, problems: [], error: null };
-try {
-  const Database = require(driver);
-  const db = new Database(file, { readonly: true, fileMustExist: true, ...(nativeBinding ? { nativeBinding } : {}) });
-  try {
-    const rows = db
-      .prepare('SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)), lower(hex(hash)) FROM ledger WHERE seq <= ? ORDER BY seq')
-      .raw();
-    let previous = '0'.repeat(64);
-    let expected = 1;
-    for (const [seq, at, kind, product, order, keys, detail, prev, own] of rows.iterate(upToSeq)) {
-      out.entries++;
-      if (seq !== expected && out.problems.length < maxProblems) out.problems.push({ seq, reason: 'entry ' + expected + ' is missing' });
-      expected = seq + 1;
-      if (prev !== previous && out.problems.length < maxProblems) out.problems.push({ seq, reason: 'its previous-hash does not match the entry before it' });
-      const prevBytes = Buffer.from(prev, 'hex');
-      const body = JSON.stringify([seq, at, kind, product, order, keys, detail]);
-      const bytes = Buffer.allocUnsafe(prevBytes.length + Buffer.byteLength(body));
-      prevBytes.copy(bytes, 0);
-      bytes.write(body, prevBytes.length);
-      if (hash('sha256', bytes, 'hex') !== own && out.problems.length < maxProblems) out.problems.push({ seq, reason: 'its contents do not match its hash (edited)' });
-      previous = own;
-    }
-  } finally {
-    db.close();
-  }
-} catch (error) {
-  out.error = String((error && error.message) || error);
-}
-port.postMessage(out);
-port.close();
-Atomics.store(flag, 0, 1);
-Atomics.notify(flag, 0);
-`;
+/** Entries (seq > ?1 and <= ?2, at most ?3 of them) as lines of `prevhex hashhex [seq,at,kind,product,order,keys,detail]`. */
+const CHAIN_BATCH_SQL = `SELECT group_concat(lower(hex(prev_hash)) || ' ' || lower(hex(hash)) || ' '
+    || json_array(seq, at, kind, product_id, order_id, key_ids, detail), char(10) ORDER BY seq), max(seq), count(*)
+  FROM (SELECT * FROM ledger WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`;
+/** One entry's columns, to hash it exactly as it was written when the batch's hash disagrees. */
+const CHAIN_ROW_SQL = 'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)) FROM ledger WHERE seq = ?';
+const CHAIN_BATCH = 20_000;
+export const GENESIS_HEX = '0'.repeat(64);
 
-/** How long a caller waits for the worker before checking the chain itself. */
-const WAIT_LIMIT_MS = 10 * 60_000;
+const MAX_PROBLEMS = 50;
+const PREVIOUS = 'its previous-hash does not match the entry before it';
+const EDITED = 'its contents do not match its hash (edited)';
 
-export interface ChainWorker {
-  /** Blocks until the worker has checked entries 1..upToSeq; null when it failed (check them yourself). */
-  wait(): ChainResult | null;
-}
-
-/** Starts checking entries 1..upToSeq of the ledger in `file` in a worker thread; null when no thread can start. */
-export function startChainWorker(file: string, upToSeq: number, maxProblems: number): ChainWorker | null {
-  const flag = new Int32Array(new SharedArrayBuffer(4));
-  const { port1, port2 } = new MessageChannel();
-  let worker: Worker;
-  try {
-    worker = new Worker(CHAIN_WORKER, {
-      eval: true,
-      workerData: { ...workerDriver(), file, upToSeq, maxProblems, flag, port: port2 },
-      transferList: [port2],
-    });
-  } catch {
-    port1.close();
-    return null;
-  }
-  worker.unref();
-  return {
-    wait(): ChainResult | null {
-      Atomics.wait(flag, 0, 0, WAIT_LIMIT_MS);
-      const message = receiveMessageOnPort(port1)?.message as (ChainResult & { error: string | null }) | undefined;
-      port1.close();
-      if (message?.error !== null) {
-        void worker.terminate();
-        return null;
-      }
-      return { entries: message.entries, problems: message.problems };
-    },
+/** Checks entries after `from` up to `upToSeq`. */
+export function checkChain(db: ReadableDB, from: { readonly seq: number; readonly hash: string }, upToSeq: number): ChainResult {
+  const problems: ChainProblem[] = [];
+  const fail = (seq: number, reason: string): void => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
   };
+  const batch = db.prepare(CHAIN_BATCH_SQL).raw();
+  const single = db.prepare(CHAIN_ROW_SQL).raw();
+  let buffer = Buffer.allocUnsafe(1 << 16);
+  let previous = from.hash;
+  let expected = from.seq + 1;
+  let after = from.seq;
+  let entries = 0;
+  for (;;) {
+    const [text, last, count] = batch.get(after, upToSeq, CHAIN_BATCH) as [string | null, number | null, number];
+    if (count === 0 || text === null || last === null) break;
+    after = last;
+    entries += count;
+    if (buffer.length < text.length * 3) buffer = Buffer.allocUnsafe(text.length * 3);
+    let i = 0;
+    while (i < text.length) {
+      let end = text.indexOf('\n', i);
+      if (end < 0) end = text.length;
+      const s1 = text.indexOf(' ', i);
+      const s2 = text.indexOf(' ', s1 + 1);
+      const prevHex = text.slice(i, s1);
+      const ownHex = text.slice(s1 + 1, s2);
+      const seq = Number(text.slice(s2 + 2, text.indexOf(',', s2)));
+      if (seq !== expected) fail(seq, `entry ${expected} is missing`);
+      expected = seq + 1;
+      if (prevHex !== previous) fail(seq, PREVIOUS);
+      const n = buffer.write(prevHex, 0, 'hex');
+      const length = n + buffer.write(text.slice(s2 + 1, end), n);
+      if (hash('sha256', buffer.subarray(0, length), 'hex') !== ownHex) {
+        const row = single.get(seq) as Parameters<typeof entryHashHex> | undefined;
+        if (row === undefined || entryHashHex(...row) !== ownHex) fail(seq, EDITED);
+      }
+      previous = ownHex;
+      i = end + 1;
+    }
+  }
+  return { entries, problems };
 }

@@ -66,7 +66,9 @@ const subjectOf = (r: EffRow): string => (r.kind === 'refund' ? `refund:${r.paym
 export function detectStatement(db: ReadableDB, out: Collector, statementIds: readonly number[]): void {
   if (statementIds.length === 0) return;
   const ids = JSON.stringify(statementIds);
-  // Statement rows with their effective order and that order's columns, in one pass (each join is an index lookup).
+  // Statement rows with their effective order and that order's columns, in one pass (each join is an index
+  // lookup); only the rows that disagree reach JavaScript (the loop below says how: no order, an unpaid order
+  // or a different amount for a payment, an order not refunded for a refund).
   const rows = stmt(
     db,
     `SELECT r.*, l.order_id IS NOT NULL AS linked, o.id AS o_id, o.product_id AS o_product_id, o.quantity AS o_quantity,
@@ -80,6 +82,8 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
        ON r.ref_payment_id IS NOT NULL AND ref.pid = r.ref_payment_id
      LEFT JOIN orders o ON o.id = coalesce(l.order_id, r.order_id, ref.eff)
      WHERE r.statement_id IN (SELECT value FROM json_each(?))
+       AND (o.id IS NULL OR CASE r.kind WHEN 'payment' THEN o.paid_at IS NULL OR r.amount <> o.amount OR r.currency <> o.currency
+                                         ELSE o.status <> 'refunded' END)
      ORDER BY r.statement_id, r.line`,
   );
   for (const r of rows.iterate(ids) as IterableIterator<Joined>) {

@@ -7,6 +7,7 @@
 import type { Finding } from '../../shared/api';
 import { FINDING_KINDS, type FindingKind, type ReconcileFinding, type ReconcileReport } from '../../shared/reconcile';
 import { stmt } from '../db/statements';
+import { startLedgerVerify } from '../engine/ledger-verify';
 import type { ReadableDB } from '../db/types';
 import {
   detectDeliveredNotPaid,
@@ -50,14 +51,21 @@ export function reconcile(db: ReadableDB, options: ReconcileOptions = {}): Recon
   return db.transaction((): ReconcileReport => {
     const statementIds = options.statementIds ?? (stmt(db, 'SELECT id FROM statements ORDER BY id').pluck().all() as number[]);
     const out = new Collector(options.limitPerKind ?? DEFAULT_LIMIT_PER_KIND);
-    detectKeySoldTwice(db, out);
-    detectPaidNotDelivered(db, out);
-    detectDeliveredNotPaid(db, out);
-    detectExpiredHolds(db, out, now, options.holdGraceMs ?? 60_000);
-    detectStockDrift(db, out);
-    if (options.ledger !== false) detectLedger(db, out);
-    detectNeedsReview(db, out);
-    detectStatement(db, out, statementIds);
+    // The chain's hashing goes to a worker at once and runs while this thread does the other detectors.
+    const ledger = options.ledger === false ? null : startLedgerVerify(db, { workerShare: 1 });
+    try {
+      detectKeySoldTwice(db, out);
+      detectPaidNotDelivered(db, out);
+      detectDeliveredNotPaid(db, out);
+      detectExpiredHolds(db, out, now, options.holdGraceMs ?? 60_000);
+      detectStockDrift(db, out);
+      detectNeedsReview(db, out);
+      detectStatement(db, out, statementIds);
+    } catch (error) {
+      ledger?.cancel();
+      throw error;
+    }
+    if (ledger) detectLedger(db, out, ledger.finish());
 
     const resolutions = new Map<string, ResolutionRow>();
     for (const row of stmt(
