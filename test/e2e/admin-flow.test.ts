@@ -5,15 +5,14 @@
  * sees the reveal in the order's audit trail, verifies the ledger, and switches to Chinese: no English
  * word of the interface is left. Screenshots of Orders, Ledger and Settings go to docs/screenshots/.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBrowserMode, type BrowserModeShop } from '../helpers/browser-mode';
-import { ROOT, send } from '../helpers/http';
+import { send } from '../helpers/http';
+import { SCREENSHOTS } from '../helpers/screenshots';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
 const CODES = ['STEAM-AAAA-1111', 'STEAM-BBBB-2222', 'STEAM-CCCC-3333'];
 const BUYER = 'buyer@example.com';
 const OTHER_BUYER = 'li.wei@example.cn';
@@ -146,7 +145,6 @@ describe('the admin app in browser mode', () => {
     const revealItem = panel.locator('.timeline__item').filter({ hasText: 'Code revealed' });
     await revealItem.waitFor();
     expect(await revealItem.innerText()).toContain('by the browser admin');
-    mkdirSync(SCREENSHOTS, { recursive: true });
     await page.locator('.toast').first().waitFor({ state: 'detached' });
     await page.screenshot({ path: join(SCREENSHOTS, 'orders.png') });
 

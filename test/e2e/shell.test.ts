@@ -5,16 +5,15 @@
  * language switch translates the shell (and is remembered), and each page is saved as a screenshot in
  * docs/screenshots/<page>.png for the README and for people to look at.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonStrings } from '../../src-renderer/i18n/common';
 import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser';
 import { startBrowserMode, type BrowserModeShop } from '../helpers/browser-mode';
-import { ROOT, send } from '../helpers/http';
+import { send } from '../helpers/http';
+import { SCREENSHOTS } from '../helpers/screenshots';
 
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
 /** Saved by admin-flow.test.ts (orders, ledger, settings) and simulator.test.ts with real data on them. */
 const SHOWN_IN_USE = new Set(['orders', 'ledger', 'settings', 'simulator']);
 
@@ -91,7 +90,6 @@ describe('the admin shell in browser mode', () => {
     const ids: string[] = [];
     for (const link of await links.all()) ids.push(((await link.getAttribute('href')) ?? '').replace(/^#\//, ''));
     expect(ids.length).toBeGreaterThan(0);
-    mkdirSync(SCREENSHOTS, { recursive: true });
     for (const id of ids) {
       await page.locator(`nav .nav__link[href="#/${id}"]`).click();
       await page.waitForSelector(`main[data-page="${id}"]`);

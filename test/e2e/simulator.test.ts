@@ -4,13 +4,12 @@
  * 100-row timeline, step a deterministic session, compare every strategy, and save a screenshot to
  * docs/screenshots/simulator.png.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser';
 import { startBrowserMode, type BrowserModeShop } from '../helpers/browser-mode';
-import { ROOT } from '../helpers/http';
+import { SCREENSHOTS } from '../helpers/screenshots';
 
 let shop: BrowserModeShop;
 let browser: Browser;
@@ -79,8 +78,7 @@ describe('the Simulator page', () => {
     await page
       .waitForFunction("document.querySelectorAll('.spinner').length === 0", undefined, { timeout: 15_000 })
       .catch(() => undefined);
-    mkdirSync(join(ROOT, 'docs', 'screenshots'), { recursive: true });
-    await page.screenshot({ path: join(ROOT, 'docs', 'screenshots', 'simulator.png'), fullPage: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'simulator.png'), fullPage: true });
     expect(problems.messages).toEqual([]);
   });
 });
