@@ -19,7 +19,7 @@ export const ORDER_NAMES = ['none', 'reserved', 'paid', 'delivered', 'expired', 
   | OrderState
 )[];
 const KIND_NAMES = ['', 'import', 'reserve', 'release', 'sell', 'refund', 'burn', 'review'] as const;
-export const UNKNOWN = 9;
+const UNKNOWN = 9;
 const NOT_JSON = -1;
 export const codeOf = (column: string, names: readonly string[]): string =>
   `CASE ${column} ${names.map((name, i) => (i === 0 ? '' : `WHEN '${name}' THEN ${i}`)).join(' ')} ELSE ${UNKNOWN} END`;

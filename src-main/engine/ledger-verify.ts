@@ -13,7 +13,7 @@
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { type ChainResult, checkChain, GENESIS_HEX } from './ledger-chain';
-import { codeOf, KEY_NAMES, ORDER_NAMES, replayLedger, type ReplayResult, replayState } from './ledger-replay';
+import { codeOf, KEY_NAMES, ORDER_NAMES, replayLedger, type ReplayResult, type ReplayState, replayState } from './ledger-replay';
 import { startLedgerWorker, type LedgerWorker } from './ledger-worker';
 
 export interface VerifyProblem {
@@ -123,7 +123,7 @@ export function startLedgerVerify(db: ReadableDB, options: VerifyOptions = {}): 
 function finishVerify(
   db: ReadableDB,
   last: number,
-  state: ReturnType<typeof replayState>,
+  state: ReplayState,
   split: { seq: number; hash: string } | null,
   worker: LedgerWorker | null,
 ): VerifyReport {
