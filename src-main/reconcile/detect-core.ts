@@ -8,7 +8,7 @@
 import type { EvidenceRow } from '../../shared/reconcile';
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { verifyLedger, type VerifyReport } from '../engine/ledger-verify';
+import type { VerifyReport } from '../engine/ledger-verify';
 import { type Collector, iso, makeFinding, orderEvidence, type OrderRowLike } from './finding';
 
 function orderRow(db: ReadableDB, id: string): OrderRowLike | undefined {
@@ -324,8 +324,8 @@ export function detectStockDrift(db: ReadableDB, out: Collector): void {
 
 const STATE_PROBLEM = /^(key (\d+)|order (\S+)) /;
 
-/** Replays the ledger (engine/ledger-verify.ts): a broken chain is one finding; each row that disagrees with its history is one more. */
-export function detectLedger(db: ReadableDB, out: Collector, report: VerifyReport = verifyLedger(db)): void {
+/** The ledger's verification (engine/ledger-verify.ts) as findings: a broken chain is one; each row that disagrees with its history is one more. */
+export function detectLedger(db: ReadableDB, out: Collector, report: VerifyReport): void {
   if (report.ok) return;
   const chain = report.problems.filter((p) => !STATE_PROBLEM.test(p.reason));
   const state = report.problems.filter((p) => STATE_PROBLEM.test(p.reason));

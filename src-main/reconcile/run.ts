@@ -51,7 +51,8 @@ export function reconcile(db: ReadableDB, options: ReconcileOptions = {}): Recon
   return db.transaction((): ReconcileReport => {
     const statementIds = options.statementIds ?? (stmt(db, 'SELECT id FROM statements ORDER BY id').pluck().all() as number[]);
     const out = new Collector(options.limitPerKind ?? DEFAULT_LIMIT_PER_KIND);
-    // The chain's hashing goes to a worker at once and runs while this thread does the other detectors.
+    // The ledger's replay and hash chain go to a worker at once (for a long ledger) and run while this
+    // thread does the other detectors; a detector that throws stops the worker.
     const ledger = options.ledger === false ? null : startLedgerVerify(db, { workerShare: 1 });
     try {
       detectKeySoldTwice(db, out);
