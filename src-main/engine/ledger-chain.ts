@@ -30,7 +30,8 @@ const CHAIN_BATCH_SQL = `SELECT group_concat(lower(hex(prev_hash)) || ' ' || low
     || json_array(seq, at, kind, product_id, order_id, key_ids, detail), char(10) ORDER BY seq), max(seq), count(*)
   FROM (SELECT * FROM ledger WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?)`;
 /** One entry's columns, to hash it exactly as it was written when the batch's hash disagrees. */
-const CHAIN_ROW_SQL = 'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)) FROM ledger WHERE seq = ?';
+const CHAIN_ROW_SQL =
+  'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)) FROM ledger WHERE seq = ?';
 const CHAIN_BATCH = 20_000;
 export const GENESIS_HEX = '0'.repeat(64);
 

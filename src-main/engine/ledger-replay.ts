@@ -14,10 +14,15 @@ import { keyIdRanges, type KeyState, type OrderState } from './ledger';
 
 // Codes as the SQL writes them (0: the detail names no such state).
 export const KEY_NAMES = ['none', 'available', 'reserved', 'sold', 'burned'] as const satisfies readonly ('none' | KeyState)[];
-export const ORDER_NAMES = ['none', 'reserved', 'paid', 'delivered', 'expired', 'refunded', 'needs_review'] as const satisfies readonly (
-  | 'none'
-  | OrderState
-)[];
+export const ORDER_NAMES = [
+  'none',
+  'reserved',
+  'paid',
+  'delivered',
+  'expired',
+  'refunded',
+  'needs_review',
+] as const satisfies readonly ('none' | OrderState)[];
 const KIND_NAMES = ['', 'import', 'reserve', 'release', 'sell', 'refund', 'burn', 'review'] as const;
 const UNKNOWN = 9;
 const NOT_JSON = -1;
@@ -67,7 +72,6 @@ export interface ReplayState {
 }
 
 export interface ReplayResult {
-  readonly entries: number;
   /** Entries that are bad in themselves (impossible moves, damaged fields), in order, at most maxProblems. */
   readonly problems: { seq: number; reason: string }[];
   readonly firstBad: number | null;
@@ -87,6 +91,40 @@ export function replayState(maxKey: number, maxOrder: number, shared: boolean): 
   };
 }
 
+/** Reads a batch's numbers in place: no string or array per row. */
+export class Cursor {
+  pos = 0;
+  constructor(readonly text: string) {}
+
+  /** The integer at the cursor; steps over the one separator after it. */
+  int(): number {
+    const text = this.text;
+    let i = this.pos;
+    let sign = 1;
+    if (text.charCodeAt(i) === 45) {
+      sign = -1;
+      i++;
+    }
+    let n = 0;
+    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) n = n * 10 + (c - 48);
+    this.pos = i + 1;
+    return sign * n;
+  }
+
+  /** The rest of this row (up to ';'), as text. */
+  rest(): string {
+    let end = this.text.indexOf(';', this.pos);
+    if (end < 0) end = this.text.length;
+    const part = this.text.slice(this.pos, end);
+    this.pos = end + 1;
+    return part;
+  }
+
+  get done(): boolean {
+    return this.pos >= this.text.length;
+  }
+}
+
 /** Replays entries 1..upTo into `state` (which must start zeroed). */
 export function replayLedger(db: ReadableDB, state: ReplayState, upTo: number): ReplayResult {
   const { keyState, keyOrder, keySeq, orderState, orderSeq } = state;
@@ -102,36 +140,19 @@ export function replayLedger(db: ReadableDB, state: ReplayState, upTo: number): 
   const keyIdsOf = db.prepare('SELECT key_ids FROM ledger WHERE seq = ?').pluck();
   const batch = db.prepare(REPLAY_SQL).raw();
   const ranges: number[] = [];
-  let entries = 0;
   let after = 0;
   for (;;) {
     const [text, last, count] = batch.get(after, upTo, BATCH) as [string | null, number | null, number];
     if (count === 0 || text === null || last === null) break;
     after = last;
-    entries += count;
-    // Reads the batch's numbers in place: no string or array per entry.
-    let pos = 0;
-    const int = (): number => {
-      let sign = 1;
-      if (text.charCodeAt(pos) === 45) {
-        sign = -1;
-        pos++;
-      }
-      let n = 0;
-      for (let ch = text.charCodeAt(pos); ch >= 48 && ch <= 57; ch = text.charCodeAt(++pos)) n = n * 10 + (ch - 48);
-      pos++;
-      return sign * n;
-    };
-    while (pos < text.length) {
-      const seq = int();
-      const kind = int();
-      const keysTo = int();
-      const orderTo = int();
-      let orderRef = int();
-      let end = text.indexOf(';', pos);
-      if (end < 0) end = text.length;
-      const keyIds = text.slice(pos, end);
-      pos = end + 1;
+    const c = new Cursor(text);
+    while (!c.done) {
+      const seq = c.int();
+      const kind = c.int();
+      const keysTo = c.int();
+      const orderTo = c.int();
+      let orderRef = c.int();
+      const keyIds = c.rest();
       if (keysTo === NOT_JSON) {
         fail(seq, 'its detail is not JSON');
         continue;
@@ -188,5 +209,5 @@ export function replayLedger(db: ReadableDB, state: ReplayState, upTo: number): 
       }
     }
   }
-  return { entries, problems, firstBad, ghosts: [...ghosts] };
+  return { problems, firstBad, ghosts: [...ghosts] };
 }

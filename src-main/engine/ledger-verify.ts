@@ -13,7 +13,16 @@
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { type ChainResult, checkChain, GENESIS_HEX } from './ledger-chain';
-import { codeOf, KEY_NAMES, ORDER_NAMES, replayLedger, type ReplayResult, type ReplayState, replayState } from './ledger-replay';
+import {
+  codeOf,
+  Cursor,
+  KEY_NAMES,
+  ORDER_NAMES,
+  replayLedger,
+  type ReplayResult,
+  type ReplayState,
+  replayState,
+} from './ledger-replay';
 import { startLedgerWorker, type LedgerWorker } from './ledger-worker';
 
 export interface VerifyProblem {
@@ -61,31 +70,6 @@ const PARALLEL_MIN_ENTRIES = 50_000;
 /** The worker's share of the chain by default: it also replays every entry, so this thread hashes the rest. */
 const WORKER_SHARE = 0.4;
 
-/** Reads a batch's numbers in place: no string or array per row. */
-class Cursor {
-  pos = 0;
-  constructor(readonly text: string) {}
-
-  /** The integer at the cursor; steps over the one separator after it. */
-  int(): number {
-    const text = this.text;
-    let i = this.pos;
-    let sign = 1;
-    if (text.charCodeAt(i) === 45) {
-      sign = -1;
-      i++;
-    }
-    let n = 0;
-    for (let c = text.charCodeAt(i); c >= 48 && c <= 57; c = text.charCodeAt(++i)) n = n * 10 + (c - 48);
-    this.pos = i + 1;
-    return sign * n;
-  }
-
-  get done(): boolean {
-    return this.pos >= this.text.length;
-  }
-}
-
 /** Every batch of `sql` (params: after, limit), as text, read now so it sees the caller's snapshot. */
 function readBatches(db: ReadableDB, sql: string): string[] {
   const batch = stmt(db, sql).raw();
@@ -111,7 +95,9 @@ export function startLedgerVerify(db: ReadableDB, options: VerifyOptions = {}): 
   const maxKey = (stmt(db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number) + 1;
   const maxOrder = (stmt(db, 'SELECT coalesce(max(rowid), 0) FROM orders').pluck().get() as number) + 1;
   const split =
-    parallel === 'never' ? null : chainSplit(db, last, parallel === 'always' ? 1 : PARALLEL_MIN_ENTRIES, options.workerShare ?? WORKER_SHARE);
+    parallel === 'never'
+      ? null
+      : chainSplit(db, last, parallel === 'always' ? 1 : PARALLEL_MIN_ENTRIES, options.workerShare ?? WORKER_SHARE);
   const state = replayState(maxKey, maxOrder, split !== null);
   const worker = split === null ? null : startLedgerWorker(db.name, split.seq, last, state);
   return {
@@ -173,7 +159,7 @@ function finishVerify(
   // Compare the replay with the rows as they are now.
   const seenKey = new Uint8Array(maxKey);
   for (const text of keyBatches) {
-    for (const c = new Cursor(text); !c.done; ) {
+    for (const c = new Cursor(text); !c.done;) {
       const id = c.int();
       const status = c.int();
       let orderRef = c.int();
@@ -189,19 +175,26 @@ function finishVerify(
         continue;
       }
       if (status === 2 || status === 3) {
-        const keyOrderId = (): string | null => stmt(db, 'SELECT order_id FROM keys WHERE id = ?').pluck().get(id) as string | null;
+        const keyOrderId = (): string | null =>
+          stmt(db, 'SELECT order_id FROM keys WHERE id = ?').pluck().get(id) as string | null;
         if (orderRef === -1) orderRef = ghosts.get(keyOrderId() ?? '') ?? Number.NaN;
         if (orderRef !== keyOrder[id]) {
-          fail(seq, () => `key ${id} belongs to order ${keyOrderId() ?? 'none'} now, but the ledger gave it to ${orderName(keyOrder[id]!)}`, true);
+          fail(
+            seq,
+            () =>
+              `key ${id} belongs to order ${keyOrderId() ?? 'none'} now, but the ledger gave it to ${orderName(keyOrder[id]!)}`,
+            true,
+          );
         }
       }
     }
   }
   for (let id = 1; id < maxKey; id++) {
-    if (keyState[id] !== 0 && seenKey[id] === 0) fail(keySeq[id] || null, `key ${id} is in the ledger but not in the vault`, true);
+    if (keyState[id] !== 0 && seenKey[id] === 0)
+      fail(keySeq[id] || null, `key ${id} is in the ledger but not in the vault`, true);
   }
   for (const text of orderBatches) {
-    for (const c = new Cursor(text); !c.done; ) {
+    for (const c = new Cursor(text); !c.done;) {
       const ref = c.int();
       const status = c.int();
       const replayed = orderState[ref]!;
@@ -209,7 +202,8 @@ function finishVerify(
       else if (replayed !== status) {
         fail(
           orderSeq[ref]!,
-          () => `order ${orderName(ref)} is ${ORDER_NAMES[status] ?? 'unknown'} now, but the ledger left it ${ORDER_NAMES[replayed]}`,
+          () =>
+            `order ${orderName(ref)} is ${ORDER_NAMES[status] ?? 'unknown'} now, but the ledger left it ${ORDER_NAMES[replayed]}`,
           true,
         );
       }

@@ -26,7 +26,8 @@ export interface LedgerWorkerInput {
   readonly port: MessagePort;
 }
 
-type LedgerWorkerOutput = { readonly chain: ChainResult; readonly replay: ReplayResult; readonly error: null } | { readonly error: string };
+type LedgerWorkerOutput =
+  { readonly chain: ChainResult; readonly replay: ReplayResult; readonly error: null } | { readonly error: string };
 
 export interface LedgerWorker {
   /** Blocks until the worker is done; null when it failed (the caller then does its work itself). */
