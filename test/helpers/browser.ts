@@ -61,7 +61,11 @@ export function watchConsole(context: BrowserContext): ConsoleProblems {
   const messages: string[] = [];
   const watch = (page: Page): void => {
     page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') messages.push(`${message.type()}: ${message.text()}`);
+      if (message.type() !== 'error' && message.type() !== 'warning') return;
+      // Where it came from, so a rare message (such as a CSP report whose first sentence is empty) can be traced.
+      const { url, lineNumber } = message.location();
+      const from = url ? ` (at ${url}:${lineNumber}, page ${page.url()})` : ` (page ${page.url()})`;
+      messages.push(`${message.type()}: ${message.text()}${from}`);
     });
     page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
   };
