@@ -32,10 +32,12 @@ const CHAIN_BATCH_SQL = `SELECT group_concat(lower(hex(prev_hash)) || ' ' || low
 /** One entry's columns, to hash it exactly as it was written when the batch's hash disagrees. */
 const CHAIN_ROW_SQL =
   'SELECT seq, at, kind, product_id, order_id, key_ids, detail, lower(hex(prev_hash)) FROM ledger WHERE seq = ?';
-const CHAIN_BATCH = 20_000;
+/** Entries (or rows) per batch that SQLite hands over as one string, here and in the replay and the compare. */
+export const LEDGER_BATCH = 20_000;
 export const GENESIS_HEX = '0'.repeat(64);
 
-const MAX_PROBLEMS = 50;
+/** Problems kept per verification (the first bad entry is named whatever their number). */
+export const MAX_PROBLEMS = 50;
 const PREVIOUS = 'its previous-hash does not match the entry before it';
 const EDITED = 'its contents do not match its hash (edited)';
 
@@ -53,7 +55,7 @@ export function checkChain(db: ReadableDB, from: { readonly seq: number; readonl
   let after = from.seq;
   let entries = 0;
   for (;;) {
-    const [text, last, count] = batch.get(after, upToSeq, CHAIN_BATCH) as [string | null, number | null, number];
+    const [text, last, count] = batch.get(after, upToSeq, LEDGER_BATCH) as [string | null, number | null, number];
     if (count === 0 || text === null || last === null) break;
     after = last;
     entries += count;

@@ -11,6 +11,7 @@
  */
 import type { ReadableDB } from '../db/types';
 import { keyIdRanges, type KeyState, type OrderState } from './ledger';
+import { LEDGER_BATCH, MAX_PROBLEMS } from './ledger-chain';
 
 // Codes as the SQL writes them (0: the detail names no such state).
 export const KEY_NAMES = ['none', 'available', 'reserved', 'sold', 'burned'] as const satisfies readonly ('none' | KeyState)[];
@@ -45,8 +46,6 @@ const REPLAY_SQL = `SELECT group_concat(line, ';' ORDER BY seq), max(seq), count
     || CASE WHEN l.key_ids GLOB '*[^0-9,-]*' THEN '!' ELSE l.key_ids END AS line
   FROM ledger l LEFT JOIN orders o ON o.id = l.order_id WHERE l.seq > ? AND l.seq <= ? ORDER BY l.seq LIMIT ?)`;
 
-const BATCH = 20_000;
-const MAX_PROBLEMS = 50;
 /** Which key states each kind of entry (by code) may move a key from. */
 const ALLOWED_FROM: readonly (readonly number[])[] = [
   [],
@@ -142,7 +141,7 @@ export function replayLedger(db: ReadableDB, state: ReplayState, upTo: number): 
   const ranges: number[] = [];
   let after = 0;
   for (;;) {
-    const [text, last, count] = batch.get(after, upTo, BATCH) as [string | null, number | null, number];
+    const [text, last, count] = batch.get(after, upTo, LEDGER_BATCH) as [string | null, number | null, number];
     if (count === 0 || text === null || last === null) break;
     after = last;
     const c = new Cursor(text);

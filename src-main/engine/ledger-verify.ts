@@ -12,7 +12,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { type ChainResult, checkChain, GENESIS_HEX } from './ledger-chain';
+import { type ChainResult, checkChain, GENESIS_HEX, LEDGER_BATCH, MAX_PROBLEMS } from './ledger-chain';
 import {
   codeOf,
   Cursor,
@@ -62,9 +62,7 @@ const KEYS_SQL = `SELECT group_concat(line, ';' ORDER BY id), max(id), count(*) 
 /** Per order: row number, status code. */
 const ORDERS_SQL = `SELECT group_concat(line, ';' ORDER BY r), max(r), count(*) FROM (
   SELECT rowid AS r, rowid || ',' || ${codeOf('status', ORDER_NAMES)} AS line FROM orders WHERE rowid > ? ORDER BY rowid LIMIT ?)`;
-const BATCH = 20_000;
 
-const MAX_PROBLEMS = 50;
 /** Below this many entries a worker costs more than it saves. */
 const PARALLEL_MIN_ENTRIES = 50_000;
 /** The worker's share of the chain by default: it also replays every entry, so this thread hashes the rest. */
@@ -76,7 +74,7 @@ function readBatches(db: ReadableDB, sql: string): string[] {
   const texts: string[] = [];
   let after = 0;
   for (;;) {
-    const [text, last, count] = batch.get(after, BATCH) as [string | null, number | null, number];
+    const [text, last, count] = batch.get(after, LEDGER_BATCH) as [string | null, number | null, number];
     if (count === 0 || text === null || last === null) return texts;
     texts.push(text);
     after = last;
