@@ -5,10 +5,16 @@
  *
  * `entry` is the module's URL as its caller computes it:
  * `new URL(import.meta.url.endsWith('.ts') ? './x-worker.ts' : './x-worker.js', import.meta.url)`.
+ *
+ * A missing entry (a bundle built without it) throws here: a Worker reports it only later, as an event,
+ * which a caller that waits synchronously for its result (engine/ledger-worker.ts) would never see.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type Transferable, Worker } from 'node:worker_threads';
 
 export function startModuleWorker(entry: URL, workerData: unknown, transferList: readonly Transferable[] = []): Worker {
+  if (entry.protocol === 'file:' && !existsSync(fileURLToPath(entry))) throw new Error(`worker module ${fileURLToPath(entry)} is missing`);
   if (entry.pathname.endsWith('.ts')) {
     const tsx = import.meta.resolve('tsx/esm/api');
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;
