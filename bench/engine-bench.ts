@@ -2,8 +2,8 @@
  * Engine benchmark, measured in one run on real SQLite files (WAL, synchronous=FULL) in a temp folder.
  *
  * A "claim" here is one `reserve` of one key: the purchase's claim on a code (a new order holding the
- * key, its idempotency record sealed, a ledger entry, the stock counters moved), durable before the
- * promise resolves. It is what `POST /api/v1/orders` does; `pay` later sells the held key.
+ * key, the idempotency record with its access token sealed, a ledger entry, the stock counters moved),
+ * durable before the promise resolves. It is what `POST /api/v1/orders` does; `pay` later sells the held key.
  *
  * - `engine_claims_per_s_1|_8` and `engine_claims_per_s` (64): through the Engine API, N concurrent buyers.
  * - `raw_single_claims_per_s` / `raw_batched_claims_per_s`: the same SQL statements as a bare
@@ -81,13 +81,31 @@ export function seedRawKeys(db: WritableDB, productId: string, count: number): v
 /**
  * The SQL of one engine claim (orders.reserve), bare: idempotency lookup, product, first free key,
  * the order, the hold, the counters, the ledger head and entry, the idempotency record. Values that
- * the engine computes with crypto (hashes, ids, the sealed response) are fixed stand-ins of the same size.
+ * the engine computes with crypto (hashes, ids, the sealed token) are fixed stand-ins of the same size.
  */
 export function rawClaimer(db: WritableDB): (i: number) => void {
   const productId = 'prd_raw';
   const blob32 = Buffer.alloc(32, 7);
-  const sealedResponse = Buffer.alloc(420, 9);
-  const findIdem = db.prepare('SELECT fingerprint, sealed_response FROM idempotency WHERE scope = ? AND key = ?');
+  // The sealed access token and the answer's JSON, at their real sizes.
+  const sealedToken = Buffer.alloc(72, 9);
+  const response = JSON.stringify({
+    ok: true,
+    value: {
+      id: 'ord_000000000AAAAAAAAAAAAAAAAAAAAAA',
+      status: 'reserved',
+      productId,
+      quantity: 1,
+      amount: 100,
+      currency: 'CNY',
+      email: EMAIL,
+      createdAt: new Date().toISOString(),
+      expiresAt: new Date().toISOString(),
+      paidAt: null,
+      deliveredAt: null,
+      reviewReason: null,
+    },
+  });
+  const findIdem = db.prepare('SELECT fingerprint, sealed_response, response FROM idempotency WHERE scope = ? AND key = ?');
   const product = db.prepare('SELECT price_amount, currency, on_sale FROM products WHERE id = ?');
   const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT 1`).pluck();
   const insertOrder = db.prepare(
@@ -101,7 +119,8 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES (?, ?, 'reserve', ?, ?, ?, ?, ?, ?)`,
   );
   const idem = db.prepare(
-    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', ?, ?, 201, ?, ?, ?)`,
+    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, response, created_at)
+     VALUES ('orders.create', ?, ?, 201, ?, ?, ?, ?)`,
   );
   return (i) => {
     const now = Date.now();
@@ -117,7 +136,7 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     const h = head.get() as { seq: number } | undefined;
     const seq = (h?.seq ?? 0) + 1;
     ledger.run(seq, now, productId, orderId, String(keyId), '{"quantity":1,"amount":100,"currency":"CNY","keysTo":"reserved","orderTo":"reserved"}', blob32, blob32);
-    idem.run(key, blob32, orderId, sealedResponse, now);
+    idem.run(key, blob32, orderId, sealedToken, response, now);
   };
 }
 

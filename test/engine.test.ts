@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { countStock } from '../src-main/engine/products';
+import { seal } from '../src-main/vault/crypto';
 import { openShop } from './helpers/shop';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -50,6 +51,38 @@ describe('purchase engine', () => {
     await expect(engine.reserve({ productId, quantity: 1, email: 'b@example.com', idempotencyKey: 'same' })).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
+  });
+
+  it('keeps the answer as JSON and seals only the access token; a sold-out answer seals nothing', async () => {
+    const { engine, productId } = await shop({ keys: 1 });
+    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' });
+    if (!first.result.ok) throw new Error(first.result.error.message);
+    const soldOut = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' });
+    expect(soldOut.result.ok).toBe(false);
+    const rows = engine.db.prepare('SELECT key, sealed_response, response FROM idempotency ORDER BY key').all() as {
+      key: string;
+      sealed_response: Buffer;
+      response: string;
+    }[];
+    expect(rows.map((r) => r.key)).toEqual(['none-left', 'sealed']);
+    const [none, sealed] = rows;
+    expect(none!.sealed_response.length).toBe(0);
+    expect(JSON.parse(none!.response)).toEqual(soldOut.result);
+    expect(sealed!.response).not.toContain(first.result.value.accessToken);
+    expect(sealed!.sealed_response.toString('latin1')).not.toContain(first.result.value.accessToken);
+    expect(JSON.parse(sealed!.response)).toEqual({ ok: true, value: { ...first.result.value, accessToken: undefined } });
+    expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' })).result).toEqual(first.result);
+    expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' })).result).toEqual(soldOut.result);
+  });
+
+  it('replays a record written before migration 5, with the whole answer sealed', async () => {
+    const { engine, productId } = await shop({ keys: 2 });
+    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'old' });
+    // Rewrite the record the way earlier versions stored it.
+    const legacy = seal(engine.vault.sealKey, JSON.stringify(first.result), 'oncekey/idempotency/orders.create/old');
+    engine.db.prepare(`UPDATE idempotency SET sealed_response = ?, response = NULL WHERE key = 'old'`).run(legacy);
+    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'old' });
+    expect(again).toEqual({ replayed: true, result: first.result });
   });
 
   it('answers 409 in flight for a concurrent duplicate in the same process', async () => {

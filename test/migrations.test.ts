@@ -62,6 +62,8 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   3: { tables: [], indices: ['keys_product_order', 'keys_product_status', 'orders_paid'], triggers: [] },
   // Same names, now covering (checked below).
   4: { tables: [], indices: [], triggers: [] },
+  // A column (idempotency.response), checked below.
+  5: { tables: [], indices: [], triggers: [] },
 };
 
 function expectedAt(version: number) {

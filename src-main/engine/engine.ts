@@ -83,13 +83,13 @@ export class Engine {
   }
 
   private ctx(now: number): orders.Ctx {
-    return { vault: this.vault, now };
+    return { now };
   }
 
   /** Holds keys for a new order. Rejects a second request with the same idempotency key while the first is in flight. */
   async reserve(args: Omit<orders.ReserveArgs, 'holdSeconds'>): Promise<orders.ReserveResult> {
     const full = { ...args, holdSeconds: this.holdSeconds };
-    orders.checkReserveArgs(full);
+    const ticket = orders.prepareReserve(this.vault, full);
     const key = args.idempotencyKey;
     if (key !== undefined) {
       if (this.inFlight.has(key)) {
@@ -98,7 +98,8 @@ export class Engine {
       this.inFlight.add(key);
     }
     try {
-      const result = await this.writer.run((db, now) => orders.reserve(db, this.ctx(now), full));
+      const write = await this.writer.run((db, now) => orders.reserve(db, this.ctx(now), full, ticket));
+      const result = orders.finishReserve(this.vault, full, ticket, write);
       if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);
       return result;
     } finally {

@@ -79,7 +79,6 @@ export interface PayResult {
 }
 
 export interface Ctx {
-  readonly vault: VaultKeys;
   readonly now: number;
 }
 
@@ -147,48 +146,114 @@ function requestFingerprint(args: ReserveArgs): Buffer {
 }
 
 const IDEMPOTENCY_SCOPE = 'orders.create';
-const idempotencyAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/${key}`;
+/** Records before migration 5 seal the whole response under this associated data. */
+const legacyResponseAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/${key}`;
+/** Since migration 5 only the access token is sealed; the rest of the response is stored as JSON. */
+const tokenAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/token/${key}`;
 
-function recordOutcome(db: WritableDB, ctx: Ctx, key: string, fp: Buffer, result: Result<CreatedOrder>): void {
-  const status = result.ok ? 201 : 409;
+/**
+ * What a reservation needs that costs crypto (the order id, its access token and the token's hash, the
+ * request's fingerprint, the token sealed for the idempotency record), made before the write
+ * transaction: the write lock is never held for it, and the transaction itself never sees the token.
+ */
+export interface ReserveTicket {
+  readonly orderId: string;
+  readonly accessToken: string;
+  readonly tokenHash: Buffer;
+  /** Null without an idempotency key. */
+  readonly requestFingerprint: Buffer | null;
+  readonly sealedToken: Buffer | null;
+}
+
+/** The part of a ticket the write transaction uses (no plaintext token). */
+export type ReserveWriteTicket = Omit<ReserveTicket, 'accessToken'>;
+
+export function prepareReserve(vault: VaultKeys, args: ReserveArgs): ReserveTicket {
+  checkReserveArgs(args);
+  const accessToken = newAccessToken();
+  const key = args.idempotencyKey;
+  return {
+    orderId: newId('ord', 16),
+    accessToken,
+    tokenHash: sha256(accessToken),
+    requestFingerprint: key === undefined ? null : requestFingerprint(args),
+    sealedToken: key === undefined ? null : seal(vault.sealKey, accessToken, tokenAad(key)),
+  };
+}
+
+/** An idempotency record as stored: `response` is null for records sealed whole (before migration 5). */
+export interface StoredOutcome {
+  readonly response: string | null;
+  readonly sealed: Buffer;
+}
+
+/** What the write transaction of a reservation returns: a new outcome, or the stored one of an earlier request. */
+export type ReserveWrite =
+  | { readonly replayed: false; readonly result: Result<OrderView> }
+  | { readonly replayed: true; readonly stored: StoredOutcome };
+
+function recordOutcome(db: WritableDB, ctx: Ctx, key: string, ticket: ReserveWriteTicket, result: Result<OrderView>): void {
   stmt(
     db,
-    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, response, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     IDEMPOTENCY_SCOPE,
     key,
-    fp,
-    status,
+    ticket.requestFingerprint,
+    result.ok ? 201 : 409,
     result.ok ? result.value.id : null,
-    seal(ctx.vault.sealKey, JSON.stringify(result), idempotencyAad(key)),
+    result.ok ? ticket.sealedToken : NOTHING_SEALED,
+    JSON.stringify(result),
     ctx.now,
   );
 }
 
-function replay(db: ReadableDB, ctx: Ctx, key: string, fp: Buffer): ReserveResult | null {
-  const row = stmt(db, 'SELECT fingerprint, sealed_response FROM idempotency WHERE scope = ? AND key = ?').get(
+/** A refused request has no token: its record seals nothing. */
+const NOTHING_SEALED = Buffer.alloc(0);
+
+function storedOutcome(db: ReadableDB, key: string, fp: Buffer): StoredOutcome | null {
+  const row = stmt(db, 'SELECT fingerprint, sealed_response, response FROM idempotency WHERE scope = ? AND key = ?').get(
     IDEMPOTENCY_SCOPE,
     key,
-  ) as { fingerprint: Buffer; sealed_response: Buffer } | undefined;
+  ) as { fingerprint: Buffer; sealed_response: Buffer; response: string | null } | undefined;
   if (!row) return null;
   if (!row.fingerprint.equals(fp)) {
     throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
   }
-  const stored = JSON.parse(open(ctx.vault.sealKey, row.sealed_response, idempotencyAad(key)).toString()) as Result<CreatedOrder>;
-  return { replayed: true, result: stored };
+  return { response: row.response, sealed: row.sealed_response };
+}
+
+/** Turns a reservation's write into the caller's answer: the new order with its token, or the first request's answer again. */
+export function finishReserve(vault: VaultKeys, args: ReserveArgs, ticket: ReserveTicket, write: ReserveWrite): ReserveResult {
+  if (!write.replayed) {
+    const { result } = write;
+    return { replayed: false, result: result.ok ? { ok: true, value: { ...result.value, accessToken: ticket.accessToken } } : result };
+  }
+  const key = args.idempotencyKey!;
+  const { response, sealed } = write.stored;
+  if (response === null) {
+    return { replayed: true, result: JSON.parse(open(vault.sealKey, sealed, legacyResponseAad(key)).toString()) as Result<CreatedOrder> };
+  }
+  const stored = JSON.parse(response) as Result<OrderView>;
+  if (!stored.ok) return { replayed: true, result: stored };
+  const accessToken = open(vault.sealKey, sealed, tokenAad(key)).toString();
+  return { replayed: true, result: { ok: true, value: { ...stored.value, accessToken } } };
 }
 
 /**
- * Holds `quantity` keys for a new order, all or nothing, and records the idempotency key with it.
- * Sold out is a stored business outcome (a retry gets it again); bad input throws and stores nothing.
+ * The write of a reservation: holds `quantity` keys for a new order, all or nothing, and records the
+ * idempotency key with it, inside the caller's IMMEDIATE transaction. Sold out is a stored business
+ * outcome (a retry gets it again); bad input throws and stores nothing.
  */
-export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveResult {
+export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs, ticket: ReserveWriteTicket): ReserveWrite {
   checkReserveArgs(args);
-  const fp = args.idempotencyKey === undefined ? null : requestFingerprint(args);
-  if (args.idempotencyKey !== undefined && fp) {
-    const previous = replay(db, ctx, args.idempotencyKey, fp);
-    if (previous) return previous;
+  const key = args.idempotencyKey;
+  const fp = ticket.requestFingerprint;
+  if (key !== undefined) {
+    if (!fp) throw new Error('reserve: an idempotent request needs its fingerprint');
+    const stored = storedOutcome(db, key, fp);
+    if (stored) return { replayed: true, stored };
   }
   const product = stmt(db, 'SELECT price_amount, currency, on_sale FROM products WHERE id = ?').get(args.productId) as
     | { price_amount: number; currency: string; on_sale: number }
@@ -207,15 +272,14 @@ export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveRes
 
   const keyIds = firstAvailableKeys(db, args.productId, args.quantity);
 
-  let result: Result<CreatedOrder>;
+  let result: Result<OrderView>;
   if (keyIds.length < args.quantity) {
     result = {
       ok: false,
       error: { code: 'sold_out', message: `only ${keyIds.length} available, ${args.quantity} requested` },
     };
   } else {
-    const id = newId('ord', 16);
-    const accessToken = newAccessToken();
+    const id = ticket.orderId;
     const row: OrderRow = {
       id,
       product_id: args.productId,
@@ -225,7 +289,7 @@ export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveRes
       email: args.email,
       status: 'reserved',
       review_reason: null,
-      access_token_hash: sha256(accessToken),
+      access_token_hash: ticket.tokenHash,
       created_at: ctx.now,
       expires_at: ctx.now + args.holdSeconds * 1000,
       paid_at: null,
@@ -235,9 +299,8 @@ export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveRes
       db,
       `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash,
          created_at, expires_at, updated_at)
-       VALUES (@id, @product_id, @quantity, @amount, @currency, @email, @status, @access_token_hash,
-         @created_at, @expires_at, @created_at)`,
-    ).run(row);
+       VALUES (?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
+    ).run(id, row.product_id, row.quantity, row.amount, row.currency, row.email, row.access_token_hash, row.created_at, row.expires_at, row.created_at);
     const hold = stmt(db, `UPDATE keys SET status = 'reserved', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
     for (const keyId of keyIds) {
       if (hold.run(id, ctx.now, keyId).changes !== 1) throw new Error(`key ${keyId} changed under the write lock`);
@@ -253,9 +316,9 @@ export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs): ReserveRes
       orderTo: 'reserved',
       detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
     });
-    result = { ok: true, value: { ...toView(row), accessToken } };
+    result = { ok: true, value: toView(row) };
   }
-  if (args.idempotencyKey !== undefined && fp) recordOutcome(db, ctx, args.idempotencyKey, fp, result);
+  if (key !== undefined) recordOutcome(db, ctx, key, ticket, result);
   return { replayed: false, result };
 }
 

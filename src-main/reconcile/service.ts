@@ -81,7 +81,7 @@ export async function importStatement(engine: Engine, input: ImportStatementInpu
 }
 
 export async function runActions(engine: Engine, actor: string, input: ActionInput): Promise<ActionResult> {
-  const result = await engine.writer.run((db, now) => performActions(db, { vault: engine.vault, now }, actor, input));
+  const result = await engine.writer.run((db, now) => performActions(db, { now }, actor, input));
   if (!result.preview) {
     const products = new Set<string>();
     for (const outcome of result.outcomes) {

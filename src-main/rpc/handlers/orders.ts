@@ -26,7 +26,7 @@ export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
     return detail;
   },
   'orders.markPaid': async (input, { engine, actor }) => {
-    const result = await engine.writer.run((db, now) => markPaid(db, { vault: engine.vault, now }, input.id, actor));
+    const result = await engine.writer.run((db, now) => markPaid(db, { now }, input.id, actor));
     if (!result.order || result.effect === 'unknown_order') throw new RpcError('order_not_found', `no order ${input.id}`);
     const order = result.effect === 'duplicate_event' ? row(engine, result.order) : changed(engine, result.order);
     return { order, effect: result.effect };
@@ -38,7 +38,7 @@ export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
     const result = await engine.writer.run((db, now) =>
       redeliver(
         db,
-        { vault: engine.vault, now },
+        { now },
         { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor },
       ),
     );
