@@ -43,6 +43,7 @@ const GENESIS = Buffer.alloc(32);
 
 /** Compresses ascending runs of key ids: [1,2,3,7,9,10] -> "1-3,7,9-10". */
 export function encodeKeyIds(ids: readonly number[]): string {
+  if (ids.length === 1) return String(ids[0]);
   const sorted = [...ids].sort((a, b) => a - b);
   const parts: string[] = [];
   let i = 0;
@@ -100,8 +101,15 @@ function hashedBody(seq: number, at: number, kind: string, productId: string, or
 }
 
 export function entryHash(row: Omit<LedgerRow, 'hash'>): Buffer {
-  const body = hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail);
-  return sha256(Buffer.concat([row.prev_hash, Buffer.from(body)]));
+  return hashAfter(row.prev_hash, hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail));
+}
+
+/** SHA-256 of the previous hash followed by the body's UTF-8 bytes, in one buffer and one call. */
+function hashAfter(prev: Buffer, body: string): Buffer {
+  const bytes = Buffer.allocUnsafe(prev.length + Buffer.byteLength(body));
+  prev.copy(bytes, 0);
+  bytes.write(body, prev.length);
+  return sha256(bytes);
 }
 
 /** `entryHash` in lowercase hex, from the previous hash in hex (what the verifier reads). */
@@ -131,22 +139,17 @@ export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
   const detail: Record<string, unknown> = { ...input.detail };
   if (input.keysTo !== undefined) detail.keysTo = input.keysTo;
   if (input.orderTo !== undefined) detail.orderTo = input.orderTo;
-  const row = {
-    seq: (head?.seq ?? 0) + 1,
-    at: input.at,
-    kind: input.kind,
-    product_id: input.productId,
-    order_id: input.orderId ?? null,
-    key_ids: encodeKeyIds(input.keyIds),
-    detail: JSON.stringify(detail),
-    prev_hash: head?.hash ?? GENESIS,
-  };
+  const seq = (head?.seq ?? 0) + 1;
+  const orderId = input.orderId ?? null;
+  const keyIds = encodeKeyIds(input.keyIds);
+  const detailJson = JSON.stringify(detail);
+  const prev = head?.hash ?? GENESIS;
+  const hash = hashAfter(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson));
   stmt(
     db,
-    `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash)
-     VALUES (@seq, @at, @kind, @product_id, @order_id, @key_ids, @detail, @prev_hash, @hash)`,
-  ).run({ ...row, hash: entryHash(row) });
-  return row.seq;
+    `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson, prev, hash);
+  return seq;
 }
 
 export function readLedger(db: ReadableDB, options: { afterSeq?: number; limit?: number } = {}): LedgerRow[] {
