@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import iconv from 'iconv-lite';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppEvent } from '../shared/rpc';
@@ -17,7 +18,7 @@ import { DB_FILE, Engine } from '../src-main/engine/engine';
 import { isEngineError } from '../src-main/engine/errors';
 import { fingerprint, keyAad, open } from '../src-main/vault/crypto';
 import { CryptoStage } from '../src-main/vault/import-crypto';
-import { detectEncoding, LineSplitter } from '../src-main/vault/import-decode';
+import { detectEncoding, LineSplitter, MAX_LINE_CHARS } from '../src-main/vault/import-decode';
 import { beginImport, discardStaleImports, listImports, markLive, stageChunk, STALE_IMPORT_MS } from '../src-main/vault/import-store';
 import { ROOT } from './helpers/buyer-process';
 import { tempDir } from './helpers/shop';
@@ -200,6 +201,30 @@ describe('import sources', () => {
     splitter.push('\nef', out);
     splitter.end(out);
     expect(out).toEqual(['ab', null, 'ef']);
+  });
+
+  it('splits any text at LF, CRLF and lone CR exactly like one split of the whole, wherever the chunks are cut', () => {
+    // Lines near the cap, so that over-long lines and breaks at chunk edges both come up.
+    const piece = fc.oneof(fc.constantFrom('\n', '\r', '\r\n', '', 'a'), fc.nat(MAX_LINE_CHARS + 5).map((n) => 'x'.repeat(n)));
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {
+        const text = pieces.join('');
+        const expected: (string | null)[] = text.split(/\r\n|\r|\n/).map((line) => (line.length > MAX_LINE_CHARS ? null : line));
+        if (expected[expected.length - 1] === '') expected.pop();
+        const at = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b);
+        const splitter = new LineSplitter();
+        const out: (string | null)[] = [];
+        let from = 0;
+        for (const to of [...at, text.length]) {
+          splitter.push(text.slice(from, to), out);
+          from = to;
+        }
+        splitter.end(out);
+        expect(out).toEqual(expected);
+        expect(splitter.linesSoFar).toBe(expected.length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
