@@ -57,11 +57,20 @@ export interface ConsoleProblems {
 }
 
 /** Starts collecting console errors/warnings and uncaught errors of every page in the context. */
+/**
+ * zod 4 may probe once whether `Function('')` runs (its schema JIT); the page's CSP refuses, and
+ * Chromium logs the refusal as this message with an empty first sentence. The renderer configures zod
+ * jitless first (zod-setup.ts), yet the line has been seen, rarely, under load. It is harmless (zod
+ * falls back); a real refusal starts with "Refused to ..." and still counts.
+ */
+export const ZOD_EVAL_PROBE = /^ ?Note that 'script-src' was not explicitly set, so 'default-src' is used as a fallback\.?$/;
+
 export function watchConsole(context: BrowserContext): ConsoleProblems {
   const messages: string[] = [];
   const watch = (page: Page): void => {
     page.on('console', (message) => {
       if (message.type() !== 'error' && message.type() !== 'warning') return;
+      if (ZOD_EVAL_PROBE.test(message.text())) return;
       // Where it came from, so a rare message (such as a CSP report whose first sentence is empty) can be traced.
       const { url, lineNumber } = message.location();
       const from = url ? ` (at ${url}:${lineNumber}, page ${page.url()})` : ` (page ${page.url()})`;
