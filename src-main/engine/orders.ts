@@ -154,7 +154,7 @@ const tokenAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCO
 /**
  * What a reservation needs that costs crypto (the order id, its access token and the token's hash, the
  * request's fingerprint, the token sealed for the idempotency record), made before the write
- * transaction: the write lock is never held for it, and the transaction itself never sees the token.
+ * transaction: the write lock is never held for it, and the write itself never needs the plaintext token.
  */
 export interface ReserveTicket {
   readonly orderId: string;
