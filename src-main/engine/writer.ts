@@ -272,7 +272,6 @@ class BackgroundCheckpointer {
   private start(): void {
     try {
       const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { ...workerDriver(), file: this.db.name } });
-      worker.unref();
       worker.on('message', (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
         if (this.failed) return;
         if (message.ready) {
@@ -291,6 +290,9 @@ class BackgroundCheckpointer {
       });
       worker.on('error', () => this.fallBack());
       worker.on('exit', () => this.fallBack());
+      // After the listeners: adding a 'message' listener refs the worker again. An unfinished PASSIVE
+      // checkpoint never keeps a process alive (the WAL stays valid; the next one starts over).
+      worker.unref();
       this.worker = worker;
     } catch {
       this.fallBack();

@@ -117,6 +117,8 @@ export class CryptoStage {
     const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
     return new Promise<Prepared>((resolve, reject) => {
+      // A chunk in the worker keeps the process alive until its answer; an idle worker does not.
+      if (this.waiting.size === 0) worker.ref();
       this.waiting.set(id, { resolve, reject });
       worker.postMessage({ id, codes });
     });
@@ -145,11 +147,11 @@ export class CryptoStage {
         doSeal: this.options.seal,
       },
     });
-    worker.unref();
     worker.on('message', (reply: WorkerReply) => {
       const waiter = this.waiting.get(reply.id);
       if (!waiter) return;
       this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) worker.unref();
       waiter.resolve(this.unpack(reply));
     });
     const fail = (error: Error): void => {
@@ -161,6 +163,8 @@ export class CryptoStage {
     worker.on('exit', (code) => {
       if (this.waiting.size > 0) fail(new Error(`the import's crypto worker stopped (exit ${code})`));
     });
+    // After the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
     this.worker = worker;
     return worker;
   }
