@@ -144,13 +144,13 @@ function gbkDecoder(): Decoder {
   return { write: (chunk) => check(decoder.write(chunk)), end: () => check(decoder.end() ?? '') };
 }
 
+const LF = 10;
+const CR = 13;
+
 /**
  * Splits decoded text into lines (LF, CRLF or lone CR), capping each line: characters past
  * MAX_LINE_CHARS are dropped as they arrive and the line comes out as `null`.
  */
-const LF = 10;
-const CR = 13;
-
 export class LineSplitter {
   private partial = '';
   private overLong = false;
