@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ledgerCommand } from '../src-main/cli/commands/ledger';
 import type { ReadableDB } from '../src-main/db/types';
 import { DB_FILE, Engine } from '../src-main/engine/engine';
-import { decodeKeyIds, entryHash, type LedgerRow } from '../src-main/engine/ledger';
+import { decodeKeyIds, encodeKeyIds, entryHash, KeyIdRuns, type LedgerRow } from '../src-main/engine/ledger';
 import { checkChain, GENESIS_HEX } from '../src-main/engine/ledger-chain';
 import { replayLedger, replayState } from '../src-main/engine/ledger-replay';
 import { verifyLedger } from '../src-main/engine/ledger-verify';
@@ -355,4 +356,24 @@ describe('oncekey ledger verify', () => {
     expect(lines[0]).toBe(`ledger BROKEN: 11 entries; first bad entry: ${seq}`);
     expect(lines).toContain(`  #${seq}: key ${key} is available now, but the ledger left it sold`);
   }, 60_000);
+});
+
+describe('key id lists', () => {
+  it('encode runs compactly, decode back to the sorted ids, and read the same when built one id at a time', () => {
+    expect(encodeKeyIds([10, 9, 7, 1, 2, 3])).toBe('1-3,7,9-10');
+    expect(encodeKeyIds([])).toBe('');
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: 300 }), { maxLength: 60 }), (ids) => {
+        const sorted = [...ids].sort((a, b) => a - b);
+        const text = encodeKeyIds(ids);
+        expect(decodeKeyIds(text)).toEqual(sorted);
+        const runs = new KeyIdRuns();
+        for (const id of sorted) runs.add(id);
+        expect(runs.count).toBe(ids.length);
+        expect(runs.text()).toBe(text);
+        expect(runs.text()).toBe(text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });

@@ -18,8 +18,8 @@ export interface LedgerEntryInput {
   readonly at: number;
   readonly productId: string;
   readonly orderId?: string | null;
-  /** The keys this entry moves (may be empty for a pure order transition). */
-  readonly keyIds: readonly number[];
+  /** The keys this entry moves (may be empty for a pure order transition), or their runs already encoded. */
+  readonly keyIds: readonly number[] | KeyIdRuns;
   /** The state the keys are in after the entry (omit when no key moves). */
   readonly keysTo?: KeyState;
   /** The order's status after the entry (omit when the order does not change). */
@@ -44,17 +44,45 @@ const GENESIS = Buffer.alloc(32);
 /** Compresses ascending runs of key ids: [1,2,3,7,9,10] -> "1-3,7,9-10". */
 export function encodeKeyIds(ids: readonly number[]): string {
   if (ids.length === 1) return String(ids[0]);
-  const sorted = [...ids].sort((a, b) => a - b);
-  const parts: string[] = [];
-  let i = 0;
-  while (i < sorted.length) {
-    const start = sorted[i]!;
-    let end = start;
-    while (i + 1 < sorted.length && sorted[i + 1] === end + 1) end = sorted[++i]!;
-    parts.push(start === end ? String(start) : `${start}-${end}`);
-    i++;
+  const runs = new KeyIdRuns();
+  for (const id of [...ids].sort((a, b) => a - b)) runs.add(id);
+  return runs.text();
+}
+
+/**
+ * `encodeKeyIds` fed one id at a time, in ascending order, holding only the runs: an import's entry
+ * names up to a million keys, which need not all be in memory at once.
+ */
+export class KeyIdRuns {
+  private readonly parts: string[] = [];
+  private start = 0;
+  private end = 0;
+  private open = false;
+  /** How many ids were added. */
+  count = 0;
+
+  add(id: number): void {
+    this.count++;
+    if (this.open && id === this.end + 1) {
+      this.end = id;
+      return;
+    }
+    this.close();
+    this.start = id;
+    this.end = id;
+    this.open = true;
   }
-  return parts.join(',');
+
+  text(): string {
+    this.close();
+    return this.parts.join(',');
+  }
+
+  private close(): void {
+    if (!this.open) return;
+    this.parts.push(this.start === this.end ? String(this.start) : `${this.start}-${this.end}`);
+    this.open = false;
+  }
 }
 
 /** Every id of an encoded list ("1-3,7" gives 1, 2, 3, 7); throws on a damaged range. */
@@ -141,7 +169,7 @@ export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
   if (input.orderTo !== undefined) detail.orderTo = input.orderTo;
   const seq = (head?.seq ?? 0) + 1;
   const orderId = input.orderId ?? null;
-  const keyIds = encodeKeyIds(input.keyIds);
+  const keyIds = input.keyIds instanceof KeyIdRuns ? input.keyIds.text() : encodeKeyIds(input.keyIds);
   const detailJson = JSON.stringify(detail);
   const prev = head?.hash ?? GENESIS;
   const hash = hashAfter(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson));

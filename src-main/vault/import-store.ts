@@ -9,7 +9,7 @@
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../engine/errors';
-import { appendLedger } from '../engine/ledger';
+import { appendLedger, KeyIdRuns } from '../engine/ledger';
 import { moveStock, requireProduct } from '../engine/products';
 
 export type ImportState = 'staging' | 'committed' | 'discarded';
@@ -149,23 +149,27 @@ export interface CommitCounts {
 export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): number {
   const row = getImport(db, importId);
   if (row?.state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
-  const ids = stmt(db, `SELECT id FROM keys WHERE import_id = ? AND status = 'staged' ORDER BY id`).pluck().all(importId) as number[];
-  if (ids.length === 0) throw new EngineError('import_rejected', 'the import holds no codes to store');
+  // The ids are read as runs, not as an array: a million-code import's entry is a few runs long.
+  const ids = new KeyIdRuns();
+  for (const id of stmt(db, `SELECT id FROM keys WHERE import_id = ? AND status = 'staged' ORDER BY id`).pluck().iterate(importId)) {
+    ids.add(id as number);
+  }
+  if (ids.count === 0) throw new EngineError('import_rejected', 'the import holds no codes to store');
   stmt(db, `UPDATE keys SET status = 'available', updated_at = ? WHERE import_id = ? AND status = 'staged'`).run(now, importId);
-  moveStock(db, row.productId, { available: ids.length });
+  moveStock(db, row.productId, { available: ids.count });
   appendLedger(db, {
     kind: 'import',
     at: now,
     productId: row.productId,
     keyIds: ids,
     keysTo: 'available',
-    detail: { importId, accepted: ids.length, duplicates: counts.duplicates, rejected: counts.rejected, source: counts.source },
+    detail: { importId, accepted: ids.count, duplicates: counts.duplicates, rejected: counts.rejected, source: counts.source },
   });
   stmt(
     db,
     `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`,
-  ).run(ids.length, counts.duplicates, counts.rejected, now, importId);
-  return ids.length;
+  ).run(ids.count, counts.duplicates, counts.rejected, now, importId);
+  return ids.count;
 }
 
 /**
