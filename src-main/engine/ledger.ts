@@ -129,15 +129,15 @@ function hashedBody(seq: number, at: number, kind: string, productId: string, or
 }
 
 export function entryHash(row: Omit<LedgerRow, 'hash'>): Buffer {
-  return hashAfter(row.prev_hash, hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail));
+  return sha256(hashedBytes(row.prev_hash, hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail)));
 }
 
-/** SHA-256 of the previous hash followed by the body's UTF-8 bytes, in one buffer and one call. */
-function hashAfter(prev: Buffer, body: string): Buffer {
+/** The previous hash followed by the body's UTF-8 bytes, in one buffer. */
+function hashedBytes(prev: Buffer, body: string): Buffer {
   const bytes = Buffer.allocUnsafe(prev.length + Buffer.byteLength(body));
   prev.copy(bytes, 0);
   bytes.write(body, prev.length);
-  return sha256(bytes);
+  return bytes;
 }
 
 /** `entryHash` in lowercase hex, from the previous hash in hex (what the verifier reads). */
@@ -151,12 +151,7 @@ export function entryHashHex(
   detail: string,
   prevHex: string,
 ): string {
-  const body = hashedBody(seq, at, kind, productId, orderId, keyIds, detail);
-  const prev = Buffer.from(prevHex, 'hex');
-  const bytes = Buffer.allocUnsafe(prev.length + Buffer.byteLength(body));
-  prev.copy(bytes, 0);
-  bytes.write(body, prev.length);
-  return hash('sha256', bytes, 'hex');
+  return hash('sha256', hashedBytes(Buffer.from(prevHex, 'hex'), hashedBody(seq, at, kind, productId, orderId, keyIds, detail)), 'hex');
 }
 
 /** Appends one entry after the current head; returns its sequence number. Call inside a write transaction. */
@@ -172,7 +167,7 @@ export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
   const keyIds = input.keyIds instanceof KeyIdRuns ? input.keyIds.text() : encodeKeyIds(input.keyIds);
   const detailJson = JSON.stringify(detail);
   const prev = head?.hash ?? GENESIS;
-  const hash = hashAfter(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson));
+  const hash = sha256(hashedBytes(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson)));
   stmt(
     db,
     `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
