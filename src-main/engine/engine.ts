@@ -89,7 +89,7 @@ export class Engine {
   /** Holds keys for a new order. Rejects a second request with the same idempotency key while the first is in flight. */
   async reserve(args: Omit<orders.ReserveArgs, 'holdSeconds'>): Promise<orders.ReserveResult> {
     const full = { ...args, holdSeconds: this.holdSeconds };
-    const ticket = orders.prepareReserve(this.vault, full);
+    orders.checkReserveArgs(full);
     const key = args.idempotencyKey;
     if (key !== undefined) {
       if (this.inFlight.has(key)) {
@@ -98,6 +98,8 @@ export class Engine {
       this.inFlight.add(key);
     }
     try {
+      // The crypto only once the request is known to go ahead (not for a duplicate still in flight).
+      const ticket = orders.prepareReserve(this.vault, full);
       const write = await this.writer.run((db, now) => orders.reserve(db, this.ctx(now), full, ticket));
       const result = orders.finishReserve(this.vault, full, ticket, write);
       if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);

@@ -168,8 +168,8 @@ export interface ReserveTicket {
 /** The part of a ticket the write transaction uses (no plaintext token). */
 export type ReserveWriteTicket = Omit<ReserveTicket, 'accessToken'>;
 
+/** Makes a reservation's ticket; `args` have passed checkReserveArgs. */
 export function prepareReserve(vault: VaultKeys, args: ReserveArgs): ReserveTicket {
-  checkReserveArgs(args);
   const accessToken = newAccessToken();
   const key = args.idempotencyKey;
   return {
@@ -243,11 +243,11 @@ export function finishReserve(vault: VaultKeys, args: ReserveArgs, ticket: Reser
 
 /**
  * The write of a reservation: holds `quantity` keys for a new order, all or nothing, and records the
- * idempotency key with it, inside the caller's IMMEDIATE transaction. Sold out is a stored business
- * outcome (a retry gets it again); bad input throws and stores nothing.
+ * idempotency key with it, inside the caller's IMMEDIATE transaction. `args` have passed
+ * checkReserveArgs (Engine.reserve checks them once, before anything else). Sold out is a stored
+ * business outcome (a retry gets it again); a product not on sale throws and stores nothing.
  */
 export function reserve(db: WritableDB, ctx: Ctx, args: ReserveArgs, ticket: ReserveWriteTicket): ReserveWrite {
-  checkReserveArgs(args);
   const key = args.idempotencyKey;
   const fp = ticket.requestFingerprint;
   if (key !== undefined) {
