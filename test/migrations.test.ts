@@ -173,6 +173,19 @@ describe('migrations', () => {
     expect(plan("SELECT 1 FROM payments WHERE order_id = 'x' AND outcome = 'delivered'")).toContain('COVERING INDEX payments_order');
   });
 
+  it('version 5 gives the idempotency records a nullable JSON answer column (older records keep NULL)', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 4 });
+    old.prepare(
+      `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k', x'00', 409, NULL, x'01', 0)`,
+    ).run();
+    old.close();
+    const db = open(file);
+    const column = (db.pragma('table_info(idempotency)') as { name: string; type: string; notnull: number }[]).find((c) => c.name === 'response');
+    expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
+    expect(db.prepare(`SELECT response FROM idempotency WHERE key = 'k'`).pluck().get()).toBeNull();
+  });
+
   it('re-opening is idempotent: same version, same schema, same data', () => {
     const file = freshFile();
     const first = open(file);
