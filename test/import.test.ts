@@ -19,7 +19,16 @@ import { isEngineError } from '../src-main/engine/errors';
 import { fingerprint, keyAad, open } from '../src-main/vault/crypto';
 import { CryptoStage } from '../src-main/vault/import-crypto';
 import { detectEncoding, LineSplitter, MAX_LINE_CHARS } from '../src-main/vault/import-decode';
-import { beginImport, discardStaleImports, listImports, markLive, stageChunk, STALE_IMPORT_MS } from '../src-main/vault/import-store';
+import {
+  beginImport,
+  commitImport,
+  discardStaleImports,
+  getImport,
+  listImports,
+  markLive,
+  stageChunk,
+  STALE_IMPORT_MS,
+} from '../src-main/vault/import-store';
 import { ROOT } from './helpers/buyer-process';
 import { tempDir } from './helpers/shop';
 
@@ -37,18 +46,25 @@ async function shop(): Promise<{ engine: Engine; dir: string; productId: string 
 }
 
 /** Every stored code of a product, decrypted, in id order. */
+/**
+ * The product's available codes, opened: import by import, and sorted inside each import (an import
+ * stores its codes in fingerprint order, so ids within one import follow no line order).
+ */
 function storedCodes(engine: Engine, productId: string): string[] {
   const rows = engine.db
-    .prepare(`SELECT fingerprint, sealed FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id`)
-    .all(productId) as { fingerprint: Buffer; sealed: Buffer }[];
-  return rows.map((r) => open(engine.vault.sealKey, r.sealed, keyAad(productId, r.fingerprint)).toString('utf8'));
+    .prepare(`SELECT import_id, fingerprint, sealed FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id`)
+    .all(productId) as { import_id: number; fingerprint: Buffer; sealed: Buffer }[];
+  return rows
+    .map((r) => ({ importId: r.import_id, code: open(engine.vault.sealKey, r.sealed, keyAad(productId, r.fingerprint)).toString('utf8') }))
+    .sort((a, b) => a.importId - b.importId || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
+    .map((r) => r.code);
 }
 
 function counts(engine: Engine): { keys: number; staged: number; ledger: number; stock: number } {
   const one = (sql: string): number => engine.db.prepare(sql).pluck().get() as number;
   return {
     keys: one('SELECT count(*) FROM keys'),
-    staged: one(`SELECT count(*) FROM keys WHERE status = 'staged'`),
+    staged: one(`SELECT (SELECT count(*) FROM import_rows) + (SELECT count(*) FROM keys WHERE status = 'staged')`),
     ledger: one('SELECT count(*) FROM ledger'),
     stock: one('SELECT coalesce(sum(available), 0) FROM products'),
   };
@@ -173,9 +189,13 @@ describe('import sources', () => {
     const report = await engine.importCodes(productId, { kind: 'file', path: file }, { onProgress: (p) => progress.push(p.done), chunkSize: 5000 });
     expect(report.imported).toBe(60_000);
     expect(progress.at(-1)).toBe(60_000);
-    expect(storedCodes(engine, productId)).toEqual(all);
-    const fps = engine.db.prepare('SELECT fingerprint FROM keys ORDER BY id').pluck().all() as Buffer[];
-    expect(fps[59_999]).toEqual(fingerprint(engine.vault.fingerprintKey, all[59_999]!));
+    expect(storedCodes(engine, productId)).toEqual([...all].sort());
+    // Each row's fingerprint is the vault's HMAC of the code its sealed value opens to.
+    const rows = engine.db.prepare('SELECT fingerprint, sealed FROM keys').all() as { fingerprint: Buffer; sealed: Buffer }[];
+    for (const row of rows.filter((_, i) => i % 997 === 0)) {
+      const code = open(engine.vault.sealKey, row.sealed, keyAad(productId, row.fingerprint)).toString('utf8');
+      expect(row.fingerprint).toEqual(fingerprint(engine.vault.fingerprintKey, code));
+    }
     expect(engine.verifyLedger().ok).toBe(true);
     // The worker's fingerprints match the vault's for any text, not just ASCII.
     const stage = new CryptoStage(engine.vault, productId, { seal: true, workerAfter: 0 });
@@ -253,7 +273,41 @@ describe('import preview', () => {
     expect(listImports(engine.db, productId)).toHaveLength(1);
     // The preview's numbers are what the commit then does.
     const done = await engine.importCodes(productId, { kind: 'text', text: lines.join('\n') });
-    expect(done).toMatchObject({ imported: 3, duplicatesInBatch: 2, duplicatesInVault: 2 });
+    expect(done).toMatchObject({ imported: 3, duplicatesInBatch: 2, duplicatesInVault: 2, samples: { duplicatesInBatch: [6, 9], duplicatesInVault: [3, 8] } });
+    expect(listImports(engine.db, productId).at(-1)).toMatchObject({ state: 'committed', accepted: 3, duplicates: 4, rejected: 2 });
+  });
+
+  it('commits in fingerprint order; a code another import stored after this one staged it counts as already in the vault', async () => {
+    const { engine, productId } = await shop();
+    const fp = (code: string) => fingerprint(engine.vault.fingerprintKey, code);
+    const write = <T>(fn: () => T): T => engine.db.transaction(fn).immediate();
+    const slow = write(() => beginImport(engine.db, productId, { name: 'slow.txt', pid: process.pid }, 1));
+    const codes = ['C-1', 'C-2', 'C-3', 'C-2', 'C-4'];
+    const staged = write(() => stageChunk(engine.db, slow, productId, codes.map(fp), codes.map(() => Buffer.from('s')), [1, 2, 3, 4, 5], 1));
+    expect(staged).toEqual({ staged: 5, inVault: [] });
+    // Meanwhile a faster import stores C-3.
+    const fast = write(() => beginImport(engine.db, productId, { name: 'fast.txt', pid: process.pid }, 2));
+    write(() => stageChunk(engine.db, fast, productId, [fp('C-3')], [Buffer.from('s')], [1], 2));
+    expect(write(() => commitImport(engine.db, fast, { inVault: 0, rejected: 0, source: 'fast.txt', keep: 20 }, 2)).imported).toBe(1);
+    const done = write(() => commitImport(engine.db, slow, { inVault: 0, rejected: 0, source: 'slow.txt', keep: 20 }, 3));
+    expect(done).toEqual({ imported: 3, inBatch: { count: 1, lines: [4] }, lateInVault: 1 });
+    // The new keys follow the fast import's key, in fingerprint order, and nothing stays staged.
+    const rows = engine.db.prepare('SELECT id, fingerprint FROM keys WHERE import_id = ? ORDER BY id').all(slow) as { id: number; fingerprint: Buffer }[];
+    expect(rows.map((r) => r.id)).toEqual([2, 3, 4]);
+    const sorted = [...rows.map((r) => r.fingerprint)].sort((a, b) => Buffer.compare(a, b));
+    expect(rows.map((r) => r.fingerprint)).toEqual(sorted);
+    expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(0);
+    expect(engine.getProduct(productId)?.stock.available).toBe(4);
+    expect(engine.verifyLedger().ok).toBe(true);
+    // An import whose every staged code was stored meanwhile stores nothing.
+    const late = write(() => beginImport(engine.db, productId, { name: 'late.txt', pid: process.pid }, 4));
+    write(() => stageChunk(engine.db, late, productId, [fp('C-9')], [Buffer.from('s')], [1], 4));
+    const other = write(() => beginImport(engine.db, productId, { name: 'other.txt', pid: process.pid }, 4));
+    write(() => stageChunk(engine.db, other, productId, [fp('C-9')], [Buffer.from('s')], [1], 4));
+    write(() => commitImport(engine.db, other, { inVault: 0, rejected: 0, source: 'other.txt', keep: 20 }, 4));
+    expect(() => write(() => commitImport(engine.db, late, { inVault: 0, rejected: 0, source: 'late.txt', keep: 20 }, 5))).toThrow(/stored meanwhile/);
+    expect(getImport(engine.db, late)?.state).toBe('staging');
+    expect(engine.db.prepare('SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(late)).toBe(1);
   });
 
   it('keeps only the first N line numbers of each kind', async () => {
@@ -385,7 +439,7 @@ describe('import atomicity', () => {
       chunkSize: 4096,
       signal: controller.signal,
       onProgress: () => {
-        staged = engine.db.prepare(`SELECT count(*) FROM keys WHERE status = 'staged'`).pluck().get() as number;
+        staged = engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
         controller.abort();
       },
     });
@@ -427,7 +481,7 @@ describe('import atomicity', () => {
     const fp = fingerprint(engine.vault.fingerprintKey, 'GHOST-1');
     const deadPid = 2 ** 22 + 12345;
     const id = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'crash.txt', pid: deadPid }, 1)).immediate();
-    engine.db.transaction(() => stageChunk(engine.db, id, product.id, [fp], [Buffer.from('sealed')], 1)).immediate();
+    engine.db.transaction(() => stageChunk(engine.db, id, product.id, [fp], [Buffer.from('sealed')], [1], 1)).immediate();
     const otherPid = deadPid + 1;
     const other = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'other.txt', pid: otherPid }, Date.now())).immediate();
     const mine = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'mine.txt', pid: process.pid }, Date.now())).immediate();
@@ -464,7 +518,7 @@ describe('import atomicity', () => {
       const deadline = Date.now() + 150_000;
       while (staged === 0 && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 10));
-        staged = watcher.prepare(`SELECT count(*) FROM keys WHERE status = 'staged'`).pluck().get() as number;
+        staged = watcher.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
       }
       child.kill('SIGKILL');
       await exited;

@@ -11,6 +11,7 @@ import { LATEST_VERSION, MIGRATIONS } from '../src-main/db/migrations';
 import { DEFAULT_BUSY_TIMEOUT_MS, migrate, openDatabase, schemaVersion } from '../src-main/db/open';
 import type { WritableDB } from '../src-main/db/types';
 import { DB_FILE, Engine } from '../src-main/engine/engine';
+import { discardStaleImports } from '../src-main/vault/import-store';
 import { killAllBuyers, spawnBuyer, spawnBuyers } from './helpers/buyer-process';
 import { seedKeys, tempDir } from './helpers/shop';
 
@@ -64,6 +65,7 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   4: { tables: [], indices: [], triggers: [] },
   // A column (idempotency.response), checked below.
   5: { tables: [], indices: [], triggers: [] },
+  6: { tables: ['import_rows'], indices: [], triggers: [] },
 };
 
 function expectedAt(version: number) {
@@ -184,6 +186,29 @@ describe('migrations', () => {
     const column = (db.pragma('table_info(idempotency)') as { name: string; type: string; notnull: number }[]).find((c) => c.name === 'response');
     expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
     expect(db.prepare(`SELECT response FROM idempotency WHERE key = 'k'`).pluck().get()).toBeNull();
+  });
+
+  it('version 6 stages imports in import_rows (no index); a staged key row a version-5 import left is still discarded', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 5 });
+    old.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', 0)`).run();
+    old.prepare(`INSERT INTO imports (id, product_id, state, source, created_at, updated_at) VALUES (7, 'p1', 'staging', '{"name":"a.txt","pid":1}', 0, 0)`).run();
+    old.prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES ('p1', 7, x'01', x'00', 'staged', 0)`).run();
+    old.close();
+    const db = open(file);
+    const columns = (db.pragma('table_info(import_rows)') as { name: string; type: string; notnull: number }[]).map((c) => [c.name, c.type, c.notnull]);
+    expect(columns).toEqual([
+      ['import_id', 'INTEGER', 1],
+      ['line', 'INTEGER', 1],
+      ['fingerprint', 'BLOB', 1],
+      ['sealed', 'BLOB', 1],
+    ]);
+    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'import_rows'`).pluck().get()).toBe(0);
+    expect(() => db.prepare(`INSERT INTO import_rows VALUES (99, 1, x'01', x'00')`).run()).toThrow(/FOREIGN KEY/);
+    db.prepare(`INSERT INTO import_rows VALUES (7, 1, x'02', x'00')`).run();
+    expect(discardStaleImports(db, 1, () => false)).toEqual([7]);
+    expect(db.prepare('SELECT (SELECT count(*) FROM keys) + (SELECT count(*) FROM import_rows)').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT state FROM imports WHERE id = 7').pluck().get()).toBe('discarded');
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {

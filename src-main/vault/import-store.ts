@@ -1,10 +1,12 @@
 /**
- * The import's database side. Codes are inserted as `staged` key rows of one `imports` row, chunk by
- * chunk, in short write transactions; one final transaction flips them all to `available`, moves the
- * product's stock counter and appends ONE ledger `import` entry, so the vault gets every accepted code
- * or none. Duplicates are found by the UNIQUE (product_id, fingerprint) index, not by a set in memory:
- * a clash with a row of this import is a duplicate inside the batch, any other is already in the vault.
- * A failed, cancelled or crashed import is discarded: its staged rows deleted, its state `discarded`.
+ * The import's database side. Codes are appended to `import_rows` (no index: an append costs about a
+ * microsecond) chunk by chunk, in short write transactions; a code already in the vault is counted and
+ * left out. One final transaction copies the rows into `keys` as `available`, in fingerprint order so
+ * the UNIQUE (product_id, fingerprint) index is filled in order, moves the product's stock counter,
+ * appends ONE ledger `import` entry and deletes the rows: the vault gets every accepted code or none.
+ * That index, not a set in memory, decides what is a duplicate; a code repeated inside the file is
+ * found by reading the import's rows in fingerprint order (`batchDuplicates`).
+ * A failed, cancelled or crashed import is discarded: its rows deleted, its state `discarded`.
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
@@ -93,16 +95,16 @@ export function beginImport(db: WritableDB, productId: string, origin: ImportOri
 }
 
 export interface StagedChunk {
-  readonly inserted: number;
-  /** Positions (in the chunk) of codes already staged by this import. */
-  readonly inBatch: number[];
-  /** Positions of codes already in the vault (or staged by another import). */
+  /** Codes appended to the import's rows. */
+  readonly staged: number;
+  /** Positions (in the chunk) of codes already in the vault; they are not staged. */
   readonly inVault: number[];
 }
 
 /**
- * Stages one chunk. `fingerprints[i]` and `sealed[i]` belong to the same code. Pure with respect to the
- * caller's state: the writer may run it twice (a neighbour's failure re-runs the batch with savepoints).
+ * Stages one chunk. `fingerprints[i]`, `sealed[i]` and `lines[i]` belong to the same code. Pure with
+ * respect to the caller's state: the writer may run it twice (a neighbour's failure re-runs the batch
+ * with savepoints).
  */
 export function stageChunk(
   db: WritableDB,
@@ -110,79 +112,132 @@ export function stageChunk(
   productId: string,
   fingerprints: readonly Uint8Array[],
   sealed: readonly Uint8Array[],
+  lines: readonly number[],
   now: number,
 ): StagedChunk {
   const state = stmt(db, 'SELECT state FROM imports WHERE id = ?').pluck().get(importId) as ImportState | undefined;
   if (state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${state ?? 'gone'})`);
-  const insert = stmt(
-    db,
-    `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, ?, 'staged', ?)
-     ON CONFLICT (product_id, fingerprint) DO NOTHING`,
-  );
-  const owner = stmt(db, 'SELECT import_id FROM keys WHERE product_id = ? AND fingerprint = ?').pluck();
-  let inserted = 0;
-  const inBatch: number[] = [];
+  const known = stmt(db, 'SELECT 1 FROM keys WHERE product_id = ? AND fingerprint = ?').pluck();
+  const append = stmt(db, 'INSERT INTO import_rows (import_id, line, fingerprint, sealed) VALUES (?, ?, ?, ?)');
+  let staged = 0;
   const inVault: number[] = [];
   for (let i = 0; i < fingerprints.length; i++) {
-    if (insert.run(productId, importId, fingerprints[i], sealed[i], now).changes === 1) {
-      inserted++;
-    } else if (owner.get(productId, fingerprints[i]) === importId) {
-      inBatch.push(i);
-    } else {
+    if (known.get(productId, fingerprints[i]) !== undefined) {
       inVault.push(i);
+    } else {
+      append.run(importId, lines[i], fingerprints[i], sealed[i]);
+      staged++;
     }
   }
   stmt(db, 'UPDATE imports SET updated_at = ? WHERE id = ?').run(now, importId);
-  return { inserted, inBatch, inVault };
+  return { staged, inVault };
 }
 
-export interface CommitCounts {
-  readonly duplicates: number;
-  readonly rejected: number;
-  readonly source: string;
+export interface BatchDuplicates {
+  /** Staged codes that repeat an earlier line of the same import. */
+  readonly count: number;
+  /** The first `keep` of their line numbers, ascending. */
+  readonly lines: number[];
 }
 
 /**
- * Flips every staged key of the import to `available`, moves the stock counter and appends one ledger
- * entry, in the caller's transaction. Returns how many keys it made available.
+ * Finds the codes an import staged more than once: its rows read in fingerprint order put each code's
+ * lines side by side; every line after a code's first is a duplicate. SQLite sorts in bounded memory.
  */
-export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): number {
+export function batchDuplicates(db: ReadableDB, importId: number, keep: number): BatchDuplicates {
+  const rows = stmt(db, 'SELECT line, fingerprint FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line').raw();
+  let count = 0;
+  let lines: number[] = [];
+  let previous = null as Buffer | null;
+  for (const [line, fp] of rows.iterate(importId) as IterableIterator<[number, Buffer]>) {
+    if (previous?.equals(fp)) {
+      count++;
+      lines.push(line);
+      if (lines.length > 4 * keep + 64) lines = lines.sort((a, b) => a - b).slice(0, keep);
+    }
+    previous = fp;
+  }
+  return { count, lines: lines.sort((a, b) => a - b).slice(0, keep) };
+}
+
+export interface CommitCounts {
+  /** Codes found in the vault while staging. */
+  readonly inVault: number;
+  readonly rejected: number;
+  readonly source: string;
+  /** How many line numbers of each kind of duplicate to return. */
+  readonly keep: number;
+}
+
+export interface Committed {
+  /** Keys made available. */
+  readonly imported: number;
+  readonly inBatch: BatchDuplicates;
+  /** Staged codes another import stored after they were staged (counted as already in the vault). */
+  readonly lateInVault: number;
+}
+
+/**
+ * Copies the import's staged rows into `keys` as available (in fingerprint order), moves the stock
+ * counter, appends one ledger entry and deletes the staged rows, in the caller's transaction.
+ */
+export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed {
   const row = getImport(db, importId);
   if (row?.state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
-  // The ids are read as runs, not as an array: a million-code import's entry is a few runs long.
-  const ids = new KeyIdRuns();
-  for (const id of stmt(db, `SELECT id FROM keys WHERE import_id = ? AND status = 'staged' ORDER BY id`).pluck().iterate(importId)) {
-    ids.add(id as number);
+  const lastId = () => stmt(db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number;
+  const before = lastId();
+  const staged = stmt(db, 'SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(importId) as number;
+  // The UPSERT needs its SELECT to have a WHERE clause (it has): see SQLite's "parsing ambiguity".
+  const imported = stmt(
+    db,
+    `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at)
+     SELECT ?, import_id, fingerprint, sealed, 'available', ? FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line
+     ON CONFLICT (product_id, fingerprint) DO NOTHING`,
+  ).run(row.productId, now, importId).changes;
+  if (imported === 0) {
+    throw new EngineError('import_rejected', 'nothing to import: every new code was stored meanwhile by another import; nothing was stored');
   }
-  if (ids.count === 0) throw new EngineError('import_rejected', 'the import holds no codes to store');
-  stmt(db, `UPDATE keys SET status = 'available', updated_at = ? WHERE import_id = ? AND status = 'staged'`).run(now, importId);
-  moveStock(db, row.productId, { available: ids.count });
+  // Rows a code clashed with are repeats inside the file, or codes another import stored meanwhile.
+  const inBatch = staged > imported ? batchDuplicates(db, importId, counts.keep) : { count: 0, lines: [] };
+  const lateInVault = staged - imported - inBatch.count;
+  // The new rows have the ids after `before`: one run, unless SQLite had to pick ids at random.
+  const ids = new KeyIdRuns();
+  if (lastId() === before + imported) {
+    for (let id = before + 1; id <= before + imported; id++) ids.add(id);
+  } else {
+    for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId)) ids.add(id as number);
+  }
+  stmt(db, 'DELETE FROM import_rows WHERE import_id = ?').run(importId);
+  moveStock(db, row.productId, { available: imported });
+  const duplicates = inBatch.count + counts.inVault + lateInVault;
   appendLedger(db, {
     kind: 'import',
     at: now,
     productId: row.productId,
     keyIds: ids,
     keysTo: 'available',
-    detail: { importId, accepted: ids.count, duplicates: counts.duplicates, rejected: counts.rejected, source: counts.source },
+    detail: { importId, accepted: imported, duplicates, rejected: counts.rejected, source: counts.source },
   });
   stmt(
     db,
     `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`,
-  ).run(ids.count, counts.duplicates, counts.rejected, now, importId);
-  return ids.count;
+  ).run(imported, duplicates, counts.rejected, now, importId);
+  return { imported, inBatch, lateInVault };
 }
 
 /**
- * Deletes up to `limit` staged rows of an import (so a big discard never holds the write lock long);
- * once none are left, marks the import discarded (or deletes its row when `forget`, for a preview).
- * Returns true when the import is fully discarded.
+ * Deletes up to `limit` staged rows of an import (so a big discard never holds the write lock long; -1:
+ * all), including `staged` key rows an older OnceKey left; once none are left, marks the import
+ * discarded (or deletes its row when `forget`, for a preview). Returns true when it is fully discarded.
  */
 export function discardChunk(db: WritableDB, importId: number, now: number, limit: number, forget = false): boolean {
-  const deleted = stmt(
+  const rows = stmt(db, `DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE import_id = ? LIMIT ?)`).run(importId, limit).changes;
+  if (rows === limit) return false;
+  const legacy = stmt(
     db,
     `DELETE FROM keys WHERE id IN (SELECT id FROM keys WHERE import_id = ? AND status = 'staged' LIMIT ?)`,
-  ).run(importId, limit).changes;
-  if (deleted === limit) return false;
+  ).run(importId, limit < 0 ? -1 : limit - rows).changes;
+  if (limit >= 0 && rows + legacy === limit) return false;
   if (forget) stmt(db, `DELETE FROM imports WHERE id = ? AND state <> 'committed'`).run(importId);
   else stmt(db, `UPDATE imports SET state = 'discarded', updated_at = ? WHERE id = ? AND state = 'staging'`).run(now, importId);
   return true;

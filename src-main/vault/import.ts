@@ -5,7 +5,8 @@
  * placeholder rows and always discards, so its duplicate counts are exactly what a commit would find.
  *
  * Memory stays bounded for any file size: the source is streamed, chunks are processed as they come,
- * and duplicates are found by the database's UNIQUE index, not a set of every code.
+ * and duplicates are found by the database (the vault's UNIQUE index, and the staged rows read in
+ * fingerprint order), not by a set of every code.
  */
 import type { AppEvent } from '../../shared/rpc';
 import type { WritableDB } from '../db/types';
@@ -15,7 +16,7 @@ import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
-import { beginImport, commitImport, discardChunk, markLive, stageChunk } from './import-store';
+import { batchDuplicates, beginImport, commitImport, discardChunk, markLive, stageChunk } from './import-store';
 
 export type { CodeSource } from './import-source';
 
@@ -76,7 +77,7 @@ export interface ImportHost {
   emit(event: AppEvent): void;
 }
 
-const DEFAULT_CHUNK = 32_768;
+const DEFAULT_CHUNK = 8192;
 /** Staged rows deleted per transaction when an import is discarded. */
 const DISCARD_CHUNK = 20_000;
 
@@ -163,10 +164,11 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
   const crypto = new CryptoStage(host.vault, productId, { seal: !dryRun });
   let importId: number | null = null;
   let unmark = (): void => undefined;
+  let staged = 0;
   let accepted = 0;
   let inBatch = 0;
   let inVault = 0;
-  const inBatchLines: number[] = [];
+  let inBatchLines: number[] = [];
   const inVaultLines: number[] = [];
 
   const report = (): ImportReport => ({
@@ -211,15 +213,13 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     const stage = async (prepared: Promise<Prepared>, lines: number[]): Promise<void> => {
       const { fingerprints, sealed } = await prepared;
       signal?.throwIfAborted();
-      const result = await host.writer.run((db, now) => stageChunk(db, id, productId, fingerprints, sealed, now));
-      accepted += result.inserted;
-      inBatch += result.inBatch.length;
+      const result = await host.writer.run((db, now) => stageChunk(db, id, productId, fingerprints, sealed, lines, now));
+      staged += result.staged;
       inVault += result.inVault.length;
-      for (const i of result.inBatch) if (inBatchLines.length < keep) inBatchLines.push(lines[i]!);
       for (const i of result.inVault) if (inVaultLines.length < keep) inVaultLines.push(lines[i]!);
     };
 
-    // The next chunk is fingerprinted and sealed (in a worker thread for big imports) while the
+    // The next chunk is fingerprinted and sealed (in worker threads for big imports) while the
     // previous one is staged; at most two chunks are in flight.
     let previous: Promise<void> = Promise.resolve();
     for await (const batch of readCodes(source, options, stats)) {
@@ -240,17 +240,26 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     await previous;
     signal?.throwIfAborted();
 
-    const counts = report();
     if (dryRun) {
+      // What a commit would find repeated in the file (the commit itself looks only if a code clashed).
+      const repeated = batchDuplicates(host.db, id, keep);
+      accepted = staged - repeated.count;
+      inBatch = repeated.count;
+      inBatchLines = repeated.lines;
+      const counts = report();
       await discard(host, id, true);
       return counts;
     }
-    if (accepted === 0) throw new EngineError('import_rejected', describeNothing(counts), { lines: counts.lines });
-    const imported = await host.writer.run((db, now) =>
-      commitImport(db, id, { duplicates: inBatch + inVault, rejected: stats.overLong + stats.invalid, source: stats.name }, now),
+    if (staged === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
+    const committed = await host.writer.run((db, now) =>
+      commitImport(db, id, { inVault, rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
     );
+    accepted = committed.imported;
+    inBatch = committed.inBatch.count;
+    inBatchLines = committed.inBatch.lines;
+    inVault += committed.lateInVault;
     host.emit({ type: 'stock', productId });
-    return { ...counts, imported };
+    return { ...report(), imported: committed.imported };
   } catch (error) {
     if (importId !== null) await discard(host, importId, dryRun);
     throw error;

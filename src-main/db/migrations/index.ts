@@ -5,12 +5,13 @@ import * as m002 from './002-reconcile';
 import * as m003 from './003-list-indexes';
 import * as m004 from './004-reconcile-indexes';
 import * as m005 from './005-idempotency-response';
+import * as m006 from './006-import-rows';
 
 export interface Migration {
   readonly version: number;
   up(db: WritableDB): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
 
 export const LATEST_VERSION = MIGRATIONS.length;
