@@ -1,12 +1,13 @@
 /**
  * Fingerprints and seals imported codes chunk by chunk. Crypto is most of an import's CPU time (an HMAC
- * and an AES-256-GCM seal per code), so a big import does it in a worker thread while the main thread
- * parses and stages the previous chunk; a small one does it inline. Both produce exactly what
+ * and an AES-256-GCM seal per code), so a big import does it in worker threads (two, chunks taking
+ * turns) while the main thread parses and stages the previous chunk; a small one does it inline. Both produce exactly what
  * crypto.ts's `fingerprint` and `seal` would (the import tests check the worker's output with `open`).
  *
  * The worker is plain JavaScript evaluated from a string, so it needs no loader or bundler entry. It
- * receives the two working keys by message (they stay in this process) and never sees more than a chunk.
+ * receives the two working keys at start (they stay in this process) and never sees more than a chunk.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { fingerprint, keyAad, seal, type VaultKeys } from './crypto';
 
@@ -79,7 +80,8 @@ parentPort.on('message', ({ id, codes }) => {
     }
   }
   offsets[count] = at;
-  parentPort.postMessage({ id, fps: fps.buffer, fpsOffset: fps.byteOffset, sealed: sealed.buffer, sealedOffset: sealed.byteOffset, offsets }, []);
+  // The buffers are the worker's own (Buffer.alloc, not the pool): moved, not copied.
+  parentPort.postMessage({ id, fps: fps.buffer, fpsOffset: fps.byteOffset, sealed: sealed.buffer, sealedOffset: sealed.byteOffset, offsets }, doSeal ? [fps.buffer, sealed.buffer, offsets.buffer] : [fps.buffer, offsets.buffer]);
 });
 `;
 
@@ -92,11 +94,60 @@ interface WorkerReply {
   readonly offsets: Uint32Array;
 }
 
+/** One crypto worker thread and the chunks it has been given. */
+class CryptoWorker {
+  private readonly waiting = new Map<number, { resolve: (p: Prepared) => void; reject: (e: Error) => void }>();
+
+  constructor(
+    private readonly worker: Worker,
+    unpack: (reply: WorkerReply) => Prepared,
+    fail: (error: Error) => void,
+  ) {
+    worker.on('message', (reply: WorkerReply) => {
+      const waiter = this.waiting.get(reply.id);
+      if (!waiter) return;
+      this.waiting.delete(reply.id);
+      if (this.waiting.size === 0) worker.unref();
+      waiter.resolve(unpack(reply));
+    });
+    worker.on('error', fail);
+    worker.on('exit', (code) => {
+      if (this.waiting.size > 0) fail(new Error(`the import's crypto worker stopped (exit ${code})`));
+    });
+    // After the listeners: adding a 'message' listener refs the worker again.
+    worker.unref();
+  }
+
+  process(id: number, codes: readonly string[]): Promise<Prepared> {
+    return new Promise<Prepared>((resolve, reject) => {
+      // A chunk in the worker keeps the process alive until its answer; an idle worker does not.
+      if (this.waiting.size === 0) this.worker.ref();
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, codes });
+    });
+  }
+
+  rejectAll(error: Error): void {
+    for (const waiter of this.waiting.values()) waiter.reject(error);
+    this.waiting.clear();
+  }
+
+  terminate(): void {
+    void this.worker.terminate();
+  }
+}
+
+/**
+ * Worker threads for a big import: with one, the crypto (about 6 us a code) was the import's bottleneck
+ * and the main thread, which only stages (about 3 us), waited for it. Chunks alternate between them.
+ */
+const WORKERS = Math.min(2, availableParallelism());
+
 export class CryptoStage {
-  private worker: Worker | null = null;
+  /** Started on first use, by slot. */
+  private readonly workers: (CryptoWorker | undefined)[] = [];
   private failed: Error | null = null;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: (p: Prepared) => void; reject: (e: Error) => void }>();
   private inline = 0;
   private readonly workerAfter: number;
 
@@ -114,14 +165,10 @@ export class CryptoStage {
       this.inline += codes.length;
       return Promise.resolve(this.processInline(codes));
     }
-    const worker = this.worker ?? this.startWorker();
     const id = this.nextId++;
-    return new Promise<Prepared>((resolve, reject) => {
-      // A chunk in the worker keeps the process alive until its answer; an idle worker does not.
-      if (this.waiting.size === 0) worker.ref();
-      this.waiting.set(id, { resolve, reject });
-      worker.postMessage({ id, codes });
-    });
+    const slot = id % WORKERS;
+    const worker = this.workers[slot] ?? (this.workers[slot] = this.startWorker());
+    return worker.process(id, codes);
   }
 
   processInline(codes: readonly string[]): Prepared {
@@ -136,10 +183,13 @@ export class CryptoStage {
     return { fingerprints, sealed };
   }
 
-  private startWorker(): Worker {
+  private startWorker(): CryptoWorker {
     const aadPrefix = keyAad(this.productId, Buffer.alloc(0));
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
+      // V8's default young generation lets each worker's heap grow by tens of MB between collections;
+      // with 8 MB, a million-code import peaks about 50 MB lower (bench/import-bench.ts), as fast.
+      resourceLimits: { maxYoungGenerationSizeMb: 8 },
       workerData: {
         sealKey: new Uint8Array(this.vault.sealKey),
         fingerprintKey: new Uint8Array(this.vault.fingerprintKey),
@@ -147,26 +197,11 @@ export class CryptoStage {
         doSeal: this.options.seal,
       },
     });
-    worker.on('message', (reply: WorkerReply) => {
-      const waiter = this.waiting.get(reply.id);
-      if (!waiter) return;
-      this.waiting.delete(reply.id);
-      if (this.waiting.size === 0) worker.unref();
-      waiter.resolve(this.unpack(reply));
-    });
     const fail = (error: Error): void => {
       this.failed = error;
-      for (const waiter of this.waiting.values()) waiter.reject(error);
-      this.waiting.clear();
+      for (const other of this.workers) other?.rejectAll(error);
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (this.waiting.size > 0) fail(new Error(`the import's crypto worker stopped (exit ${code})`));
-    });
-    // After the listeners: adding a 'message' listener refs the worker again.
-    worker.unref();
-    this.worker = worker;
-    return worker;
+    return new CryptoWorker(worker, (reply) => this.unpack(reply), fail);
   }
 
   private unpack(reply: WorkerReply): Prepared {
@@ -183,7 +218,6 @@ export class CryptoStage {
   }
 
   close(): void {
-    if (this.worker) void this.worker.terminate();
-    this.worker = null;
+    for (const worker of this.workers.splice(0)) worker?.terminate();
   }
 }
