@@ -37,7 +37,15 @@ export default tseslint.config(
   {
     // expect.any() and friends are typed `any` on purpose.
     files: ['test/**/*.ts'],
-    rules: { '@typescript-eslint/no-unsafe-assignment': 'off' },
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      // Playwright polls a string predicate with eval in the page, which the pages' CSP refuses: an
+      // EvalError under load, and a console line that looked like a CSP problem of the app's own.
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='waitForFunction']", message: 'Wait on a locator (or settle() in test/helpers/browser.ts) instead.' },
+      ],
+    },
   },
   {
     // Electron lives only in the desktop shell.

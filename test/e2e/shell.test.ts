@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commonStrings } from '../../src-renderer/i18n/common';
-import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser';
+import { launchBrowser, settle, watchConsole, type ConsoleProblems } from '../helpers/browser';
 import { startBrowserMode, type BrowserModeShop } from '../helpers/browser-mode';
 import { send } from '../helpers/http';
 import { SCREENSHOTS } from '../helpers/screenshots';
@@ -65,15 +65,6 @@ afterAll(async () => {
   await shop?.stop();
 });
 
-/** Waits until no spinner is showing (bounded), so a screenshot shows the page, not its loading. */
-async function settle(): Promise<void> {
-  // Strings, not functions: this file is typechecked without the DOM library.
-  await page
-    .waitForFunction("document.querySelectorAll('.spinner').length === 0", undefined, { timeout: 15_000 })
-    .catch(() => undefined);
-  await page.evaluate('document.fonts.ready.then(() => true)');
-}
-
 const htmlAttribute = (name: string): Promise<string | null> => page.locator('html').getAttribute(name);
 
 describe('the admin shell in browser mode', () => {
@@ -94,7 +85,7 @@ describe('the admin shell in browser mode', () => {
       await page.locator(`nav .nav__link[href="#/${id}"]`).click();
       await page.waitForSelector(`main[data-page="${id}"]`);
       expect(await page.locator(`nav .nav__link[href="#/${id}"]`).getAttribute('aria-current')).toBe('page');
-      await settle();
+      await settle(page);
       // Pages that another end-to-end test photographs in use keep that picture.
       if (!SHOWN_IN_USE.has(id)) await page.screenshot({ path: join(SCREENSHOTS, `${id}.png`) });
       expect(problems.messages, `console problems on the ${id} page`).toEqual([]);
@@ -105,7 +96,7 @@ describe('the admin shell in browser mode', () => {
     await page.goto(`${shop.baseUrl}/admin/#/${'dashboard'}`);
     await page.waitForSelector('[data-testid="language-select"]');
     await page.selectOption('[data-testid="language-select"]', 'zh-CN');
-    await page.waitForFunction("document.documentElement.lang === 'zh-CN'");
+    await page.locator('html[lang="zh-CN"]').waitFor();
     const navTexts = await page.locator('nav .nav__link').allInnerTexts();
     const zhTitles = Object.values(commonStrings['zh-CN'].nav);
     for (const text of navTexts) expect(zhTitles).toContain(text);
@@ -117,16 +108,16 @@ describe('the admin shell in browser mode', () => {
     expect(await page.locator('[data-testid="connection-status"]').innerText()).toContain(
       commonStrings['zh-CN'].connection.ready,
     );
-    await settle();
+    await settle(page);
     await page.screenshot({ path: join(SCREENSHOTS, 'shell-zh.png') });
 
     await page.selectOption('[data-testid="theme-select"]', 'dark');
     expect(await htmlAttribute('data-theme')).toBe('dark');
-    await settle();
+    await settle(page);
     await page.screenshot({ path: join(SCREENSHOTS, 'shell-dark.png') });
     await page.selectOption('[data-testid="theme-select"]', 'system');
     await page.selectOption('[data-testid="language-select"]', 'en');
-    await page.waitForFunction("document.documentElement.lang === 'en'");
+    await page.locator('html[lang="en"]').waitFor();
     expect(problems.messages).toEqual([]);
   });
 });

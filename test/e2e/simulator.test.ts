@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, watchConsole, type ConsoleProblems } from '../helpers/browser';
+import { launchBrowser, settle, watchConsole, type ConsoleProblems } from '../helpers/browser';
 import { startBrowserMode, type BrowserModeShop } from '../helpers/browser-mode';
 import { SCREENSHOTS } from '../helpers/screenshots';
 
@@ -75,9 +75,7 @@ describe('the Simulator page', () => {
     expect(rows).toHaveLength(8);
     expect(rows[0]).toMatch(/^naive/);
     for (const row of rows.slice(1)) expect(row.split('\t')[2]).toBe('0');
-    await page
-      .waitForFunction("document.querySelectorAll('.spinner').length === 0", undefined, { timeout: 15_000 })
-      .catch(() => undefined);
+    await settle(page);
     await page.screenshot({ path: join(SCREENSHOTS, 'simulator.png'), fullPage: true });
     expect(problems.messages).toEqual([]);
   });

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, errors, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 const CANDIDATES = [
   '/usr/bin/chromium',
@@ -57,20 +57,11 @@ export interface ConsoleProblems {
 }
 
 /** Starts collecting console errors/warnings and uncaught errors of every page in the context. */
-/**
- * zod 4 may probe once whether `Function('')` runs (its schema JIT); the page's CSP refuses, and
- * Chromium logs the refusal as this message with an empty first sentence. The renderer configures zod
- * jitless first (zod-setup.ts), yet the line has been seen, rarely, under load. It is harmless (zod
- * falls back); a real refusal starts with "Refused to ..." and still counts.
- */
-export const ZOD_EVAL_PROBE = /^ ?Note that 'script-src' was not explicitly set, so 'default-src' is used as a fallback\.?$/;
-
 export function watchConsole(context: BrowserContext): ConsoleProblems {
   const messages: string[] = [];
   const watch = (page: Page): void => {
     page.on('console', (message) => {
       if (message.type() !== 'error' && message.type() !== 'warning') return;
-      if (ZOD_EVAL_PROBE.test(message.text())) return;
       // Where it came from, so a rare message (such as a CSP report whose first sentence is empty) can be traced.
       const { url, lineNumber } = message.location();
       const from = url ? ` (at ${url}:${lineNumber}, page ${page.url()})` : ` (page ${page.url()})`;
@@ -81,4 +72,21 @@ export function watchConsole(context: BrowserContext): ConsoleProblems {
   context.pages().forEach(watch);
   context.on('page', watch);
   return { messages };
+}
+
+/**
+ * Waits (at most 15 s) until no spinner is showing, then for the fonts, so a screenshot shows the page
+ * and not its loading. A spinner still there after that is what the page shows; any other error throws.
+ * A locator, not `waitForFunction` with a string: Playwright polls a string with eval in the page, and
+ * the pages' CSP (no 'unsafe-eval') refuses it.
+ */
+export async function settle(page: Page): Promise<void> {
+  await page
+    .locator('.spinner')
+    .first()
+    .waitFor({ state: 'detached', timeout: 15_000 })
+    .catch((error: unknown) => {
+      if (!(error instanceof errors.TimeoutError)) throw error;
+    });
+  await page.evaluate('document.fonts.ready.then(() => true)');
 }
