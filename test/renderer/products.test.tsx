@@ -304,6 +304,10 @@ describe('products page: import', () => {
     const bar = await within(dialog).findByRole('progressbar');
     expect(bar.getAttribute('aria-valuenow')).toBe('40');
     expect(text(dialog)).toContain('2 of 5 lines');
+    // Every line read: the commit has no progress of its own, and the dialog says what it is doing.
+    act(() => transport.emit({ type: 'import', productId: 'prd_a', done: 5, total: 5 }));
+    await waitFor(() => expect(text(dialog)).toContain('All 5 lines read; storing the codes in one step'));
+    expect(within(dialog).getByRole('progressbar').getAttribute('aria-valuenow')).toBeNull();
     act(() => finish?.());
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
     expect(transport.calls.find((c) => c.method === 'keys.import')?.input).toEqual({ productId: 'prd_a', source: { kind: 'text', text: 'A\nB\nC\nA\nOLD' } });

@@ -99,7 +99,9 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
   );
 
   const progress = s.progress;
-  const percent = progress?.total ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
+  // Every line read: what is left is one step without progress (the commit, or the preview's repeat check).
+  const lastStep = progress?.total ? progress.done >= progress.total : false;
+  const percent = progress?.total && !lastStep ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
 
   return (
     <Dialog open size="lg" title={t('import.title', { name: product.name })} onClose={onClose} locked={importing} footer={footer}>
@@ -171,7 +173,9 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
               <div className={percent === null ? 'progress__bar progress__bar--indeterminate' : 'progress__bar'} style={percent === null ? undefined : { width: `${percent}%` }} />
             </div>
             <p className="muted" aria-live="polite">
-              {progress?.total
+              {progress?.total && lastStep
+                ? t(importing ? 'import.storing' : 'import.checking', { total: formatCount(progress.total, lang) })
+                : progress?.total
                 ? t('import.progress', { done: formatCount(progress.done, lang), total: formatCount(progress.total, lang) })
                 : t('import.progressUnknown', { done: formatCount(progress?.done ?? 0, lang) })}
             </p>
