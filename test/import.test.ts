@@ -45,7 +45,6 @@ async function shop(): Promise<{ engine: Engine; dir: string; productId: string 
   return { engine, dir, productId: product.id };
 }
 
-/** Every stored code of a product, decrypted, in id order. */
 /**
  * The product's available codes, opened: import by import, and sorted inside each import (an import
  * stores its codes in fingerprint order, so ids within one import follow no line order).
@@ -275,6 +274,51 @@ describe('import preview', () => {
     const done = await engine.importCodes(productId, { kind: 'text', text: lines.join('\n') });
     expect(done).toMatchObject({ imported: 3, duplicatesInBatch: 2, duplicatesInVault: 2, samples: { duplicatesInBatch: [6, 9], duplicatesInVault: [3, 8] } });
     expect(listImports(engine.db, productId).at(-1)).toMatchObject({ state: 'committed', accepted: 3, duplicates: 4, rejected: 2 });
+  });
+
+  it('counts, previews and stores exactly what a model of the file says, for any mix of new, repeated and known codes', async () => {
+    const { engine } = await shop();
+    const code = (n: number): string => `CODE-${n}`;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 25 }), { minLength: 1, maxLength: 50 }),
+        fc.uniqueArray(fc.integer({ min: 0, max: 25 }), { maxLength: 15 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (file, known, chunkSize) => {
+          const product = await engine.createProduct({ name: 'P', price: { amount: 1, currency: 'CNY' } });
+          if (known.length > 0) await engine.importCodes(product.id, { kind: 'text', text: known.map(code).join('\n') });
+          // The model: a code in the vault is a duplicate on every line; else its first line is accepted.
+          const vault = new Set(known);
+          const seen = new Set<number>();
+          const inBatchLines: number[] = [];
+          const inVaultLines: number[] = [];
+          file.forEach((n, i) => {
+            if (vault.has(n)) inVaultLines.push(i + 1);
+            else if (seen.has(n)) inBatchLines.push(i + 1);
+            else seen.add(n);
+          });
+          const expected = {
+            accepted: seen.size,
+            duplicatesInBatch: inBatchLines.length,
+            duplicatesInVault: inVaultLines.length,
+            samples: { duplicatesInBatch: inBatchLines.slice(0, 20), duplicatesInVault: inVaultLines.slice(0, 20) },
+          };
+          const source = { kind: 'text' as const, text: file.map(code).join('\n') };
+          expect(await engine.previewImport(product.id, source, { chunkSize })).toMatchObject(expected);
+          if (seen.size === 0) {
+            await expect(engine.importCodes(product.id, source, { chunkSize })).rejects.toThrow(/nothing to import/);
+          } else {
+            expect(await engine.importCodes(product.id, source, { chunkSize })).toMatchObject({ ...expected, imported: seen.size });
+          }
+          const stored = storedCodes(engine, product.id).sort();
+          expect(stored).toEqual([...known, ...seen].map(code).sort());
+          expect(engine.getProduct(product.id)?.stock.available).toBe(known.length + seen.size);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(0);
+    expect(engine.verifyLedger().ok).toBe(true);
   });
 
   it('commits in fingerprint order; a code another import stored after this one staged it counts as already in the vault', async () => {
