@@ -8,6 +8,9 @@
  * - `engine_claims_per_s_1|_8` and `engine_claims_per_s` (64): through the Engine API, N concurrent buyers.
  * - `raw_single_claims_per_s` / `raw_batched_claims_per_s`: the same SQL statements as a bare
  *   better-sqlite3 loop, one claim per transaction and 100 per transaction (no crypto, no promises).
+ * - `raw_batched_64_claims_per_s` and `raw_64_vs_raw_batched`: the same loop at 64 per transaction,
+ *   the biggest batch 64 buyers can form. Its ratio to the 100-per-transaction loop is the ceiling of
+ *   `engine_vs_raw_batched` for an engine that ran this SQL with no JavaScript of its own at all.
  * - `naive_claims_per_s` and `naive_oversold`: the article's faulty shop (read the stock, yield to the
  *   event loop, write it back minus one and record the order, no lock and no transaction around both)
  *   with 64 concurrent buyers; oversold = sales of a key that was already sold, counted from the rows.
@@ -209,10 +212,11 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
 
     const raw = openDatabase(join(dir, 'raw.db'));
     try {
-      seedRawKeys(raw, 'prd_raw', sizes.rawSingle + sizes.rawBatched + 200);
+      seedRawKeys(raw, 'prd_raw', sizes.rawSingle + 2 * sizes.rawBatched + 200);
       rawClaims(raw, 200, 100, sizes.capMs, 0); // warm-up
       results.raw_single_claims_per_s = round(rawClaims(raw, sizes.rawSingle, 1, sizes.capMs, 1_000_000));
       results.raw_batched_claims_per_s = round(rawClaims(raw, sizes.rawBatched, 100, sizes.capMs, 2_000_000));
+      results.raw_batched_64_claims_per_s = round(rawClaims(raw, sizes.rawBatched, 64, sizes.capMs, 3_000_000));
     } finally {
       raw.close();
     }
@@ -227,6 +231,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     }
 
     results.engine_vs_raw_batched = ratio(results.engine_claims_per_s, results.raw_batched_claims_per_s);
+    results.raw_64_vs_raw_batched = ratio(results.raw_batched_64_claims_per_s, results.raw_batched_claims_per_s);
     results.safe_vs_naive = ratio(results.engine_claims_per_s, results.naive_claims_per_s);
     return results;
   } finally {
