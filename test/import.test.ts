@@ -577,6 +577,47 @@ describe('import atomicity', () => {
     expect(listImports(reopened.db).map((i) => i.state)).toEqual(['discarded']);
     expect(reopened.verifyLedger().ok).toBe(true);
   }, 180_000);
+
+  it('a SIGKILL once every code is staged (so during the final copy into keys) leaves all of them or none', async () => {
+    const { engine, dir, productId } = await shop();
+    await engine.close();
+    const file = join(dir, 'codes.txt');
+    const total = 300_000;
+    writeFileSync(file, codes(total).join('\n'));
+    const child = spawn(process.execPath, ['bin/oncekey.js', 'import', '--data', dir, '--product', productId, file], {
+      cwd: ROOT,
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const watcher = new Database(join(dir, DB_FILE), { readonly: true });
+    let staged = 0;
+    try {
+      const deadline = Date.now() + 150_000;
+      while (staged < total && Date.now() < deadline && child.exitCode === null) {
+        await new Promise((r) => setTimeout(r, 5));
+        staged = watcher.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
+      }
+      child.kill('SIGKILL');
+      await exited;
+    } finally {
+      child.kill('SIGKILL');
+      watcher.close();
+    }
+    expect(staged).toBe(total);
+    const reopened = Engine.open({ dataDir: dir });
+    cleanups.push(() => reopened.close());
+    const after = counts(reopened);
+    const state = listImports(reopened.db).map((i) => i.state);
+    // Killed before the commit: nothing; after it: everything. Never a part.
+    if (after.keys === 0) {
+      expect(after).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
+      expect(state).toEqual(['discarded']);
+    } else {
+      expect(after).toEqual({ keys: total, staged: 0, ledger: 1, stock: total });
+      expect(state).toEqual(['committed']);
+    }
+    expect(reopened.verifyLedger().ok).toBe(true);
+  }, 180_000);
 });
 
 describe('oncekey import', () => {
