@@ -21,6 +21,7 @@ import { CryptoStage } from '../src-main/vault/import-crypto';
 import { detectEncoding, LineSplitter, MAX_LINE_CHARS } from '../src-main/vault/import-decode';
 import {
   beginImport,
+  classifyStaged,
   commitImport,
   discardStaleImports,
   getImport,
@@ -321,20 +322,23 @@ describe('import preview', () => {
     expect(engine.verifyLedger().ok).toBe(true);
   });
 
-  it('commits in fingerprint order; a code another import stored after this one staged it counts as already in the vault', async () => {
+  it('commits in fingerprint order; a code the vault holds by then (another import stored it meanwhile) is counted as in the vault', async () => {
     const { engine, productId } = await shop();
     const fp = (code: string) => fingerprint(engine.vault.fingerprintKey, code);
     const write = <T>(fn: () => T): T => engine.db.transaction(fn).immediate();
+    const counts = (source: string) => ({ rejected: 0, source, keep: 20 });
     const slow = write(() => beginImport(engine.db, productId, { name: 'slow.txt', pid: process.pid }, 1));
-    const codes = ['C-1', 'C-2', 'C-3', 'C-2', 'C-4'];
-    const staged = write(() => stageChunk(engine.db, slow, productId, codes.map(fp), codes.map(() => Buffer.from('s')), [1, 2, 3, 4, 5], 1));
-    expect(staged).toEqual({ staged: 5, inVault: [] });
+    const codes = ['C-1', 'C-2', 'C-3', 'C-2', 'C-4', 'C-3'];
+    const staged = write(() => stageChunk(engine.db, slow, codes.map(fp), codes.map(() => Buffer.from('s')), [1, 2, 3, 4, 5, 6], 1));
+    expect(staged).toEqual({ staged: 6 });
     // Meanwhile a faster import stores C-3.
     const fast = write(() => beginImport(engine.db, productId, { name: 'fast.txt', pid: process.pid }, 2));
-    write(() => stageChunk(engine.db, fast, productId, [fp('C-3')], [Buffer.from('s')], [1], 2));
-    expect(write(() => commitImport(engine.db, fast, { inVault: 0, rejected: 0, source: 'fast.txt', keep: 20 }, 2)).imported).toBe(1);
-    const done = write(() => commitImport(engine.db, slow, { inVault: 0, rejected: 0, source: 'slow.txt', keep: 20 }, 3));
-    expect(done).toEqual({ imported: 3, inBatch: { count: 1, lines: [4] }, lateInVault: 1 });
+    write(() => stageChunk(engine.db, fast, [fp('C-3')], [Buffer.from('s')], [1], 2));
+    expect(write(() => commitImport(engine.db, fast, counts('fast.txt'), 2)).imported).toBe(1);
+    expect(classifyStaged(engine.db, slow, productId, 20)).toEqual({ inBatch: { count: 1, lines: [4] }, inVault: { count: 2, lines: [3, 6] } });
+    const done = write(() => commitImport(engine.db, slow, counts('slow.txt'), 3));
+    expect(done).toEqual({ imported: 3, inBatch: { count: 1, lines: [4] }, inVault: { count: 2, lines: [3, 6] } });
+    expect(getImport(engine.db, slow)).toMatchObject({ state: 'committed', accepted: 3, duplicates: 3 });
     // The new keys follow the fast import's key, in fingerprint order, and nothing stays staged.
     const rows = engine.db.prepare('SELECT id, fingerprint FROM keys WHERE import_id = ? ORDER BY id').all(slow) as { id: number; fingerprint: Buffer }[];
     expect(rows.map((r) => r.id)).toEqual([2, 3, 4]);
@@ -343,15 +347,19 @@ describe('import preview', () => {
     expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(0);
     expect(engine.getProduct(productId)?.stock.available).toBe(4);
     expect(engine.verifyLedger().ok).toBe(true);
-    // An import whose every staged code was stored meanwhile stores nothing.
+    // A key that came from no import at all is in the vault too.
+    engine.db.prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'00', 'available', 4)`).run(productId, fp('C-8'));
+    // An import whose every staged code is in the vault by the commit writes nothing and says why.
     const late = write(() => beginImport(engine.db, productId, { name: 'late.txt', pid: process.pid }, 4));
-    write(() => stageChunk(engine.db, late, productId, [fp('C-9')], [Buffer.from('s')], [1], 4));
+    write(() => stageChunk(engine.db, late, [fp('C-9'), fp('C-8')], [Buffer.from('s'), Buffer.from('s')], [1, 2], 4));
     const other = write(() => beginImport(engine.db, productId, { name: 'other.txt', pid: process.pid }, 4));
-    write(() => stageChunk(engine.db, other, productId, [fp('C-9')], [Buffer.from('s')], [1], 4));
-    write(() => commitImport(engine.db, other, { inVault: 0, rejected: 0, source: 'other.txt', keep: 20 }, 4));
-    expect(() => write(() => commitImport(engine.db, late, { inVault: 0, rejected: 0, source: 'late.txt', keep: 20 }, 5))).toThrow(/stored meanwhile/);
+    write(() => stageChunk(engine.db, other, [fp('C-9')], [Buffer.from('s')], [1], 4));
+    write(() => commitImport(engine.db, other, counts('other.txt'), 4));
+    const ledger = engine.db.prepare('SELECT count(*) FROM ledger').pluck().get();
+    expect(write(() => commitImport(engine.db, late, counts('late.txt'), 5))).toEqual({ imported: 0, inBatch: { count: 0, lines: [] }, inVault: { count: 2, lines: [1, 2] } });
     expect(getImport(engine.db, late)?.state).toBe('staging');
-    expect(engine.db.prepare('SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(late)).toBe(1);
+    expect(engine.db.prepare('SELECT count(*) FROM ledger').pluck().get()).toBe(ledger);
+    expect(engine.db.prepare('SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(late)).toBe(2);
   });
 
   it('keeps only the first N line numbers of each kind', async () => {
@@ -525,7 +533,7 @@ describe('import atomicity', () => {
     const fp = fingerprint(engine.vault.fingerprintKey, 'GHOST-1');
     const deadPid = 2 ** 22 + 12345;
     const id = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'crash.txt', pid: deadPid }, 1)).immediate();
-    engine.db.transaction(() => stageChunk(engine.db, id, product.id, [fp], [Buffer.from('sealed')], [1], 1)).immediate();
+    engine.db.transaction(() => stageChunk(engine.db, id, [fp], [Buffer.from('sealed')], [1], 1)).immediate();
     const otherPid = deadPid + 1;
     const other = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'other.txt', pid: otherPid }, Date.now())).immediate();
     const mine = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'mine.txt', pid: process.pid }, Date.now())).immediate();

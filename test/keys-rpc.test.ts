@@ -137,7 +137,7 @@ describe('keys.list, keys.reveal and keys.audit', () => {
     const { beginImport, stageChunk } = await import('../src-main/vault/import-store');
     const { fingerprint } = await import('../src-main/vault/crypto');
     const id = engine.db.transaction(() => beginImport(engine.db, productId, { name: 'x', pid: process.pid }, Date.now())).immediate();
-    engine.db.transaction(() => stageChunk(engine.db, id, productId, [fingerprint(engine.vault.fingerprintKey, 'S')], [Buffer.alloc(0)], [1], 1)).immediate();
+    engine.db.transaction(() => stageChunk(engine.db, id, [fingerprint(engine.vault.fingerprintKey, 'S')], [Buffer.alloc(0)], [1], 1)).immediate();
     expect(await call('keys.list', { offset: 0, limit: 10 })).toEqual({ total: 0, rows: [] });
     // A staged code is not a key yet; a key row an older OnceKey left `staged` is not shown either.
     expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(1);

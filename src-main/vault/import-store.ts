@@ -1,11 +1,11 @@
 /**
- * The import's database side. Codes are appended to `import_rows` (no index: an append costs about a
- * microsecond) chunk by chunk, in short write transactions; a code already in the vault is counted and
- * left out. One final transaction copies the rows into `keys` as `available`, in fingerprint order so
- * the UNIQUE (product_id, fingerprint) index is filled in order, moves the product's stock counter,
- * appends ONE ledger `import` entry and deletes the rows: the vault gets every accepted code or none.
- * That index, not a set in memory, decides what is a duplicate; a code repeated inside the file is
- * found by reading the import's rows in fingerprint order (`batchDuplicates`).
+ * The import's database side. Codes are appended to `import_rows` (no index, no lookup: an append
+ * costs about a microsecond) chunk by chunk, in short write transactions. One final transaction copies
+ * the rows into `keys` as `available`, in fingerprint order so the UNIQUE (product_id, fingerprint)
+ * index is filled (and read, for the codes it already holds) in order, moves the product's stock
+ * counter, appends ONE ledger `import` entry and deletes the rows: the vault gets every accepted code
+ * or none. That index, not a set in memory, decides what is a duplicate; `classifyStaged` reads the
+ * staged rows in fingerprint order to tell repeats inside the file from codes already in the vault.
  * A failed, cancelled or crashed import is discarded: its rows deleted, its state `discarded`.
  */
 import { stmt } from '../db/statements';
@@ -97,19 +97,17 @@ export function beginImport(db: WritableDB, productId: string, origin: ImportOri
 export interface StagedChunk {
   /** Codes appended to the import's rows. */
   readonly staged: number;
-  /** Positions (in the chunk) of codes already in the vault; they are not staged. */
-  readonly inVault: number[];
 }
 
 /**
- * Stages one chunk. `fingerprints[i]`, `sealed[i]` and `lines[i]` belong to the same code. Pure with
- * respect to the caller's state: the writer may run it twice (a neighbour's failure re-runs the batch
- * with savepoints).
+ * Stages one chunk. `fingerprints[i]`, `sealed[i]` and `lines[i]` belong to the same code. Nothing is
+ * looked up here: what is a duplicate is decided at the end (`classifyStaged`, `commitImport`). Pure
+ * with respect to the caller's state: the writer may run it twice (a neighbour's failure re-runs the
+ * batch with savepoints).
  */
 export function stageChunk(
   db: WritableDB,
   importId: number,
-  productId: string,
   fingerprints: readonly Uint8Array[],
   sealed: readonly Uint8Array[],
   lines: readonly number[],
@@ -117,69 +115,88 @@ export function stageChunk(
 ): StagedChunk {
   const state = stmt(db, 'SELECT state FROM imports WHERE id = ?').pluck().get(importId) as ImportState | undefined;
   if (state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${state ?? 'gone'})`);
-  const known = stmt(db, 'SELECT 1 FROM keys WHERE product_id = ? AND fingerprint = ?').pluck();
   const append = stmt(db, 'INSERT INTO import_rows (import_id, line, fingerprint, sealed) VALUES (?, ?, ?, ?)');
-  let staged = 0;
-  const inVault: number[] = [];
-  for (let i = 0; i < fingerprints.length; i++) {
-    if (known.get(productId, fingerprints[i]) !== undefined) {
-      inVault.push(i);
-    } else {
-      append.run(importId, lines[i], fingerprints[i], sealed[i]);
-      staged++;
-    }
-  }
+  for (let i = 0; i < fingerprints.length; i++) append.run(importId, lines[i], fingerprints[i], sealed[i]);
   stmt(db, 'UPDATE imports SET updated_at = ? WHERE id = ?').run(now, importId);
-  return { staged, inVault };
+  return { staged: fingerprints.length };
 }
 
-export interface BatchDuplicates {
-  /** Staged codes that repeat an earlier line of the same import. */
+export interface Duplicates {
   readonly count: number;
   /** The first `keep` of their line numbers, ascending. */
   readonly lines: number[];
 }
 
+export interface StagedDuplicates {
+  /** Staged codes that repeat an earlier line of the same import. */
+  readonly inBatch: Duplicates;
+  /** Staged codes the vault already holds (stored by another import). */
+  readonly inVault: Duplicates;
+}
+
+/** Collects line numbers, keeping only the `keep` smallest (they arrive in fingerprint order). */
+class LineSample {
+  count = 0;
+  private lines: number[] = [];
+  constructor(private readonly keep: number) {}
+
+  add(line: number): void {
+    this.count++;
+    this.lines.push(line);
+    if (this.lines.length > 4 * this.keep + 64) this.lines = this.smallest();
+  }
+
+  result(): Duplicates {
+    return { count: this.count, lines: this.smallest() };
+  }
+
+  private smallest(): number[] {
+    return this.lines.sort((a, b) => a - b).slice(0, this.keep);
+  }
+}
+
 /**
- * Finds the codes an import staged more than once: its rows read in fingerprint order put each code's
- * lines side by side; every line after a code's first is a duplicate. SQLite sorts in bounded memory.
+ * Sorts an import's staged codes into repeats inside the file and codes already in the vault. Its rows
+ * are read in fingerprint order, so each code's lines come side by side and the vault's index is read
+ * in order too. A key of this same import (after `commitImport`'s copy) is not "in the vault": of its
+ * lines, the first is the one stored and the others are repeats. SQLite sorts in bounded memory.
  */
-export function batchDuplicates(db: ReadableDB, importId: number, keep: number): BatchDuplicates {
-  const rows = stmt(db, 'SELECT line, fingerprint FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line').raw();
-  let count = 0;
-  let lines: number[] = [];
+export function classifyStaged(db: ReadableDB, importId: number, productId: string, keep: number): StagedDuplicates {
+  const rows = stmt(
+    db,
+    `SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT r.import_id
+     FROM import_rows r LEFT JOIN keys k ON k.product_id = ? AND k.fingerprint = r.fingerprint
+     WHERE r.import_id = ? ORDER BY r.fingerprint, r.line`,
+  ).raw();
+  const inBatch = new LineSample(keep);
+  const inVault = new LineSample(keep);
   let previous = null as Buffer | null;
-  for (const [line, fp] of rows.iterate(importId) as IterableIterator<[number, Buffer]>) {
-    if (previous?.equals(fp)) {
-      count++;
-      lines.push(line);
-      if (lines.length > 4 * keep + 64) lines = lines.sort((a, b) => a - b).slice(0, keep);
-    }
+  for (const [line, fp, known] of rows.iterate(productId, importId) as IterableIterator<[number, Buffer, number]>) {
+    if (known === 1) inVault.add(line);
+    else if (previous?.equals(fp)) inBatch.add(line);
     previous = fp;
   }
-  return { count, lines: lines.sort((a, b) => a - b).slice(0, keep) };
+  return { inBatch: inBatch.result(), inVault: inVault.result() };
 }
 
 export interface CommitCounts {
-  /** Codes found in the vault while staging. */
-  readonly inVault: number;
   readonly rejected: number;
   readonly source: string;
   /** How many line numbers of each kind of duplicate to return. */
   readonly keep: number;
 }
 
-export interface Committed {
-  /** Keys made available. */
+export interface Committed extends StagedDuplicates {
+  /** Keys made available; 0 when every staged code was a duplicate (then nothing was written). */
   readonly imported: number;
-  readonly inBatch: BatchDuplicates;
-  /** Staged codes another import stored after they were staged (counted as already in the vault). */
-  readonly lateInVault: number;
 }
 
+const NONE: Duplicates = { count: 0, lines: [] };
+
 /**
- * Copies the import's staged rows into `keys` as available (in fingerprint order), moves the stock
- * counter, appends one ledger entry and deletes the staged rows, in the caller's transaction.
+ * Copies the import's staged rows into `keys` as available (in fingerprint order: the vault's index is
+ * filled in order, and a code it already holds is skipped), moves the stock counter, appends one
+ * ledger entry and deletes the staged rows, in the caller's transaction.
  */
 export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed {
   const row = getImport(db, importId);
@@ -194,12 +211,9 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
      SELECT ?, import_id, fingerprint, sealed, 'available', ? FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line
      ON CONFLICT (product_id, fingerprint) DO NOTHING`,
   ).run(row.productId, now, importId).changes;
-  if (imported === 0) {
-    throw new EngineError('import_rejected', 'nothing to import: every new code was stored meanwhile by another import; nothing was stored');
-  }
-  // Rows a code clashed with are repeats inside the file, or codes another import stored meanwhile.
-  const inBatch = staged > imported ? batchDuplicates(db, importId, counts.keep) : { count: 0, lines: [] };
-  const lateInVault = staged - imported - inBatch.count;
+  // Only when a code clashed is there anything to sort out.
+  const duplicates = staged > imported ? classifyStaged(db, importId, row.productId, counts.keep) : { inBatch: NONE, inVault: NONE };
+  if (imported === 0) return { imported, ...duplicates };
   // The new rows have the ids after `before`: one run, unless SQLite had to pick ids at random.
   const ids = new KeyIdRuns();
   if (lastId() === before + imported) {
@@ -209,20 +223,20 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
   }
   stmt(db, 'DELETE FROM import_rows WHERE import_id = ?').run(importId);
   moveStock(db, row.productId, { available: imported });
-  const duplicates = inBatch.count + counts.inVault + lateInVault;
+  const duplicateCount = duplicates.inBatch.count + duplicates.inVault.count;
   appendLedger(db, {
     kind: 'import',
     at: now,
     productId: row.productId,
     keyIds: ids,
     keysTo: 'available',
-    detail: { importId, accepted: imported, duplicates, rejected: counts.rejected, source: counts.source },
+    detail: { importId, accepted: imported, duplicates: duplicateCount, rejected: counts.rejected, source: counts.source },
   });
   stmt(
     db,
     `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`,
-  ).run(imported, duplicates, counts.rejected, now, importId);
-  return { imported, inBatch, lateInVault };
+  ).run(imported, duplicateCount, counts.rejected, now, importId);
+  return { imported, ...duplicates };
 }
 
 /**

@@ -16,7 +16,7 @@ import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
-import { batchDuplicates, beginImport, commitImport, discardChunk, markLive, stageChunk } from './import-store';
+import { beginImport, classifyStaged, commitImport, discardChunk, markLive, stageChunk, type StagedDuplicates } from './import-store';
 
 export type { CodeSource } from './import-source';
 
@@ -169,7 +169,7 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
   let inBatch = 0;
   let inVault = 0;
   let inBatchLines: number[] = [];
-  const inVaultLines: number[] = [];
+  let inVaultLines: number[] = [];
 
   const report = (): ImportReport => ({
     productId,
@@ -213,10 +213,8 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     const stage = async (prepared: Promise<Prepared>, lines: number[]): Promise<void> => {
       const { fingerprints, sealed } = await prepared;
       signal?.throwIfAborted();
-      const result = await host.writer.run((db, now) => stageChunk(db, id, productId, fingerprints, sealed, lines, now));
+      const result = await host.writer.run((db, now) => stageChunk(db, id, fingerprints, sealed, lines, now));
       staged += result.staged;
-      inVault += result.inVault.length;
-      for (const i of result.inVault) if (inVaultLines.length < keep) inVaultLines.push(lines[i]!);
     };
 
     // The next chunk is fingerprinted and sealed (in worker threads for big imports) while the
@@ -240,24 +238,26 @@ export async function runImport(host: ImportHost, productId: string, source: Cod
     await previous;
     signal?.throwIfAborted();
 
+    const take = (found: StagedDuplicates): void => {
+      inBatch = found.inBatch.count;
+      inBatchLines = found.inBatch.lines;
+      inVault = found.inVault.count;
+      inVaultLines = found.inVault.lines;
+      accepted = staged - inBatch - inVault;
+    };
     if (dryRun) {
-      // What a commit would find repeated in the file (the commit itself looks only if a code clashed).
-      const repeated = batchDuplicates(host.db, id, keep);
-      accepted = staged - repeated.count;
-      inBatch = repeated.count;
-      inBatchLines = repeated.lines;
+      // What a commit would find (the commit itself sorts this out only if a code clashed).
+      take(classifyStaged(host.db, id, productId, keep));
       const counts = report();
       await discard(host, id, true);
       return counts;
     }
     if (staged === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
     const committed = await host.writer.run((db, now) =>
-      commitImport(db, id, { inVault, rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
+      commitImport(db, id, { rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
     );
-    accepted = committed.imported;
-    inBatch = committed.inBatch.count;
-    inBatchLines = committed.inBatch.lines;
-    inVault += committed.lateInVault;
+    take(committed);
+    if (committed.imported === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
     host.emit({ type: 'stock', productId });
     return { ...report(), imported: committed.imported };
   } catch (error) {
