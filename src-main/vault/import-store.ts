@@ -157,21 +157,22 @@ class LineSample {
 
 /**
  * Sorts an import's staged codes into repeats inside the file and codes already in the vault. Its rows
- * are read in fingerprint order, so each code's lines come side by side and the vault's index is read
- * in order too. A key of this same import (after `commitImport`'s copy) is not "in the vault": of its
+ * are read in fingerprint order, so each code's lines come side by side, and the vault's index is
+ * probed in that order too (MATERIALIZED: flattened, SQLite probed in staging order and sorted after,
+ * 9.5 s instead of 6 for a preview of a million codes the vault already held). A key of this same import (after `commitImport`'s copy) is not "in the vault": of its
  * lines, the first is the one stored and the others are repeats. SQLite sorts in bounded memory.
  */
 export function classifyStaged(db: ReadableDB, importId: number, productId: string, keep: number): StagedDuplicates {
   const rows = stmt(
     db,
-    `SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT r.import_id
-     FROM import_rows r LEFT JOIN keys k ON k.product_id = ? AND k.fingerprint = r.fingerprint
-     WHERE r.import_id = ? ORDER BY r.fingerprint, r.line`,
+    `WITH r AS MATERIALIZED (SELECT line, fingerprint, import_id FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line)
+     SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT r.import_id
+     FROM r LEFT JOIN keys k ON k.product_id = ? AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
   ).raw();
   const inBatch = new LineSample(keep);
   const inVault = new LineSample(keep);
   let previous = null as Buffer | null;
-  for (const [line, fp, known] of rows.iterate(productId, importId) as IterableIterator<[number, Buffer, number]>) {
+  for (const [line, fp, known] of rows.iterate(importId, productId) as IterableIterator<[number, Buffer, number]>) {
     if (known === 1) inVault.add(line);
     else if (previous?.equals(fp)) inBatch.add(line);
     previous = fp;
