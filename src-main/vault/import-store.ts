@@ -159,8 +159,9 @@ class LineSample {
  * Sorts an import's staged codes into repeats inside the file and codes already in the vault. Its rows
  * are read in fingerprint order, so each code's lines come side by side, and the vault's index is
  * probed in that order too (MATERIALIZED: flattened, SQLite probed in staging order and sorted after,
- * 9.5 s instead of 6 for a preview of a million codes the vault already held). A key of this same import (after `commitImport`'s copy) is not "in the vault": of its
- * lines, the first is the one stored and the others are repeats. SQLite sorts in bounded memory.
+ * 9.5 s instead of 6 for a preview of a million codes the vault already held). A key of this same
+ * import (after `commitImport`'s copy) is not "in the vault": of its lines, the first is the one
+ * stored and the others are repeats. SQLite sorts in bounded memory.
  */
 export function classifyStaged(db: ReadableDB, importId: number, productId: string, keep: number): StagedDuplicates {
   const rows = stmt(
