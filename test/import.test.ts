@@ -554,43 +554,12 @@ describe('import atomicity', () => {
     await engine.close();
   });
 
-  it('a real crash: the CLI killed with SIGKILL mid-import leaves nothing, and the next open discards it', async () => {
-    const { engine, dir, productId } = await shop();
-    await engine.close();
+  /**
+   * Imports `total` codes with the real CLI and SIGKILLs it as soon as `enough` holds for the count of
+   * staged rows (polled every 5 ms from a read-only connection); returns the last count seen.
+   */
+  async function killImportOnceStaged(dir: string, productId: string, total: number, enough: (staged: number) => boolean): Promise<number> {
     const file = join(dir, 'codes.txt');
-    writeFileSync(file, codes(400_000).join('\n'));
-    const child = spawn(process.execPath, ['bin/oncekey.js', 'import', '--data', dir, '--product', productId, file], {
-      cwd: ROOT,
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const watcher = new Database(join(dir, DB_FILE), { readonly: true });
-    try {
-      let staged = 0;
-      const deadline = Date.now() + 150_000;
-      while (staged === 0 && Date.now() < deadline && child.exitCode === null) {
-        await new Promise((r) => setTimeout(r, 10));
-        staged = watcher.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
-      }
-      child.kill('SIGKILL');
-      await exited;
-      expect(staged).toBeGreaterThan(0);
-    } finally {
-      child.kill('SIGKILL');
-      watcher.close();
-    }
-    const reopened = Engine.open({ dataDir: dir });
-    cleanups.push(() => reopened.close());
-    expect(counts(reopened)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
-    expect(listImports(reopened.db).map((i) => i.state)).toEqual(['discarded']);
-    expect(reopened.verifyLedger().ok).toBe(true);
-  }, 180_000);
-
-  it('a SIGKILL once every code is staged (so during the final copy into keys) leaves all of them or none', async () => {
-    const { engine, dir, productId } = await shop();
-    await engine.close();
-    const file = join(dir, 'codes.txt');
-    const total = 300_000;
     writeFileSync(file, codes(total).join('\n'));
     const child = spawn(process.execPath, ['bin/oncekey.js', 'import', '--data', dir, '--product', productId, file], {
       cwd: ROOT,
@@ -601,7 +570,7 @@ describe('import atomicity', () => {
     let staged = 0;
     try {
       const deadline = Date.now() + 150_000;
-      while (staged < total && Date.now() < deadline && child.exitCode === null) {
+      while (!enough(staged) && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 5));
         staged = watcher.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
       }
@@ -611,7 +580,25 @@ describe('import atomicity', () => {
       child.kill('SIGKILL');
       watcher.close();
     }
-    expect(staged).toBe(total);
+    return staged;
+  }
+
+  it('a real crash: the CLI killed with SIGKILL mid-import leaves nothing, and the next open discards it', async () => {
+    const { engine, dir, productId } = await shop();
+    await engine.close();
+    expect(await killImportOnceStaged(dir, productId, 400_000, (staged) => staged > 0)).toBeGreaterThan(0);
+    const reopened = Engine.open({ dataDir: dir });
+    cleanups.push(() => reopened.close());
+    expect(counts(reopened)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
+    expect(listImports(reopened.db).map((i) => i.state)).toEqual(['discarded']);
+    expect(reopened.verifyLedger().ok).toBe(true);
+  }, 180_000);
+
+  it('a SIGKILL once every code is staged (so during the final copy into keys) leaves all of them or none', async () => {
+    const { engine, dir, productId } = await shop();
+    await engine.close();
+    const total = 300_000;
+    expect(await killImportOnceStaged(dir, productId, total, (staged) => staged === total)).toBe(total);
     const reopened = Engine.open({ dataDir: dir });
     cleanups.push(() => reopened.close());
     const after = counts(reopened);
