@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { countStock } from '../src-main/engine/products';
+import type { WriteGroup } from '../src-main/engine/writer';
 import { seal } from '../src-main/vault/crypto';
 import { openShop } from './helpers/shop';
 
@@ -116,6 +117,34 @@ describe('purchase engine', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(engine.getProduct(productId)?.stock.reserved).toBe(2);
+  });
+
+  it('runs neighbouring writes of one group as one runMany, and each alone once runMany throws', async () => {
+    const { engine } = await shop();
+    const calls: number[][] = [];
+    const group: WriteGroup<number> = {
+      runMany: (_db, _now, inputs) => {
+        calls.push([...inputs]);
+        if (inputs.includes(3)) throw new Error('boom');
+        return inputs.map((n) => (n === 5 ? { ok: false, error: new Error('five') } : { ok: true, value: n * 10 }));
+      },
+    };
+    const write = (n: number): Promise<unknown> =>
+      engine.writer.run(() => {
+        if (n === 3) throw new Error('three');
+        return n * 10;
+      }, { group, input: n });
+    const first = await Promise.allSettled([write(1), write(2), engine.writer.run(() => 'alone'), write(4), write(5)]);
+    expect(first.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 'alone', 40, 'five']);
+    expect(calls).toEqual([
+      [1, 2],
+      [4, 5],
+    ]);
+    calls.length = 0;
+    const second = await Promise.allSettled([write(1), write(3), write(4)]);
+    expect(second.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 'three', 40]);
+    expect(calls).toEqual([[1, 3, 4]]);
+    expect(engine.writer.stats.isolatedRetries).toBe(1);
   });
 
   it('returns expired holds to sale and still sells a late payment while keys are free', async () => {

@@ -20,3 +20,68 @@ export function stmt(db: ReadableDB, sql: string): Statement {
   }
   return statement;
 }
+
+/**
+ * A statement run over many rows at once: `sql(list)` is the statement with `list` holding `tuple` once
+ * per row (`(?, ?), (?, ?)` for a tuple of `(?, ?)`), each row binding `width` values. Declare one per
+ * module (its statements are cached per object and connection).
+ */
+export interface RowsStatement {
+  readonly sql: (list: string) => string;
+  readonly tuple: string;
+  readonly width: number;
+}
+
+/** Row counts of the statements a RowsStatement prepares: any count is a sum of these. */
+const CHUNK_ROWS = [64, 16, 4, 1] as const;
+
+const chunkCaches = new WeakMap<ReadableDB, Map<RowsStatement, Statement[]>>();
+
+function chunkStatement(db: ReadableDB, rows: RowsStatement, size: number, index: number): Statement {
+  let cache = chunkCaches.get(db);
+  if (cache === undefined) {
+    cache = new Map();
+    chunkCaches.set(db, cache);
+  }
+  let statements = cache.get(rows);
+  if (statements === undefined) {
+    statements = [];
+    cache.set(rows, statements);
+  }
+  return (statements[index] ??= db.prepare(rows.sql(Array.from({ length: size }, () => rows.tuple).join(', '))));
+}
+
+/**
+ * Runs `rows` over `values` (the rows one after another) a chunk at a time: chunks of 64, 16, 4 and 1
+ * rows, so four cached statements serve every count, and a batch of purchases binds a table's rows in a
+ * few executions instead of one per row. `use` runs each chunk's statement with its values.
+ */
+export function eachChunk(db: ReadableDB, rows: RowsStatement, values: readonly unknown[], use: (statement: Statement, chunk: unknown[]) => void): void {
+  const { width } = rows;
+  if (values.length % width !== 0) throw new RangeError(`${values.length} values do not make rows of ${width}`);
+  let at = 0;
+  CHUNK_ROWS.forEach((size, index) => {
+    const length = size * width;
+    if (values.length - at < length) return;
+    const statement = chunkStatement(db, rows, size, index);
+    for (; values.length - at >= length; at += length) use(statement, values.slice(at, at + length));
+  });
+}
+
+/** `eachChunk` for a write: runs every chunk and returns the rows changed in all. */
+export function runRows(db: ReadableDB, rows: RowsStatement, values: readonly unknown[]): number {
+  let changes = 0;
+  eachChunk(db, rows, values, (statement, chunk) => {
+    changes += statement.run(chunk).changes;
+  });
+  return changes;
+}
+
+/** `eachChunk` for a read: every chunk's result rows, in chunk order. */
+export function allRows<T>(db: ReadableDB, rows: RowsStatement, values: readonly unknown[]): T[] {
+  const out: T[] = [];
+  eachChunk(db, rows, values, (statement, chunk) => {
+    for (const row of statement.all(chunk) as T[]) out.push(row);
+  });
+  return out;
+}

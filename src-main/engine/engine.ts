@@ -18,9 +18,14 @@ import { verifyLedger, type VerifyReport } from './ledger-verify';
 import * as orders from './orders';
 import * as products from './products';
 import { applyStagedRestore, storedHoldSeconds } from './settings';
-import { GroupCommitWriter, type WriterOptions } from './writer';
+import { GroupCommitWriter, type WriteGroup, type WriterOptions } from './writer';
 
 export const DB_FILE = 'shop.db';
+
+/** Reservations waiting together in one batch run as one `reserveMany`. */
+const RESERVATIONS: WriteGroup<orders.ReserveRequest> = {
+  runMany: (db, now, inputs) => orders.reserveMany(db, { now }, inputs),
+};
 export const KEY_FILE = 'vault.key';
 export const DEFAULT_HOLD_SECONDS = 900;
 
@@ -100,7 +105,10 @@ export class Engine {
     try {
       // The crypto only once the request is known to go ahead (not for a duplicate still in flight).
       const ticket = orders.prepareReserve(this.vault, full);
-      const write = await this.writer.run((db, now) => orders.reserve(db, this.ctx(now), full, ticket));
+      const write = await this.writer.run<orders.ReserveWrite>((db, now) => orders.reserve(db, this.ctx(now), full, ticket), {
+        group: RESERVATIONS,
+        input: { args: full, ticket },
+      });
       const result = orders.finishReserve(this.vault, full, ticket, write);
       if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);
       return result;

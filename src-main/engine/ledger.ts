@@ -5,7 +5,7 @@
  * against the keys and orders as they are now, naming the first entry that does not fit.
  */
 import { hash } from 'node:crypto';
-import { stmt } from '../db/statements';
+import { runRows, stmt, type RowsStatement } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { sha256 } from './ids';
 
@@ -154,24 +154,42 @@ export function entryHashHex(
   return hash('sha256', hashedBytes(Buffer.from(prevHex, 'hex'), hashedBody(seq, at, kind, productId, orderId, keyIds, detail)), 'hex');
 }
 
+const INSERT_ENTRIES: RowsStatement = {
+  sql: (list) => `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES ${list}`,
+  tuple: '(?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  width: 9,
+};
+
 /** Appends one entry after the current head; returns its sequence number. Call inside a write transaction. */
 export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
+  return appendLedgerEntries(db, [input]);
+}
+
+/**
+ * Appends entries in order after the current head, each chained to the one before, with one read of the
+ * head and multi-row inserts (a batch of purchases); returns the last sequence number. Call inside a
+ * write transaction.
+ */
+export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntryInput[]): number {
   const head = stmt(db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
     | { seq: number; hash: Buffer }
     | undefined;
-  const detail: Record<string, unknown> = { ...input.detail };
-  if (input.keysTo !== undefined) detail.keysTo = input.keysTo;
-  if (input.orderTo !== undefined) detail.orderTo = input.orderTo;
-  const seq = (head?.seq ?? 0) + 1;
-  const orderId = input.orderId ?? null;
-  const keyIds = input.keyIds instanceof KeyIdRuns ? input.keyIds.text() : encodeKeyIds(input.keyIds);
-  const detailJson = JSON.stringify(detail);
-  const prev = head?.hash ?? GENESIS;
-  const hash = sha256(hashedBytes(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson)));
-  stmt(
-    db,
-    `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  ).run(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson, prev, hash);
+  let seq = head?.seq ?? 0;
+  let prev = head?.hash ?? GENESIS;
+  const values: unknown[] = [];
+  for (const input of inputs) {
+    const detail: Record<string, unknown> = { ...input.detail };
+    if (input.keysTo !== undefined) detail.keysTo = input.keysTo;
+    if (input.orderTo !== undefined) detail.orderTo = input.orderTo;
+    seq++;
+    const orderId = input.orderId ?? null;
+    const keyIds = input.keyIds instanceof KeyIdRuns ? input.keyIds.text() : encodeKeyIds(input.keyIds);
+    const detailJson = JSON.stringify(detail);
+    const hash = sha256(hashedBytes(prev, hashedBody(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson)));
+    values.push(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson, prev, hash);
+    prev = hash;
+  }
+  runRows(db, INSERT_ENTRIES, values);
   return seq;
 }
 

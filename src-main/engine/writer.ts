@@ -28,8 +28,26 @@ import { EngineError } from './errors';
 
 export type WriteFn<T> = (db: WritableDB, now: number) => T;
 
+export type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * A kind of write that can run many at once (one object per kind, e.g. the purchase's reservation):
+ * `runMany` must give each input the outcome that running the writes one after another would, a write's
+ * own refusal as its outcome, and throw only when the whole attempt must roll back.
+ */
+export interface WriteGroup<I> {
+  runMany(db: WritableDB, now: number, inputs: readonly I[]): Outcome[];
+}
+
+/** A write that may join the neighbours of its group in one `runMany`; `fn` still runs it alone. */
+export interface Grouped<I> {
+  readonly group: WriteGroup<I>;
+  readonly input: I;
+}
+
 interface Pending {
   readonly fn: WriteFn<unknown>;
+  readonly grouped: Grouped<unknown> | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   readonly deadline: number;
@@ -54,8 +72,6 @@ export interface WriterStats {
   /** Checkpoints run by the background worker. */
   checkpoints: number;
 }
-
-type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 
 export class GroupCommitWriter {
   private queue: Pending[] = [];
@@ -83,12 +99,29 @@ export class GroupCommitWriter {
     const after = options.backgroundCheckpointAfter ?? 2000;
     this.checkpointer = after > 0 && !db.memory && db.name !== '' ? new BackgroundCheckpointer(db, after, this.stats) : null;
     // Savepoints cost two statements per write; a storm of purchases almost never throws (sold out is
-    // an outcome, not an exception), so a batch first runs without them. If one write throws, that
-    // whole attempt rolls back and the batch runs again with a savepoint each: the neighbours of a
-    // failing write still commit, and the failure is the same one it would have had alone.
-    this.runPlain = db.transaction((batch: readonly Pending[], now: number): Outcome[] =>
-      batch.map((item): Outcome => ({ ok: true, value: item.fn(db, now) })),
-    );
+    // an outcome, not an exception), so a batch first runs without them, and neighbouring writes of one
+    // group run as one `runMany` (a storm's reservations: one statement per table for the lot). If a
+    // write throws, that whole attempt rolls back and the batch runs again, each write alone in a
+    // savepoint: the neighbours of a failing write still commit, and the failure is the same one it
+    // would have had alone.
+    this.runPlain = db.transaction((batch: readonly Pending[], now: number): Outcome[] => {
+      const outcomes: Outcome[] = [];
+      for (let i = 0; i < batch.length; ) {
+        const group = batch[i]!.grouped?.group;
+        let end = i + 1;
+        if (group) while (end < batch.length && batch[end]!.grouped?.group === group) end++;
+        if (group && end - i > 1) {
+          const inputs = batch.slice(i, end).map((item) => item.grouped!.input);
+          const many = group.runMany(db, now, inputs);
+          if (many.length !== inputs.length) throw new Error(`runMany gave ${many.length} outcomes for ${inputs.length} writes`);
+          for (const outcome of many) outcomes.push(outcome);
+        } else {
+          outcomes.push({ ok: true, value: batch[i]!.fn(db, now) });
+        }
+        i = end;
+      }
+      return outcomes;
+    });
     const savepoint = db.transaction((fn: WriteFn<unknown>, now: number): unknown => fn(db, now));
     this.runIsolated = db.transaction((batch: readonly Pending[], now: number): Outcome[] =>
       batch.map((item): Outcome => {
@@ -102,11 +135,14 @@ export class GroupCommitWriter {
     );
   }
 
-  /** Queues a write; resolves with its value once the transaction holding it has committed. */
-  run<T>(fn: WriteFn<T>): Promise<T> {
+  /**
+   * Queues a write; resolves with its value once the transaction holding it has committed. A `grouped`
+   * write runs through its group's `runMany` when it waits next to others of its group.
+   */
+  run<T>(fn: WriteFn<T>, grouped?: Grouped<unknown>): Promise<T> {
     if (this.closed) return Promise.reject(new EngineError('busy', 'the engine is shutting down'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, deadline: this.clock() + this.busyDeadlineMs });
+      this.queue.push({ fn, grouped, resolve: resolve as (value: unknown) => void, reject, deadline: this.clock() + this.busyDeadlineMs });
       this.schedule();
     });
   }
