@@ -38,7 +38,7 @@ function open(file: string, options: Parameters<typeof openDatabase>[1] = {}): W
 }
 
 /** What each migration adds to the schema. A new migration must add its line here (see the first test). */
-const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[] }> = {
+const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[]; dropsIndices?: string[] }> = {
   1: {
     tables: ['meta', 'vault_wraps', 'products', 'imports', 'orders', 'keys', 'deliveries', 'payments', 'idempotency', 'ledger', 'audit'],
     indices: [
@@ -66,6 +66,8 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   // A column (idempotency.response), checked below.
   5: { tables: [], indices: [], triggers: [] },
   6: { tables: ['import_rows'], indices: [], triggers: [] },
+  // keys_product_status serves the free-key lookup (checked below).
+  7: { tables: [], indices: [], triggers: [], dropsIndices: ['keys_available'] },
 };
 
 function expectedAt(version: number) {
@@ -74,6 +76,7 @@ function expectedAt(version: number) {
     all.tables.push(...ADDS[v]!.tables);
     all.indices.push(...ADDS[v]!.indices);
     all.triggers.push(...ADDS[v]!.triggers);
+    all.indices = all.indices.filter((name) => !ADDS[v]!.dropsIndices?.includes(name));
   }
   return { tables: all.tables.sort(), indices: all.indices.sort(), triggers: all.triggers.sort() };
 }
@@ -209,6 +212,20 @@ describe('migrations', () => {
     expect(discardStaleImports(db, 1, () => false)).toEqual([7]);
     expect(db.prepare('SELECT (SELECT count(*) FROM keys) + (SELECT count(*) FROM import_rows)').pluck().get()).toBe(0);
     expect(db.prepare('SELECT state FROM imports WHERE id = 7').pluck().get()).toBe('discarded');
+  });
+
+  it('version 7 drops keys_available; the free-key lookup reads keys_product_status instead', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 6 });
+    populated(old);
+    old.close();
+    const db = open(file);
+    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'keys_available'`).pluck().get()).toBe(0);
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`)
+      .all() as { detail: string }[];
+    expect(plan.map((row) => row.detail)).toEqual(['SEARCH keys USING COVERING INDEX keys_product_status (product_id=? AND status=?)']);
+    expect(db.prepare(`SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`).pluck().all()).toHaveLength(2);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {
