@@ -5,7 +5,10 @@
  * key, the idempotency record with its access token sealed, a ledger entry, the stock counters moved),
  * durable before the promise resolves. It is what `POST /api/v1/orders` does; `pay` later sells the held key.
  *
- * - `engine_claims_per_s_1|_8` and `engine_claims_per_s` (64): through the Engine API, N concurrent buyers.
+ * - `engine_claims_per_s_1|_8` and `engine_claims_per_s` (64): through the Engine API, N concurrent buyers,
+ *   with idempotency keys that sort in the order they are sent (as the raw loop's do).
+ * - `engine_claims_per_s_uuid`: 64 buyers again, each request with a random UUID key as real clients
+ *   send them (each record's index entry lands at a random place).
  * - `raw_single_claims_per_s` / `raw_batched_claims_per_s`: the same SQL statements as a bare
  *   better-sqlite3 loop, one claim per transaction and 100 per transaction (no crypto, no promises).
  * - `raw_batched_64_claims_per_s` and `raw_64_vs_raw_batched`: the same loop at 64 per transaction,
@@ -17,6 +20,7 @@
  *
  * Every measurement runs a fixed count of claims and stops early at a time cap.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,10 +65,11 @@ async function concurrent(count: number, concurrency: number, capMs: number, cla
   return done / ((performance.now() - start) / 1000);
 }
 
-async function engineClaims(engine: Engine, productId: string, sizes: Sizes, concurrency: 1 | 8 | 64): Promise<number> {
+async function engineClaims(engine: Engine, productId: string, sizes: Sizes, concurrency: 1 | 8 | 64, keys: 'sequential' | 'uuid' = 'sequential'): Promise<number> {
   const prefix = `c${concurrency}`;
   const rate = await concurrent(sizes.engine[concurrency], concurrency, sizes.capMs, async (i) => {
-    const { result } = await engine.reserve({ productId, quantity: 1, email: EMAIL, idempotencyKey: `${prefix}-${i}` });
+    const idempotencyKey = keys === 'uuid' ? randomUUID() : `${prefix}-${i}`;
+    const { result } = await engine.reserve({ productId, quantity: 1, email: EMAIL, idempotencyKey });
     if (!result.ok) throw new Error(`engine bench: claim failed (${result.error.code})`);
   });
   await engine.writer.idle();
@@ -196,7 +201,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     const engine = Engine.open({ dataDir: join(dir, 'engine') });
     try {
       const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
-      const total = sizes.engine[1] + sizes.engine[8] + sizes.engine[64] + 500;
+      const total = sizes.engine[1] + sizes.engine[8] + 2 * sizes.engine[64] + 500;
       seedKeys(engine.db, engine.vault, product.id, total);
       // Warm the statement cache and the JIT.
       await concurrent(200, 8, sizes.capMs, (i) => engine.reserve({ productId: product.id, quantity: 1, email: EMAIL, idempotencyKey: `warm-${i}` }));
@@ -206,6 +211,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
       results.engine_claims_per_s = round(await engineClaims(engine, product.id, sizes, 64));
       const writes = engine.writer.stats.writes - before64.writes;
       results.engine_batch_avg_64 = Number((writes / Math.max(1, engine.writer.stats.batches - before64.batches)).toFixed(1));
+      results.engine_claims_per_s_uuid = round(await engineClaims(engine, product.id, sizes, 64, 'uuid'));
     } finally {
       await engine.close();
     }

@@ -14,6 +14,7 @@ const REQUIRED = [
   'engine_claims_per_s',
   'engine_claims_per_s_1',
   'engine_claims_per_s_8',
+  'engine_claims_per_s_uuid',
   'raw_single_claims_per_s',
   'raw_batched_claims_per_s',
   'engine_vs_raw_batched',

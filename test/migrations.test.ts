@@ -68,6 +68,8 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   6: { tables: ['import_rows'], indices: [], triggers: [] },
   // keys_product_status serves the free-key lookup (checked below).
   7: { tables: [], indices: [], triggers: [], dropsIndices: ['keys_available'] },
+  // idempotency rebuilt as a rowid table (checked below).
+  8: { tables: [], indices: ['idempotency_key'], triggers: [] },
 };
 
 function expectedAt(version: number) {
@@ -226,6 +228,28 @@ describe('migrations', () => {
       .all() as { detail: string }[];
     expect(plan.map((row) => row.detail)).toEqual(['SEARCH keys USING COVERING INDEX keys_product_status (product_id=? AND status=?)']);
     expect(db.prepare(`SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`).pluck().all()).toHaveLength(2);
+  });
+
+  it('version 8 rebuilds idempotency as a rowid table with a UNIQUE (scope, key) index, keeping every record', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 7 });
+    populated(old);
+    const insert = old.prepare(
+      `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, response, created_at) VALUES ('orders.create', ?, x'01', ?, ?, x'02', ?, ?)`,
+    );
+    insert.run('k-new', 201, 'o-live', '{"ok":true}', 2);
+    insert.run('k-old', 409, null, null, 1);
+    const before = old.prepare('SELECT * FROM idempotency ORDER BY key').all();
+    old.close();
+    const db = open(file);
+    expect(db.prepare('SELECT * FROM idempotency ORDER BY key').all()).toEqual(before);
+    // Copied in the order written: the older record has the smaller rowid.
+    expect(db.prepare('SELECT key FROM idempotency ORDER BY rowid').pluck().all()).toEqual(['k-old', 'k-new']);
+    expect(db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'idempotency'`).pluck().get()).not.toMatch(/WITHOUT ROWID/);
+    expect(() => db.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, created_at) VALUES ('orders.create', 'k-new', x'01', 409, x'', 3)`).run()).toThrow(/UNIQUE/);
+    expect(() => db.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k-3', x'01', 201, 'o-none', x'', 3)`).run()).toThrow(/FOREIGN KEY/);
+    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT response FROM idempotency WHERE scope = 'orders.create' AND key IN (?, ?)`).all('a', 'b') as { detail: string }[];
+    expect(plan.map((row) => row.detail)).toEqual(['SEARCH idempotency USING INDEX idempotency_key (scope=? AND key=?)']);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {
