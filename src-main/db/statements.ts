@@ -7,18 +7,22 @@ import type { ReadableDB } from './types';
 
 const caches = new WeakMap<ReadableDB, Map<string, Statement>>();
 
+/** `map`'s value for `key`, made and stored on first use. */
+function cached<K, V>(map: { get(key: K): V | undefined; set(key: K, value: V): unknown }, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
 export function stmt(db: ReadableDB, sql: string): Statement {
-  let cache = caches.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    caches.set(db, cache);
-  }
-  let statement = cache.get(sql);
-  if (statement === undefined) {
-    statement = db.prepare(sql);
-    cache.set(sql, statement);
-  }
-  return statement;
+  return cached(
+    cached(caches, db, () => new Map<string, Statement>()),
+    sql,
+    () => db.prepare(sql),
+  );
 }
 
 /**
@@ -38,16 +42,11 @@ const CHUNK_ROWS = [64, 16, 4, 1] as const;
 const chunkCaches = new WeakMap<ReadableDB, Map<RowsStatement, Statement[]>>();
 
 function chunkStatement(db: ReadableDB, rows: RowsStatement, size: number, index: number): Statement {
-  let cache = chunkCaches.get(db);
-  if (cache === undefined) {
-    cache = new Map();
-    chunkCaches.set(db, cache);
-  }
-  let statements = cache.get(rows);
-  if (statements === undefined) {
-    statements = [];
-    cache.set(rows, statements);
-  }
+  const statements = cached(
+    cached(chunkCaches, db, () => new Map<RowsStatement, Statement[]>()),
+    rows,
+    (): Statement[] => [],
+  );
   return (statements[index] ??= db.prepare(rows.sql(Array.from({ length: size }, () => rows.tuple).join(', '))));
 }
 

@@ -3,8 +3,10 @@
  * ONE `BEGIN IMMEDIATE` transaction; when one of them throws, the batch re-runs with each write inside
  * its own savepoint (a nested better-sqlite3 transaction), so one failing write rolls back alone and never
  * fails its neighbours, and a storm of purchases pays one
- * disk flush per batch instead of one per purchase. Callers get a promise that settles only after the
- * batch has committed, never before.
+ * disk flush per batch instead of one per purchase. Neighbouring writes of one `WriteGroup` (the
+ * purchase's reservations) run as one `runMany` call, which writes each table's rows for all of them in a
+ * few multi-row statements. Callers get a promise that settles only after the batch has committed, never
+ * before.
  *
  * No `await` ever happens inside a transaction: a batch is one synchronous call. When another process
  * holds the write lock, the batch is retried after a short, jittered pause (without blocking the event
