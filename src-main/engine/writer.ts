@@ -71,6 +71,8 @@ export interface WriterStats {
   busyRetries: number;
   /** Batches re-run with a savepoint per write because one write threw. */
   isolatedRetries: number;
+  /** Writes that ran through their group's `runMany` together with neighbours. */
+  grouped: number;
   /** Checkpoints run by the background worker. */
   checkpoints: number;
 }
@@ -81,8 +83,10 @@ export class GroupCommitWriter {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  readonly stats: WriterStats = { batches: 0, writes: 0, busyRetries: 0, isolatedRetries: 0, checkpoints: 0 };
+  readonly stats: WriterStats = { batches: 0, writes: 0, busyRetries: 0, isolatedRetries: 0, grouped: 0, checkpoints: 0 };
   private readonly checkpointer: BackgroundCheckpointer | null;
+  /** Writes the current plain attempt ran through a `runMany` (counted once it commits). */
+  private groupedInAttempt = 0;
   private readonly maxBatch: number;
   private readonly busyDeadlineMs: number;
   private readonly clock: () => number;
@@ -107,6 +111,7 @@ export class GroupCommitWriter {
     // savepoint: the neighbours of a failing write still commit, and the failure is the same one it
     // would have had alone.
     this.runPlain = db.transaction((batch: readonly Pending[], now: number): Outcome[] => {
+      this.groupedInAttempt = 0;
       const outcomes: Outcome[] = [];
       for (let i = 0; i < batch.length; ) {
         const group = batch[i]!.grouped?.group;
@@ -117,6 +122,7 @@ export class GroupCommitWriter {
           const many = group.runMany(db, now, inputs);
           if (many.length !== inputs.length) throw new Error(`runMany gave ${many.length} outcomes for ${inputs.length} writes`);
           for (const outcome of many) outcomes.push(outcome);
+          this.groupedInAttempt += inputs.length;
         } else {
           outcomes.push({ ok: true, value: batch[i]!.fn(db, now) });
         }
@@ -200,7 +206,9 @@ export class GroupCommitWriter {
   /** Runs a batch; a single write's own error is its outcome, a busy or I/O error is thrown. */
   private runOnce(batch: readonly Pending[], now: number): Outcome[] {
     try {
-      return this.runPlain.immediate(batch, now);
+      const outcomes = this.runPlain.immediate(batch, now);
+      this.stats.grouped += this.groupedInAttempt;
+      return outcomes;
     } catch (error) {
       if (isBusyError(error)) throw error;
       if (batch.length === 1) return [{ ok: false, error }];
