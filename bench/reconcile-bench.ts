@@ -102,7 +102,7 @@ export function benchReconcile(options: { quick?: boolean; orders?: number } = {
       const heapAfter = process.memoryUsage().heapUsed;
       const found = Object.values(report.counts).reduce((n, c) => n + c.open, 0);
       process.stderr.write(
-        `reconcile: ${orders} orders in ${seconds.toFixed(2)} s, ${found} finding(s), heap +${((heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MB\n`,
+        `reconcile: ${orders} orders in ${seconds.toFixed(2)} s, ${found} finding(s), heap ${heapAfter >= heapBefore ? '+' : '-'}${(Math.abs(heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MB\n`,
       );
       if (found !== Math.floor(orders / Math.max(1, Math.floor(orders / BROKEN)))) throw new Error(`expected the deleted payments as findings, found ${found}`);
       return { reconcile_1m_orders_s: Number(seconds.toFixed(3)) };
