@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { countStock } from '../src-main/engine/products';
-import type { WriteGroup } from '../src-main/engine/writer';
+import { GroupCommitWriter, type WriteGroup } from '../src-main/engine/writer';
 import { seal } from '../src-main/vault/crypto';
 import { openShop } from './helpers/shop';
 
@@ -119,6 +119,13 @@ describe('purchase engine', () => {
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     expect(engine.getProduct(productId)?.stock.reserved).toBe(2);
+  });
+
+  it('refuses a writer whose batches could hold no write, instead of queueing every write forever', async () => {
+    const { engine } = await shop();
+    for (const maxBatch of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new GroupCommitWriter(engine.db, { maxBatch })).toThrow(/maxBatch must be a positive integer/);
+    }
   });
 
   it('runs neighbouring writes of one group as one runMany, and each alone once runMany throws', async () => {

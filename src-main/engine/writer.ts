@@ -100,6 +100,8 @@ export class GroupCommitWriter {
     options: WriterOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 256;
+    // A batch of zero writes would leave every write queued forever.
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, not ${this.maxBatch}`);
     this.busyDeadlineMs = options.busyDeadlineMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
     const after = options.backgroundCheckpointAfter ?? 2000;
