@@ -9,6 +9,9 @@
  *   with idempotency keys that sort in the order they are sent (as the raw loop's do).
  * - `engine_claims_per_s_uuid`: 64 buyers again, each request with a random UUID key as real clients
  *   send them (each record's index entry lands at a random place).
+ * - `engine_tx_only_claims_per_s` and `engine_tx_only_vs_raw_batched`: the engine's own write transactions
+ *   (`reserveMany`, 64 a transaction) with the crypto made beforehand and no writer or promises around
+ *   them: the ceiling of `engine_vs_raw_batched` if the crypto and the async machinery cost nothing.
  * - `raw_single_claims_per_s` / `raw_batched_claims_per_s`: the same SQL statements as a bare
  *   better-sqlite3 loop, one claim per transaction and 100 per transaction (no crypto, no promises).
  * - `raw_batched_64_claims_per_s` and `raw_64_vs_raw_batched`: the same loop at 64 per transaction,
@@ -29,6 +32,7 @@ import { openDatabase } from '../src-main/db/open';
 import { stmt } from '../src-main/db/statements';
 import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
+import * as orders from '../src-main/engine/orders';
 import { seedKeys } from './http-bench';
 
 export interface EngineBenchOptions {
@@ -74,6 +78,32 @@ async function engineClaims(engine: Engine, productId: string, sizes: Sizes, con
   });
   await engine.writer.idle();
   return rate;
+}
+
+/**
+ * The engine's write transactions alone: `reserveMany` of 64 requests per IMMEDIATE transaction on the
+ * engine's own file, their tickets (the crypto) made before the clock starts, no writer and no promises.
+ * What it leaves out of `engine_claims_per_s` is the per-purchase crypto, the promises and the writer.
+ */
+function transactionsOnly(engine: Engine, productId: string, sizes: Sizes): number {
+  const count = sizes.engine[64];
+  const requests = Array.from({ length: count }, (_, i): orders.ReserveRequest => {
+    const args = { productId, quantity: 1, email: EMAIL, idempotencyKey: `tx-${i}`, holdSeconds: engine.holdSeconds };
+    return { args, ticket: orders.prepareReserve(engine.vault, args) };
+  });
+  const db = engine.db;
+  const batch = db.transaction((from: number) => {
+    for (const outcome of orders.reserveMany(db, { now: Date.now() }, requests.slice(from, from + 64))) {
+      if (!outcome.ok || outcome.value.replayed || !outcome.value.result.ok) throw new Error('engine bench: a claim failed');
+    }
+  });
+  const start = performance.now();
+  let done = 0;
+  while (done < count && performance.now() - start < sizes.capMs) {
+    batch.immediate(done);
+    done = Math.min(count, done + 64);
+  }
+  return done / ((performance.now() - start) / 1000);
 }
 
 /** Inserts `count` keys with random stand-in ciphertexts (the raw loop never opens them). */
@@ -201,7 +231,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     const engine = Engine.open({ dataDir: join(dir, 'engine') });
     try {
       const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
-      const total = sizes.engine[1] + sizes.engine[8] + 2 * sizes.engine[64] + 500;
+      const total = sizes.engine[1] + sizes.engine[8] + 3 * sizes.engine[64] + 500;
       seedKeys(engine.db, engine.vault, product.id, total);
       // Warm the statement cache and the JIT.
       await concurrent(200, 8, sizes.capMs, (i) => engine.reserve({ productId: product.id, quantity: 1, email: EMAIL, idempotencyKey: `warm-${i}` }));
@@ -212,6 +242,8 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
       const writes = engine.writer.stats.writes - before64.writes;
       results.engine_batch_avg_64 = Number((writes / Math.max(1, engine.writer.stats.batches - before64.batches)).toFixed(1));
       results.engine_claims_per_s_uuid = round(await engineClaims(engine, product.id, sizes, 64, 'uuid'));
+      await engine.writer.idle();
+      results.engine_tx_only_claims_per_s = round(transactionsOnly(engine, product.id, sizes));
     } finally {
       await engine.close();
     }
@@ -237,6 +269,7 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     }
 
     results.engine_vs_raw_batched = ratio(results.engine_claims_per_s, results.raw_batched_claims_per_s);
+    results.engine_tx_only_vs_raw_batched = ratio(results.engine_tx_only_claims_per_s, results.raw_batched_claims_per_s);
     results.raw_64_vs_raw_batched = ratio(results.raw_batched_64_claims_per_s, results.raw_batched_claims_per_s);
     results.safe_vs_naive = ratio(results.engine_claims_per_s, results.naive_claims_per_s);
     return results;

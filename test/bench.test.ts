@@ -15,6 +15,7 @@ const REQUIRED = [
   'engine_claims_per_s_1',
   'engine_claims_per_s_8',
   'engine_claims_per_s_uuid',
+  'engine_tx_only_claims_per_s',
   'raw_single_claims_per_s',
   'raw_batched_claims_per_s',
   'engine_vs_raw_batched',
