@@ -426,7 +426,7 @@ describe('opening a shop while another process holds the write lock', () => {
    * until the child is ready (`lockFree`), or for well over the engine's own short busy timeout (100 ms)
    * after the child starts opening.
    */
-  async function openWhileLocked(dir: string, { lockFree = false } = {}): Promise<void> {
+  async function openWhileLocked(dir: string, { lockFree = false, holdMs = 400 } = {}): Promise<void> {
     const holder = new Database(join(dir, DB_FILE));
     holder.pragma('busy_timeout = 5000');
     // As another OnceKey process would: in WAL (a no-op unless the file is brand new).
@@ -438,7 +438,7 @@ describe('opening a shop while another process holds the write lock', () => {
       await proc.opening;
       // An up-to-date shop opens with only reads: it is ready while the lock is still held.
       if (lockFree) await proc.ready;
-      else await sleep(400);
+      else await sleep(holdMs);
       holder.exec('COMMIT');
       committed = true;
       await proc.ready;
@@ -466,6 +466,18 @@ describe('opening a shop while another process holds the write lock', () => {
     await openWhileLocked(dir);
     const db = open(join(dir, DB_FILE));
     expect(db.prepare('SELECT count(*) FROM vault_wraps').pluck().get()).toBe(1);
+  }, 60_000);
+
+  it('waits out a migration that holds the lock longer than the usual busy timeout', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    // A shop one migration behind, whose other opener holds the write lock past DEFAULT_BUSY_TIMEOUT_MS
+    // (as a rebuild of a big table would).
+    open(join(dir, DB_FILE), { migrateTo: LATEST_VERSION - 1 }).close();
+    await openWhileLocked(dir, { holdMs: DEFAULT_BUSY_TIMEOUT_MS + 1500 });
+    const db = open(join(dir, DB_FILE));
+    expect(schemaVersion(db)).toBe(LATEST_VERSION);
+    expect(db.pragma('busy_timeout', { simple: true })).toBe(DEFAULT_BUSY_TIMEOUT_MS);
   }, 60_000);
 
   it('migrates a brand-new file once the other opener is done', async () => {

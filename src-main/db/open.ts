@@ -20,6 +20,8 @@ export interface OpenOptions {
 }
 
 export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** How long an opener waits for the write lock while another process may be migrating the same file. */
+export const MIGRATION_BUSY_TIMEOUT_MS = 120_000;
 
 /**
  * The better-sqlite3 addon to load: the desktop shell points ONCEKEY_SQLITE_BINDING at a build for
@@ -70,15 +72,26 @@ export function schemaVersion(db: ReadableDB): number {
  * processes opening a new file at once cannot both apply it.
  */
 export function migrate(db: WritableDB, target: number = LATEST_VERSION): void {
-  for (const migration of MIGRATIONS) {
-    if (migration.version > target) break;
-    // Up to date already (the usual case): no need to take the write lock to find out.
-    if (schemaVersion(db) >= migration.version) continue;
-    db.transaction(() => {
-      if (schemaVersion(db) >= migration.version) return;
-      migration.up(db);
-      db.pragma(`user_version = ${migration.version}`);
-    }).immediate();
+  const from = schemaVersion(db);
+  // Up to date already (the usual case): no need to take the write lock to find out.
+  const pending = MIGRATIONS.filter((migration) => migration.version <= target && migration.version > from);
+  if (pending.length > 0) {
+    // Another process may be applying these same migrations, and one that rebuilds a big table takes
+    // seconds (migration 8: about 9 s for a million idempotency records): wait for it rather than fail
+    // after the usual busy timeout.
+    const busy = db.pragma('busy_timeout', { simple: true }) as number;
+    db.pragma(`busy_timeout = ${Math.max(busy, MIGRATION_BUSY_TIMEOUT_MS)}`);
+    try {
+      for (const migration of pending) {
+        db.transaction(() => {
+          if (schemaVersion(db) >= migration.version) return;
+          migration.up(db);
+          db.pragma(`user_version = ${migration.version}`);
+        }).immediate();
+      }
+    } finally {
+      db.pragma(`busy_timeout = ${busy}`);
+    }
   }
   const current = schemaVersion(db);
   if (current > LATEST_VERSION) {
