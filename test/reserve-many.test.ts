@@ -11,8 +11,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
-import { sha256 } from '../src-main/engine/ids';
-import { reserve, reserveMany, type ReserveArgs, type ReserveRequest, type ReserveWriteTicket } from '../src-main/engine/orders';
+import { prepareReserve, reserve, reserveMany, type ReserveArgs, type ReserveRequest } from '../src-main/engine/orders';
 import { verifyLedger } from '../src-main/engine/ledger-verify';
 import { seedKeys, tempDir } from './helpers/shop';
 
@@ -56,7 +55,8 @@ const spec = fc.record({
   limit: fc.option(fc.integer({ min: 1, max: 2 })),
 });
 
-function request(s: Spec, i: number): ReserveRequest {
+/** A request and its ticket (made once: both runs of a property case use the same order ids and tokens). */
+function request(s: Spec): ReserveRequest {
   const productId = [onSale[0]!, onSale[1]!, offSale, 'prd_missing'][s.product]!;
   const args: ReserveArgs = {
     productId,
@@ -66,13 +66,8 @@ function request(s: Spec, i: number): ReserveRequest {
     holdSeconds: 900,
     purchaseLimit: s.limit === null ? undefined : { maxOrders: s.limit, windowMs: 60_000 },
   };
-  const ticket: ReserveWriteTicket = {
-    orderId: `ord_test${String(i).padStart(4, '0')}`,
-    tokenHash: sha256(`token-${i}`),
-    // What the engine fingerprints (orders.requestFingerprint): the same request gives the same one.
-    requestFingerprint: args.idempotencyKey === undefined ? null : sha256(JSON.stringify([productId, s.quantity, args.email])),
-    sealedToken: args.idempotencyKey === undefined ? null : Buffer.from(`sealed-${i}`),
-  };
+  // The engine's own ticket: the same request gets the same fingerprint, a different one another.
+  const ticket = prepareReserve(engine.vault, args);
   return { args, ticket };
 }
 
@@ -113,8 +108,8 @@ describe('reserveMany', () => {
     fc.assert(
       fc.property(fc.array(spec, { maxLength: 6 }), fc.array(spec, { minLength: 1, maxLength: 24 }), (earlier, batch) => {
         const ctx = { now: NOW };
-        const before = earlier.map((s, i) => request(s, 1000 + i));
-        const requests = batch.map((s, i) => request(s, i));
+        const before = earlier.map(request);
+        const requests = batch.map(request);
         const serial = tryOut(db, () => {
           reserveMany(db, ctx, before);
           return requests.map((r) => {
@@ -139,7 +134,7 @@ describe('reserveMany', () => {
 
   it('sells a product with fewer keys than the batch wants to the first buyers only', () => {
     const db = engine.db;
-    const requests = Array.from({ length: 8 }, (_, i) => request({ product: 1, quantity: 1, email: 0, key: null, limit: null }, i));
+    const requests = Array.from({ length: 8 }, () => request({ product: 1, quantity: 1, email: 0, key: null, limit: null }));
     const { value } = tryOut(db, () => reserveMany(db, { now: NOW }, requests));
     const results = value.map((o) => (o.ok && !o.value.replayed ? (o.value.result.ok ? 'order' : o.value.result.error.code) : 'other'));
     expect(results).toEqual(['order', 'order', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out']);
