@@ -98,10 +98,17 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
     </>
   );
 
-  const progress = s.progress;
+  const done = s.progress?.done ?? 0;
+  // 0: the file's line count is not known (yet).
+  const total = s.progress?.total ?? 0;
   // Every line read: what is left is one step without progress (the commit, or the preview's repeat check).
-  const lastStep = progress?.total ? progress.done >= progress.total : false;
-  const percent = progress?.total && !lastStep ? Math.min(100, Math.round((progress.done / progress.total) * 100)) : null;
+  const lastStep = total > 0 && done >= total;
+  const percent = total > 0 && !lastStep ? Math.min(100, Math.round((done / total) * 100)) : null;
+  const progressLine = lastStep
+    ? t(importing ? 'import.storing' : 'import.checking', { total: formatCount(total, lang) })
+    : total > 0
+      ? t('import.progress', { done: formatCount(done, lang), total: formatCount(total, lang) })
+      : t('import.progressUnknown', { done: formatCount(done, lang) });
 
   return (
     <Dialog open size="lg" title={t('import.title', { name: product.name })} onClose={onClose} locked={importing} footer={footer}>
@@ -160,7 +167,7 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
           </p>
         ) : null}
         {s.report && (s.step === 'preview' || importing) ? <ImportReportView report={s.report} /> : null}
-        {importing || (s.step === 'previewing' && progress) ? (
+        {importing || (s.step === 'previewing' && s.progress) ? (
           <div className="import__progress">
             <div
               className="progress"
@@ -173,11 +180,7 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
               <div className={percent === null ? 'progress__bar progress__bar--indeterminate' : 'progress__bar'} style={percent === null ? undefined : { width: `${percent}%` }} />
             </div>
             <p className="muted" aria-live="polite">
-              {progress?.total && lastStep
-                ? t(importing ? 'import.storing' : 'import.checking', { total: formatCount(progress.total, lang) })
-                : progress?.total
-                ? t('import.progress', { done: formatCount(progress.done, lang), total: formatCount(progress.total, lang) })
-                : t('import.progressUnknown', { done: formatCount(progress?.done ?? 0, lang) })}
+              {progressLine}
             </p>
           </div>
         ) : null}
