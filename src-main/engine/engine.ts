@@ -22,12 +22,13 @@ import { GroupCommitWriter, type WriteGroup, type WriterOptions } from './writer
 
 export const DB_FILE = 'shop.db';
 
+export const KEY_FILE = 'vault.key';
+export const DEFAULT_HOLD_SECONDS = 900;
+
 /** Reservations waiting together in one batch run as one `reserveMany`. */
 const RESERVATIONS: WriteGroup<orders.ReserveRequest> = {
   runMany: (db, now, inputs) => orders.reserveMany(db, { now }, inputs),
 };
-export const KEY_FILE = 'vault.key';
-export const DEFAULT_HOLD_SECONDS = 900;
 
 export interface EngineOptions {
   /** The shop's folder: `shop.db` and, in headless mode, `vault.key`. */
