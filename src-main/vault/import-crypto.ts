@@ -1,8 +1,9 @@
 /**
  * Fingerprints and seals imported codes chunk by chunk. Crypto is most of an import's CPU time (an HMAC
  * and an AES-256-GCM seal per code), so a big import does it in worker threads (two, chunks taking
- * turns) while the main thread parses and stages the previous chunk; a small one does it inline. Both produce exactly what
- * crypto.ts's `fingerprint` and `seal` would (the import tests check the worker's output with `open`).
+ * turns) while the main thread parses and stages the previous chunk; a small one does it inline. Both
+ * produce exactly what crypto.ts's `fingerprint` and `seal` would (the import tests check the worker's
+ * output with `open`).
  *
  * The worker is plain JavaScript evaluated from a string, so it needs no loader or bundler entry. It
  * receives the two working keys at start (they stay in this process) and never sees more than a chunk.
