@@ -39,6 +39,8 @@ export default defineConfig({
           'reconcile-worker': resolve(root, 'src-main/reconcile/reconcile-worker.ts'),
           // A long ledger's replay and most of its hashing run in `./ledger-worker.js` (engine/ledger-verify.ts).
           'ledger-worker': resolve(root, 'src-main/engine/ledger-worker.ts'),
+          // New orders' ids and access tokens are made ahead of time in `./ticket-worker.js` (engine/tickets.ts).
+          'ticket-worker': resolve(root, 'src-main/engine/tickets.ts'),
         },
         formats: ['es'],
       },

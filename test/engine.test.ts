@@ -86,6 +86,16 @@ describe('purchase engine', () => {
     expect(again).toEqual({ replayed: true, result: first.result });
   });
 
+  it('replays a record whose access token was sealed under the idempotency key (before order tickets)', async () => {
+    const { engine, productId } = await shop({ keys: 2 });
+    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'keyed' });
+    if (!first.result.ok) throw new Error(first.result.error.message);
+    const keyed = seal(engine.vault.sealKey, first.result.value.accessToken, 'oncekey/idempotency/orders.create/token/keyed');
+    engine.db.prepare(`UPDATE idempotency SET sealed_response = ? WHERE key = 'keyed'`).run(keyed);
+    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'keyed' });
+    expect(again).toEqual({ replayed: true, result: first.result });
+  });
+
   it('answers 409 in flight for a concurrent duplicate in the same process', async () => {
     const { engine, productId } = await shop({ keys: 2 });
     const args = { productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'dup' };

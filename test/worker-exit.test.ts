@@ -26,8 +26,9 @@ describe('worker threads left open', () => {
     const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     clearTimeout(timer);
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    const result = JSON.parse(stdout) as { checkpoints: number; prepared: number };
+    const result = JSON.parse(stdout) as { checkpoints: number; prepared: number; tickets: number };
     expect(result.checkpoints).toBeGreaterThan(0);
     expect(result.prepared).toBe(2);
+    expect(result.tickets).toBe(16);
   }, 40_000);
 });

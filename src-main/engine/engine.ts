@@ -18,6 +18,7 @@ import { verifyLedger, type VerifyReport } from './ledger-verify';
 import * as orders from './orders';
 import * as products from './products';
 import { applyStagedRestore, storedHoldSeconds } from './settings';
+import { TicketPool, type TicketPoolOptions } from './tickets';
 import { GroupCommitWriter, type WriteGroup, type WriterOptions } from './writer';
 
 export const DB_FILE = 'shop.db';
@@ -39,6 +40,7 @@ export interface EngineOptions {
   readonly holdSeconds?: number;
   readonly clock?: () => number;
   readonly writer?: WriterOptions;
+  readonly tickets?: TicketPoolOptions;
 }
 
 export class Engine {
@@ -48,6 +50,8 @@ export class Engine {
   readonly events = new EngineEvents();
   private readonly inFlight = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
+  /** New orders' ids and access tokens, made ahead of time (see tickets.ts). */
+  readonly tickets: TicketPool;
 
   private constructor(
     readonly db: WritableDB,
@@ -57,8 +61,10 @@ export class Engine {
     holdSeconds: number,
     /** The shop's folder (secrets, staged restore). */
     readonly dataDir: string,
+    tickets: TicketPoolOptions = {},
   ) {
     this.holdSeconds = holdSeconds;
+    this.tickets = new TicketPool(vault.sealKey, tickets);
   }
 
   static open(options: EngineOptions): Engine {
@@ -81,7 +87,7 @@ export class Engine {
       discardStaleImports(db, clock());
       const writer = new GroupCommitWriter(db, { clock, ...options.writer });
       const holdSeconds = options.holdSeconds ?? storedHoldSeconds(db) ?? DEFAULT_HOLD_SECONDS;
-      return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir);
+      return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir, options.tickets);
     } catch (error) {
       db.close();
       throw error;
@@ -105,7 +111,7 @@ export class Engine {
     }
     try {
       // The crypto only once the request is known to go ahead (not for a duplicate still in flight).
-      const ticket = orders.prepareReserve(this.vault, full);
+      const ticket = orders.prepareReserve(this.vault, full, this.tickets.take());
       const write = await this.writer.run<orders.ReserveWrite>((db, now) => orders.reserve(db, this.ctx(now), full, ticket), {
         group: RESERVATIONS,
         input: { args: full, ticket },
@@ -220,6 +226,7 @@ export class Engine {
   async close(): Promise<void> {
     this.stopSweeper();
     await this.writer.close();
+    await this.tickets.close();
     this.db.close();
   }
 }

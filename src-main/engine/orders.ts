@@ -11,11 +11,12 @@ import { timingSafeEqual } from 'node:crypto';
 import type { Result } from '../../shared/errors';
 import { allRows, runRows, stmt, type RowsStatement } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { keyAad, open, seal, type VaultKeys } from '../vault/crypto';
+import { keyAad, open, VaultCryptoError, type VaultKeys } from '../vault/crypto';
 import { EngineError } from './errors';
-import { newAccessToken, newId, sha256 } from './ids';
+import { sha256 } from './ids';
 import { appendLedger, appendLedgerEntries, type LedgerEntryInput, type OrderState } from './ledger';
 import { firstAvailableKeys, moveStock } from './products';
+import { makeTicket, orderTokenAad, type OrderTicket } from './tickets';
 
 export type OrderStatus = OrderState;
 
@@ -148,37 +149,25 @@ function requestFingerprint(args: ReserveArgs): Buffer {
 const IDEMPOTENCY_SCOPE = 'orders.create';
 /** Records before migration 5 seal the whole response under this associated data. */
 const legacyResponseAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/${key}`;
-/** Since migration 5 only the access token is sealed; the rest of the response is stored as JSON. */
-const tokenAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/token/${key}`;
+/** Records from migration 5 until order tickets seal the access token under the idempotency key. */
+const legacyTokenAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/token/${key}`;
 
 /**
- * What a reservation needs that costs crypto (the order id, its access token and the token's hash, the
- * request's fingerprint, the token sealed for the idempotency record), made before the write
- * transaction: the write lock is never held for it, and the write itself never needs the plaintext token.
+ * What a reservation needs that costs crypto, made before the write transaction so that the write lock is
+ * never held for it: the order's ticket (id, access token, the token's hash and the token sealed under
+ * the order id, see tickets.ts) and the request's fingerprint. The write itself never needs the plaintext token.
  */
-export interface ReserveTicket {
-  readonly orderId: string;
-  readonly accessToken: string;
-  readonly tokenHash: Buffer;
+export interface ReserveTicket extends OrderTicket {
   /** Null without an idempotency key. */
   readonly requestFingerprint: Buffer | null;
-  readonly sealedToken: Buffer | null;
 }
 
 /** The part of a ticket the write transaction uses (no plaintext token). */
 export type ReserveWriteTicket = Omit<ReserveTicket, 'accessToken'>;
 
-/** Makes a reservation's ticket; `args` have passed checkReserveArgs. */
-export function prepareReserve(vault: VaultKeys, args: ReserveArgs): ReserveTicket {
-  const accessToken = newAccessToken();
-  const key = args.idempotencyKey;
-  return {
-    orderId: newId('ord', 16),
-    accessToken,
-    tokenHash: sha256(accessToken),
-    requestFingerprint: key === undefined ? null : requestFingerprint(args),
-    sealedToken: key === undefined ? null : seal(vault.sealKey, accessToken, tokenAad(key)),
-  };
+/** Makes a reservation's ticket from an order ticket (a pool's, or a new one); `args` have passed checkReserveArgs. */
+export function prepareReserve(vault: VaultKeys, args: ReserveArgs, order: OrderTicket = makeTicket(vault.sealKey)): ReserveTicket {
+  return { ...order, requestFingerprint: args.idempotencyKey === undefined ? null : requestFingerprint(args) };
 }
 
 /** An idempotency record as stored: `response` is null for records sealed whole (before migration 5). */
@@ -208,8 +197,18 @@ export function finishReserve(vault: VaultKeys, args: ReserveArgs, ticket: Reser
   }
   const stored = JSON.parse(response) as Result<OrderView>;
   if (!stored.ok) return { replayed: true, result: stored };
-  const accessToken = open(vault.sealKey, sealed, tokenAad(key)).toString();
+  const accessToken = openToken(vault, sealed, stored.value.id, key);
   return { replayed: true, result: { ok: true, value: { ...stored.value, accessToken } } };
+}
+
+/** A stored access token: sealed under its order id, or (records made before order tickets) under the idempotency key. */
+function openToken(vault: VaultKeys, sealed: Buffer, orderId: string, key: string): string {
+  try {
+    return open(vault.sealKey, sealed, orderTokenAad(orderId)).toString();
+  } catch (error) {
+    if (!(error instanceof VaultCryptoError)) throw error;
+    return open(vault.sealKey, sealed, legacyTokenAad(key)).toString();
+  }
 }
 
 /**
