@@ -100,7 +100,15 @@ export class Engine {
 
   /** Holds keys for a new order. Rejects a second request with the same idempotency key while the first is in flight. */
   async reserve(args: Omit<orders.ReserveArgs, 'holdSeconds'>): Promise<orders.ReserveResult> {
-    const full = { ...args, holdSeconds: this.holdSeconds };
+    // Fields one by one: on Node 20 an object spread here costs more than the rest of this function.
+    const full: orders.ReserveArgs = {
+      productId: args.productId,
+      quantity: args.quantity,
+      email: args.email,
+      idempotencyKey: args.idempotencyKey,
+      holdSeconds: this.holdSeconds,
+      purchaseLimit: args.purchaseLimit,
+    };
     orders.checkReserveArgs(full);
     const key = args.idempotencyKey;
     if (key !== undefined) {

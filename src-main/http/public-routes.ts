@@ -109,7 +109,7 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (ap
         email,
         idempotencyKey,
         // Checked by the engine under the write lock, after a replay has been answered from its record.
-        ...(maxOrdersPerEmail > 0 ? { purchaseLimit: { maxOrders: maxOrdersPerEmail, windowMs: PURCHASE_LIMIT_WINDOW_MS } } : {}),
+        purchaseLimit: maxOrdersPerEmail > 0 ? { maxOrders: maxOrdersPerEmail, windowMs: PURCHASE_LIMIT_WINDOW_MS } : undefined,
       });
       if (replayed) reply.header(HEADERS.idempotentReplayed, 'true');
       if (!result.ok) throw new HttpProblem(result.error.code, result.error.message);

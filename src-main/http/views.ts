@@ -40,7 +40,8 @@ export function toPublicOrder(order: OrderView, codes: readonly string[] | undef
 }
 
 export function toCreatedOrder(order: EngineCreatedOrder): CreatedOrder {
-  return { ...orderFields(order), status: 'reserved', accessToken: order.accessToken };
+  // On the purchase path: Object.assign onto the fresh object rather than a spread (several times faster on Node 20).
+  return Object.assign(orderFields(order), { status: 'reserved' as const, accessToken: order.accessToken });
 }
 
 export function toAdminOrder(order: OrderView): AdminOrder {
