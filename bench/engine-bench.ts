@@ -124,25 +124,8 @@ export function seedRawKeys(db: WritableDB, productId: string, count: number): v
 export function rawClaimer(db: WritableDB): (i: number) => void {
   const productId = 'prd_raw';
   const blob32 = Buffer.alloc(32, 7);
-  // The sealed access token and the answer's JSON, at their real sizes.
+  // The sealed access token at its real size; a created order's record stores no answer of its own ('').
   const sealedToken = Buffer.alloc(72, 9);
-  const response = JSON.stringify({
-    ok: true,
-    value: {
-      id: 'ord_000000000AAAAAAAAAAAAAAAAAAAAAA',
-      status: 'reserved',
-      productId,
-      quantity: 1,
-      amount: 100,
-      currency: 'CNY',
-      email: EMAIL,
-      createdAt: new Date().toISOString(),
-      expiresAt: new Date().toISOString(),
-      paidAt: null,
-      deliveredAt: null,
-      reviewReason: null,
-    },
-  });
   const findIdem = db.prepare('SELECT fingerprint, sealed_response, response FROM idempotency WHERE scope = ? AND key = ?');
   const product = db.prepare('SELECT price_amount, currency, on_sale FROM products WHERE id = ?');
   const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT 1`).pluck();
@@ -174,7 +157,7 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     const h = head.get() as { seq: number } | undefined;
     const seq = (h?.seq ?? 0) + 1;
     ledger.run(seq, now, productId, orderId, String(keyId), '{"quantity":1,"amount":100,"currency":"CNY","keysTo":"reserved","orderTo":"reserved"}', blob32, blob32);
-    idem.run(key, blob32, orderId, sealedToken, response, now);
+    idem.run(key, blob32, orderId, sealedToken, '', now);
   };
 }
 

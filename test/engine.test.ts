@@ -54,7 +54,7 @@ describe('purchase engine', () => {
     });
   });
 
-  it('keeps the answer as JSON and seals only the access token; a sold-out answer seals nothing', async () => {
+  it('keeps a refusal as JSON, rebuilds a created order from its row, seals only the access token', async () => {
     const { engine, productId } = await shop({ keys: 1 });
     const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' });
     if (!first.result.ok) throw new Error(first.result.error.message);
@@ -69,11 +69,30 @@ describe('purchase engine', () => {
     const [none, sealed] = rows;
     expect(none!.sealed_response.length).toBe(0);
     expect(JSON.parse(none!.response)).toEqual(soldOut.result);
-    expect(sealed!.response).not.toContain(first.result.value.accessToken);
+    expect(sealed!.response).toBe('');
     expect(sealed!.sealed_response.toString('latin1')).not.toContain(first.result.value.accessToken);
-    expect(JSON.parse(sealed!.response)).toEqual({ ok: true, value: { ...first.result.value, accessToken: undefined } });
     expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' })).result).toEqual(first.result);
     expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' })).result).toEqual(soldOut.result);
+  });
+
+  it('replays the answer as it was at creation after the order was paid', async () => {
+    const { engine, productId } = await shop({ keys: 2 });
+    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'then-paid' });
+    if (!first.result.ok) throw new Error(first.result.error.message);
+    await engine.pay({ orderId: first.result.value.id, amount: 5000, currency: 'CNY', eventId: 'evt_paid', source: 'webhook' });
+    expect(engine.getOrder(first.result.value.id)?.status).toBe('delivered');
+    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'then-paid' });
+    expect(again).toEqual({ replayed: true, result: first.result });
+  });
+
+  it('replays a record that stored a created order as JSON (before migration 9)', async () => {
+    const { engine, productId } = await shop({ keys: 2 });
+    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'json' });
+    if (!first.result.ok) throw new Error(first.result.error.message);
+    const { accessToken: _token, ...view } = first.result.value;
+    engine.db.prepare(`UPDATE idempotency SET response = ? WHERE key = 'json'`).run(JSON.stringify({ ok: true, value: view }));
+    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'json' });
+    expect(again).toEqual({ replayed: true, result: first.result });
   });
 
   it('replays a record written before migration 5, with the whole answer sealed', async () => {

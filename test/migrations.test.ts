@@ -70,6 +70,8 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   7: { tables: [], indices: [], triggers: [], dropsIndices: ['keys_available'] },
   // idempotency rebuilt as a rowid table (checked below).
   8: { tables: [], indices: ['idempotency_key'], triggers: [] },
+  // Nothing read idempotency_age (checked below).
+  9: { tables: [], indices: [], triggers: [], dropsIndices: ['idempotency_age'] },
 };
 
 function expectedAt(version: number) {
@@ -250,6 +252,20 @@ describe('migrations', () => {
     expect(() => db.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k-3', x'01', 201, 'o-none', x'', 3)`).run()).toThrow(/FOREIGN KEY/);
     const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT response FROM idempotency WHERE scope = 'orders.create' AND key IN (?, ?)`).all('a', 'b') as { detail: string }[];
     expect(plan.map((row) => row.detail)).toEqual(['SEARCH idempotency USING INDEX idempotency_key (scope=? AND key=?)']);
+  });
+
+  it('version 9 drops idempotency_age and keeps every record', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 8 });
+    populated(old);
+    old.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, response, created_at) VALUES ('orders.create', 'k', x'01', 409, x'', '{}', 1)`).run();
+    const before = old.prepare('SELECT * FROM idempotency ORDER BY rowid').all();
+    expect(old.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_age'`).pluck().get()).toBe(1);
+    old.close();
+    const db = open(file);
+    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_age'`).pluck().get()).toBe(0);
+    expect(db.prepare('SELECT * FROM idempotency ORDER BY rowid').all()).toEqual(before);
+    expect(db.prepare(`SELECT name FROM sqlite_schema WHERE tbl_name = 'idempotency' AND type = 'index' ORDER BY name`).pluck().all()).toEqual(['idempotency_key']);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {

@@ -186,7 +186,10 @@ export function prepareReserve(vault: VaultKeys, args: ReserveArgs, order: Order
   };
 }
 
-/** An idempotency record as stored: `response` is null for records sealed whole (before migration 5). */
+/**
+ * An idempotency record's answer: `response` is the answer as JSON (a created order's rebuilt from its row,
+ * see `storedResponse`), or null for records sealed whole (before migration 5).
+ */
 export interface StoredOutcome {
   readonly response: string | null;
   readonly sealed: Buffer;
@@ -294,11 +297,35 @@ const INSERT_OUTCOMES: RowsStatement = {
   width: 7,
 };
 const FIND_OUTCOMES: RowsStatement = {
-  sql: (list) => `SELECT key, fingerprint, sealed_response, response FROM idempotency
+  sql: (list) => `SELECT key, fingerprint, sealed_response, response, order_id FROM idempotency
     WHERE scope = '${IDEMPOTENCY_SCOPE}' AND key IN (${list})`,
   tuple: '?',
   width: 1,
 };
+
+interface OutcomeRow {
+  readonly key: string;
+  readonly fingerprint: Buffer;
+  readonly sealed_response: Buffer;
+  readonly response: string | null;
+  readonly order_id: string | null;
+}
+
+/**
+ * What a created order's record stores as its `response`: nothing, because the answer was the order as
+ * created, which its row still holds (id, product, quantity, amount, e-mail and both times never change).
+ * Records written before this stored the same answer as JSON, and still replay as stored.
+ */
+const CREATED_ORDER = '';
+
+/** A record's answer as JSON (null: sealed whole, before migration 5). */
+function storedResponse(db: ReadableDB, row: OutcomeRow): string | null {
+  if (row.response !== CREATED_ORDER) return row.response;
+  const order = row.order_id === null ? undefined : orderRow(db, row.order_id);
+  if (!order) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
+  const created = Object.assign({}, order, { status: 'reserved' as const, review_reason: null, paid_at: null, delivered_at: null });
+  return JSON.stringify({ ok: true, value: toView(created) });
+}
 
 interface ProductRow {
   readonly price_amount: number;
@@ -318,12 +345,7 @@ const roundUp = (n: number): number => 2 ** Math.ceil(Math.log2(n));
 /** `reserveMany` for requests whose idempotency keys are all different. */
 function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[]): ReserveOutcome[] {
   const keys = requests.flatMap((r) => (r.args.idempotencyKey === undefined ? [] : [r.args.idempotencyKey]));
-  const stored = new Map(
-    allRows<{ key: string; fingerprint: Buffer; sealed_response: Buffer; response: string | null }>(db, FIND_OUTCOMES, keys).map((row) => [
-      row.key,
-      row,
-    ]),
-  );
+  const stored = new Map(allRows<OutcomeRow>(db, FIND_OUTCOMES, keys).map((row) => [row.key, row]));
   // Every key this run could take, per product: an upper bound of what it takes, read before any write.
   const wanted = new Map<string, number>();
   for (const { args } of requests) wanted.set(args.productId, (wanted.get(args.productId) ?? 0) + args.quantity);
@@ -349,7 +371,7 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
           if (!row.fingerprint.equals(fp)) {
             throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
           }
-          outcomes.push({ ok: true, value: { replayed: true, stored: { response: row.response, sealed: row.sealed_response } } });
+          outcomes.push({ ok: true, value: { replayed: true, stored: { response: storedResponse(db, row), sealed: row.sealed_response } } });
           continue;
         }
       }
@@ -420,7 +442,7 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
           result.ok ? 201 : 409,
           result.ok ? result.value.id : null,
           result.ok ? ticket.sealedToken : NOTHING_SEALED,
-          JSON.stringify(result),
+          result.ok ? CREATED_ORDER : JSON.stringify(result),
           ctx.now,
         );
       }

@@ -8,12 +8,13 @@ import * as m005 from './005-idempotency-response';
 import * as m006 from './006-import-rows';
 import * as m007 from './007-drop-keys-available';
 import * as m008 from './008-idempotency-rowid';
+import * as m009 from './009-drop-idempotency-age';
 
 export interface Migration {
   readonly version: number;
   up(db: WritableDB): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009];
 
 export const LATEST_VERSION = MIGRATIONS.length;
