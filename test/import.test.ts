@@ -28,6 +28,7 @@ import {
   listImports,
   markLive,
   stageChunk,
+  staging,
   STALE_IMPORT_MS,
 } from '../src-main/vault/import-store';
 import { ROOT } from './helpers/buyer-process';
@@ -64,7 +65,7 @@ function counts(engine: Engine): { keys: number; staged: number; ledger: number;
   const one = (sql: string): number => engine.db.prepare(sql).pluck().get() as number;
   return {
     keys: one('SELECT count(*) FROM keys'),
-    staged: one(`SELECT (SELECT count(*) FROM import_rows) + (SELECT count(*) FROM keys WHERE status = 'staged')`),
+    staged: one(`SELECT (SELECT count(*) FROM ${staging(engine.db)}) + (SELECT count(*) FROM keys WHERE status = 'staged')`),
     ledger: one('SELECT count(*) FROM ledger'),
     stock: one('SELECT coalesce(sum(available), 0) FROM products'),
   };
@@ -318,7 +319,7 @@ describe('import preview', () => {
       ),
       { numRuns: 60 },
     );
-    expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(0);
+    expect(engine.db.prepare(`SELECT count(*) FROM ${staging(engine.db)}`).pluck().get()).toBe(0);
     expect(engine.verifyLedger().ok).toBe(true);
   });
 
@@ -344,7 +345,7 @@ describe('import preview', () => {
     expect(rows.map((r) => r.id)).toEqual([2, 3, 4]);
     const sorted = [...rows.map((r) => r.fingerprint)].sort((a, b) => Buffer.compare(a, b));
     expect(rows.map((r) => r.fingerprint)).toEqual(sorted);
-    expect(engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get()).toBe(0);
+    expect(engine.db.prepare(`SELECT count(*) FROM ${staging(engine.db)}`).pluck().get()).toBe(0);
     expect(engine.getProduct(productId)?.stock.available).toBe(4);
     expect(engine.verifyLedger().ok).toBe(true);
     // A key that came from no import at all is in the vault too.
@@ -359,7 +360,7 @@ describe('import preview', () => {
     expect(write(() => commitImport(engine.db, late, counts('late.txt'), 5))).toEqual({ imported: 0, inBatch: { count: 0, lines: [] }, inVault: { count: 2, lines: [1, 2] } });
     expect(getImport(engine.db, late)?.state).toBe('staging');
     expect(engine.db.prepare('SELECT count(*) FROM ledger').pluck().get()).toBe(ledger);
-    expect(engine.db.prepare('SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(late)).toBe(2);
+    expect(engine.db.prepare(`SELECT count(*) FROM ${staging(engine.db)} WHERE import_id = ?`).pluck().get(late)).toBe(2);
   });
 
   it('keeps only the first N line numbers of each kind', async () => {
@@ -464,7 +465,9 @@ describe('import atomicity', () => {
     writeFileSync(file, all.join('\n'));
     const before = counts(engine);
     const poison = fingerprint(engine.vault.fingerprintKey, all[30_000]!).toString('hex');
-    engine.db.exec(`CREATE TEMP TRIGGER fail_mid BEFORE INSERT ON main.keys WHEN NEW.fingerprint = x'${poison}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`);
+    engine.db.exec(
+      `CREATE TEMP TRIGGER fail_mid BEFORE INSERT ON ${staging(engine.db)} WHEN NEW.fingerprint = x'${poison}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
+    );
     await expect(engine.importCodes(productId, { kind: 'file', path: file }, { chunkSize: 4096 })).rejects.toThrow('injected failure');
     expect(counts(engine)).toEqual(before);
     expect(listImports(engine.db).map((i) => i.state)).toEqual(['discarded']);
@@ -491,7 +494,7 @@ describe('import atomicity', () => {
       chunkSize: 4096,
       signal: controller.signal,
       onProgress: () => {
-        staged = engine.db.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
+        staged = engine.db.prepare(`SELECT count(*) FROM ${staging(engine.db)}`).pluck().get() as number;
         controller.abort();
       },
     });
@@ -556,7 +559,7 @@ describe('import atomicity', () => {
 
   /**
    * Imports `total` codes with the real CLI and SIGKILLs it as soon as `enough` holds for the count of
-   * staged rows (polled every 5 ms from a read-only connection); returns the last count seen.
+   * staged codes (`imports.staged`, polled every 5 ms from a read-only connection); returns the last count seen.
    */
   async function killImportOnceStaged(dir: string, productId: string, total: number, enough: (staged: number) => boolean): Promise<number> {
     const file = join(dir, 'codes.txt');
@@ -572,7 +575,7 @@ describe('import atomicity', () => {
       const deadline = Date.now() + 150_000;
       while (!enough(staged) && Date.now() < deadline && child.exitCode === null) {
         await new Promise((r) => setTimeout(r, 5));
-        staged = watcher.prepare('SELECT count(*) FROM import_rows').pluck().get() as number;
+        staged = watcher.prepare(`SELECT coalesce(sum(staged), 0) FROM imports WHERE state = 'staging'`).pluck().get() as number;
       }
       child.kill('SIGKILL');
       await exited;

@@ -38,7 +38,7 @@ function open(file: string, options: Parameters<typeof openDatabase>[1] = {}): W
 }
 
 /** What each migration adds to the schema. A new migration must add its line here (see the first test). */
-const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[]; dropsIndices?: string[] }> = {
+const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[]; dropsIndices?: string[]; dropsTables?: string[] }> = {
   1: {
     tables: ['meta', 'vault_wraps', 'products', 'imports', 'orders', 'keys', 'deliveries', 'payments', 'idempotency', 'ledger', 'audit'],
     indices: [
@@ -72,6 +72,8 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   8: { tables: [], indices: ['idempotency_key'], triggers: [] },
   // Nothing read idempotency_age (checked below).
   9: { tables: [], indices: [], triggers: [], dropsIndices: ['idempotency_age'] },
+  // Staged codes move to a temporary table; imports.staged counts them (checked below).
+  10: { tables: [], indices: [], triggers: [], dropsTables: ['import_rows'] },
 };
 
 function expectedAt(version: number) {
@@ -81,6 +83,7 @@ function expectedAt(version: number) {
     all.indices.push(...ADDS[v]!.indices);
     all.triggers.push(...ADDS[v]!.triggers);
     all.indices = all.indices.filter((name) => !ADDS[v]!.dropsIndices?.includes(name));
+    all.tables = all.tables.filter((name) => !ADDS[v]!.dropsTables?.includes(name));
   }
   return { tables: all.tables.sort(), indices: all.indices.sort(), triggers: all.triggers.sort() };
 }
@@ -195,14 +198,8 @@ describe('migrations', () => {
     expect(db.prepare(`SELECT response FROM idempotency WHERE key = 'k'`).pluck().get()).toBeNull();
   });
 
-  it('version 6 stages imports in import_rows (no index); a staged key row a version-5 import left is still discarded', () => {
-    const file = freshFile();
-    const old = open(file, { migrateTo: 5 });
-    old.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', 0)`).run();
-    old.prepare(`INSERT INTO imports (id, product_id, state, source, created_at, updated_at) VALUES (7, 'p1', 'staging', '{"name":"a.txt","pid":1}', 0, 0)`).run();
-    old.prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES ('p1', 7, x'01', x'00', 'staged', 0)`).run();
-    old.close();
-    const db = open(file);
+  it('version 6 stages imports in import_rows (no index)', () => {
+    const db = open(freshFile(), { migrateTo: 6 });
     const columns = (db.pragma('table_info(import_rows)') as { name: string; type: string; notnull: number }[]).map((c) => [c.name, c.type, c.notnull]);
     expect(columns).toEqual([
       ['import_id', 'INTEGER', 1],
@@ -212,9 +209,23 @@ describe('migrations', () => {
     ]);
     expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'import_rows'`).pluck().get()).toBe(0);
     expect(() => db.prepare(`INSERT INTO import_rows VALUES (99, 1, x'01', x'00')`).run()).toThrow(/FOREIGN KEY/);
-    db.prepare(`INSERT INTO import_rows VALUES (7, 1, x'02', x'00')`).run();
+  });
+
+  it('version 10 drops import_rows and counts staged codes in imports; an import an older version left staging is discarded', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 9 });
+    old.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', 0)`).run();
+    old.prepare(`INSERT INTO imports (id, product_id, state, source, created_at, updated_at) VALUES (7, 'p1', 'staging', '{"name":"a.txt","pid":1}', 0, 0)`).run();
+    old.prepare(`INSERT INTO import_rows VALUES (7, 1, x'02', x'00')`).run();
+    // A key row a version-5 import left staged.
+    old.prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES ('p1', 7, x'01', x'00', 'staged', 0)`).run();
+    old.close();
+    const db = open(file);
+    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'import_rows'`).pluck().get()).toBe(0);
+    expect(db.prepare('SELECT staged FROM imports WHERE id = 7').pluck().get()).toBe(0);
+    expect(() => db.prepare('UPDATE imports SET staged = -1 WHERE id = 7').run()).toThrow(/CHECK/);
     expect(discardStaleImports(db, 1, () => false)).toEqual([7]);
-    expect(db.prepare('SELECT (SELECT count(*) FROM keys) + (SELECT count(*) FROM import_rows)').pluck().get()).toBe(0);
+    expect(db.prepare('SELECT count(*) FROM keys').pluck().get()).toBe(0);
     expect(db.prepare('SELECT state FROM imports WHERE id = 7').pluck().get()).toBe('discarded');
   });
 

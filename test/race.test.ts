@@ -123,7 +123,6 @@ function auditShop(engine: Engine, productId: string): string[] {
      WHERE p.outcome = 'delivered' AND (o.status IS NULL OR o.status <> 'delivered')`,
   );
   expectNone('staged keys left behind', `SELECT id FROM keys WHERE status = 'staged'`);
-  expectNone('staged import rows left behind', 'SELECT rowid FROM import_rows');
   expectNone('imports left staging', `SELECT id FROM imports WHERE state = 'staging'`);
   expectNone(
     'idempotency records pointing nowhere',

@@ -1,12 +1,15 @@
 /**
- * The import's database side. Codes are appended to `import_rows` (no index, no lookup: an append
- * costs about a microsecond) chunk by chunk, in short write transactions. One final transaction copies
- * the rows into `keys` as `available`, in fingerprint order so the UNIQUE (product_id, fingerprint)
- * index is filled (and read, for the codes it already holds) in order, moves the product's stock
- * counter, appends ONE ledger `import` entry and deletes the rows: the vault gets every accepted code
- * or none. That index, not a set in memory, decides what is a duplicate; `classifyStaged` reads the
- * staged rows in fingerprint order to tell repeats inside the file from codes already in the vault.
- * A failed, cancelled or crashed import is discarded: its rows deleted, its state `discarded`.
+ * The import's database side. Codes are appended chunk by chunk, in short write transactions, to
+ * `temp.import_staging`: a temporary table of the importing connection, with no index and no lookup (an
+ * append costs about a microsecond). SQLite never syncs it and drops it with the connection, so staged
+ * codes never reach the shop's file or its WAL, and an import that dies with its process leaves no rows
+ * behind; `imports.staged` counts them for everyone else. One final transaction copies the rows into
+ * `keys` as `available`, in fingerprint order so the UNIQUE (product_id, fingerprint) index is filled
+ * (and read, for the codes it already holds) in order, moves the product's stock counter, appends ONE
+ * ledger `import` entry and deletes the rows: the vault gets every accepted code or none. That index,
+ * not a set in memory, decides what is a duplicate; `classifyStaged` reads the staged rows in
+ * fingerprint order to tell repeats inside the file from codes already in the vault. A failed,
+ * cancelled or crashed import is discarded: its rows deleted, its state `discarded`.
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
@@ -31,6 +34,8 @@ export interface ImportRow {
   readonly accepted: number;
   readonly duplicates: number;
   readonly rejected: number;
+  /** Codes staged so far (by the importing connection). */
+  readonly staged: number;
   readonly createdAt: number;
   readonly updatedAt: number;
 }
@@ -43,6 +48,7 @@ interface RawImportRow {
   accepted: number;
   duplicates: number;
   rejected: number;
+  staged: number;
   created_at: number;
   updated_at: number;
 }
@@ -65,6 +71,7 @@ function toImportRow(row: RawImportRow): ImportRow {
     accepted: row.accepted,
     duplicates: row.duplicates,
     rejected: row.rejected,
+    staged: row.staged,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -94,6 +101,25 @@ export function beginImport(db: WritableDB, productId: string, origin: ImportOri
   return Number(result.lastInsertRowid);
 }
 
+/** Connections whose temporary staging table exists. */
+const withStaging = new WeakSet<ReadableDB>();
+
+/**
+ * Makes this connection's temporary staging table, once (a temporary table is the connection's own);
+ * returns its name.
+ */
+export function staging(db: ReadableDB): 'temp.import_staging' {
+  if (withStaging.has(db)) return 'temp.import_staging';
+  db.exec(`CREATE TEMP TABLE IF NOT EXISTS import_staging (
+    import_id INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    fingerprint BLOB NOT NULL,
+    sealed BLOB NOT NULL
+  ) STRICT`);
+  withStaging.add(db);
+  return 'temp.import_staging';
+}
+
 export interface StagedChunk {
   /** Codes appended to the import's rows. */
   readonly staged: number;
@@ -115,9 +141,10 @@ export function stageChunk(
 ): StagedChunk {
   const state = stmt(db, 'SELECT state FROM imports WHERE id = ?').pluck().get(importId) as ImportState | undefined;
   if (state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${state ?? 'gone'})`);
-  const append = stmt(db, 'INSERT INTO import_rows (import_id, line, fingerprint, sealed) VALUES (?, ?, ?, ?)');
+  staging(db);
+  const append = stmt(db, 'INSERT INTO temp.import_staging (import_id, line, fingerprint, sealed) VALUES (?, ?, ?, ?)');
   for (let i = 0; i < fingerprints.length; i++) append.run(importId, lines[i], fingerprints[i], sealed[i]);
-  stmt(db, 'UPDATE imports SET updated_at = ? WHERE id = ?').run(now, importId);
+  stmt(db, 'UPDATE imports SET staged = staged + ?, updated_at = ? WHERE id = ?').run(fingerprints.length, now, importId);
   return { staged: fingerprints.length };
 }
 
@@ -164,9 +191,10 @@ class LineSample {
  * stored and the others are repeats. SQLite sorts in bounded memory.
  */
 export function classifyStaged(db: ReadableDB, importId: number, productId: string, keep: number): StagedDuplicates {
+  staging(db);
   const rows = stmt(
     db,
-    `WITH r AS MATERIALIZED (SELECT line, fingerprint, import_id FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line)
+    `WITH r AS MATERIALIZED (SELECT line, fingerprint, import_id FROM temp.import_staging WHERE import_id = ? ORDER BY fingerprint, line)
      SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT r.import_id
      FROM r LEFT JOIN keys k ON k.product_id = ? AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
   ).raw();
@@ -203,14 +231,15 @@ const NONE: Duplicates = { count: 0, lines: [] };
 export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed {
   const row = getImport(db, importId);
   if (row?.state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
+  staging(db);
   const lastId = () => stmt(db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number;
   const before = lastId();
-  const staged = stmt(db, 'SELECT count(*) FROM import_rows WHERE import_id = ?').pluck().get(importId) as number;
+  const staged = stmt(db, 'SELECT count(*) FROM temp.import_staging WHERE import_id = ?').pluck().get(importId) as number;
   // The UPSERT needs its SELECT to have a WHERE clause (it has): see SQLite's "parsing ambiguity".
   const imported = stmt(
     db,
     `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at)
-     SELECT ?, import_id, fingerprint, sealed, 'available', ? FROM import_rows WHERE import_id = ? ORDER BY fingerprint, line
+     SELECT ?, import_id, fingerprint, sealed, 'available', ? FROM temp.import_staging WHERE import_id = ? ORDER BY fingerprint, line
      ON CONFLICT (product_id, fingerprint) DO NOTHING`,
   ).run(row.productId, now, importId).changes;
   // Only when a code clashed is there anything to sort out.
@@ -223,7 +252,7 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
   } else {
     for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId)) ids.add(id as number);
   }
-  stmt(db, 'DELETE FROM import_rows WHERE import_id = ?').run(importId);
+  stmt(db, 'DELETE FROM temp.import_staging WHERE import_id = ?').run(importId);
   moveStock(db, row.productId, { available: imported });
   const duplicateCount = duplicates.inBatch.count + duplicates.inVault.count;
   appendLedger(db, {
@@ -242,12 +271,16 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
 }
 
 /**
- * Deletes up to `limit` staged rows of an import (so a big discard never holds the write lock long; -1:
- * all), including `staged` key rows an older OnceKey left; once none are left, marks the import
+ * Deletes up to `limit` of this connection's staged rows of an import (so a big discard never holds the
+ * write lock long; -1: all), including `staged` key rows an older OnceKey left; once none are left, marks the import
  * discarded (or deletes its row when `forget`, for a preview). Returns true when it is fully discarded.
  */
 export function discardChunk(db: WritableDB, importId: number, now: number, limit: number, forget = false): boolean {
-  const rows = stmt(db, `DELETE FROM import_rows WHERE rowid IN (SELECT rowid FROM import_rows WHERE import_id = ? LIMIT ?)`).run(importId, limit).changes;
+  staging(db);
+  const rows = stmt(db, `DELETE FROM temp.import_staging WHERE rowid IN (SELECT rowid FROM temp.import_staging WHERE import_id = ? LIMIT ?)`).run(
+    importId,
+    limit,
+  ).changes;
   if (rows === limit) return false;
   const legacy = stmt(
     db,

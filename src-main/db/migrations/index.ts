@@ -9,12 +9,13 @@ import * as m006 from './006-import-rows';
 import * as m007 from './007-drop-keys-available';
 import * as m008 from './008-idempotency-rowid';
 import * as m009 from './009-drop-idempotency-age';
+import * as m010 from './010-import-staging';
 
 export interface Migration {
   readonly version: number;
   up(db: WritableDB): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
 
 export const LATEST_VERSION = MIGRATIONS.length;
