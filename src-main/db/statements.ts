@@ -63,13 +63,8 @@ export function eachChunk(db: ReadableDB, rows: RowsStatement, values: readonly 
     const length = size * width;
     if (values.length - at < length) return;
     const statement = chunkStatement(db, rows, size, index);
-    // A batch that is exactly one chunk (a full batch of 64 purchases) binds its own array, uncopied.
-    if (at === 0 && values.length === length) {
-      use(statement, values as unknown[]);
-      at = length;
-      return;
-    }
-    for (; values.length - at >= length; at += length) use(statement, values.slice(at, at + length));
+    // Values that are exactly one chunk (a full batch of 64 purchases) are bound as they are, uncopied.
+    for (; values.length - at >= length; at += length) use(statement, length === values.length ? (values as unknown[]) : values.slice(at, at + length));
   });
 }
 
