@@ -102,17 +102,17 @@ interface OrderRow {
 const iso = (ms: number): string => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
-/** `iso` that remembers its last answer for each of two slots: a batch's new orders share their creation and expiry times. */
-function batchIso(): { created: (ms: number) => string; expires: (ms: number) => string } {
-  const slot = () => {
-    let lastMs = NaN;
-    let last = '';
-    return (ms: number): string => (ms === lastMs ? last : ((lastMs = ms), (last = iso(ms))));
+/** `iso` that remembers its answers: a batch's new orders share their creation and expiry times. */
+function rememberingIso(): (ms: number) => string {
+  const made = new Map<number, string>();
+  return (ms) => {
+    let text = made.get(ms);
+    if (text === undefined) made.set(ms, (text = iso(ms)));
+    return text;
   };
-  return { created: slot(), expires: slot() };
 }
 
-function toView(row: OrderRow, times = { created: iso, expires: iso }): OrderView {
+function toView(row: OrderRow, isoAt = iso): OrderView {
   return {
     id: row.id,
     status: row.status,
@@ -121,8 +121,8 @@ function toView(row: OrderRow, times = { created: iso, expires: iso }): OrderVie
     amount: row.amount,
     currency: row.currency,
     email: row.email,
-    createdAt: times.created(row.created_at),
-    expiresAt: times.expires(row.expires_at),
+    createdAt: isoAt(row.created_at),
+    expiresAt: isoAt(row.expires_at),
     paidAt: isoOrNull(row.paid_at),
     deliveredAt: isoOrNull(row.delivered_at),
     reviewReason: row.review_reason,
@@ -359,7 +359,7 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
   const entries: LedgerEntryInput[] = [];
   const records: unknown[] = [];
   const moved = new Map<string, number>();
-  const times = batchIso();
+  const isoAt = rememberingIso();
   for (const { args, ticket } of requests) {
     const key = args.idempotencyKey;
     try {
@@ -433,7 +433,7 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
           orderTo: 'reserved',
           detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
         });
-        result = { ok: true, value: toView(row, times) };
+        result = { ok: true, value: toView(row, isoAt) };
       }
       if (key !== undefined) {
         records.push(
