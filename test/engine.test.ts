@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Engine } from '../src-main/engine/engine';
+import type { CreatedOrder } from '../src-main/engine/orders';
 import { countStock } from '../src-main/engine/products';
 import { GroupCommitWriter, type WriteGroup } from '../src-main/engine/writer';
 import { seal } from '../src-main/vault/crypto';
@@ -75,44 +77,45 @@ describe('purchase engine', () => {
     expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' })).result).toEqual(soldOut.result);
   });
 
-  it('replays the answer as it was at creation after the order was paid', async () => {
+  /**
+   * Creates an order with idempotency key `key`, lets `change` alter the shop or the stored record the way
+   * a later event or an older version would, then sends the same request again: the first answer comes back.
+   */
+  async function expectReplayAfter(key: string, change: (engine: Engine, created: CreatedOrder) => unknown): Promise<void> {
     const { engine, productId } = await shop({ keys: 2 });
-    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'then-paid' });
+    const request = { productId, quantity: 1, email: 'a@example.com', idempotencyKey: key };
+    const first = await engine.reserve(request);
     if (!first.result.ok) throw new Error(first.result.error.message);
-    await engine.pay({ orderId: first.result.value.id, amount: 5000, currency: 'CNY', eventId: 'evt_paid', source: 'webhook' });
-    expect(engine.getOrder(first.result.value.id)?.status).toBe('delivered');
-    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'then-paid' });
-    expect(again).toEqual({ replayed: true, result: first.result });
+    await change(engine, first.result.value);
+    expect(await engine.reserve(request)).toEqual({ replayed: true, result: first.result });
+  }
+
+  it('replays the answer as it was at creation after the order was paid', async () => {
+    await expectReplayAfter('then-paid', async (engine, created) => {
+      await engine.pay({ orderId: created.id, amount: 5000, currency: 'CNY', eventId: 'evt_paid', source: 'webhook' });
+      expect(engine.getOrder(created.id)?.status).toBe('delivered');
+    });
   });
 
   it('replays a record that stored a created order as JSON (before migration 9)', async () => {
-    const { engine, productId } = await shop({ keys: 2 });
-    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'json' });
-    if (!first.result.ok) throw new Error(first.result.error.message);
-    const { accessToken: _token, ...view } = first.result.value;
-    engine.db.prepare(`UPDATE idempotency SET response = ? WHERE key = 'json'`).run(JSON.stringify({ ok: true, value: view }));
-    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'json' });
-    expect(again).toEqual({ replayed: true, result: first.result });
+    await expectReplayAfter('json', (engine, created) => {
+      const { accessToken: _token, ...view } = created;
+      engine.db.prepare(`UPDATE idempotency SET response = ? WHERE key = 'json'`).run(JSON.stringify({ ok: true, value: view }));
+    });
   });
 
   it('replays a record written before migration 5, with the whole answer sealed', async () => {
-    const { engine, productId } = await shop({ keys: 2 });
-    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'old' });
-    // Rewrite the record the way earlier versions stored it.
-    const legacy = seal(engine.vault.sealKey, JSON.stringify(first.result), 'oncekey/idempotency/orders.create/old');
-    engine.db.prepare(`UPDATE idempotency SET sealed_response = ?, response = NULL WHERE key = 'old'`).run(legacy);
-    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'old' });
-    expect(again).toEqual({ replayed: true, result: first.result });
+    await expectReplayAfter('old', (engine, created) => {
+      const legacy = seal(engine.vault.sealKey, JSON.stringify({ ok: true, value: created }), 'oncekey/idempotency/orders.create/old');
+      engine.db.prepare(`UPDATE idempotency SET sealed_response = ?, response = NULL WHERE key = 'old'`).run(legacy);
+    });
   });
 
   it('replays a record whose access token was sealed under the idempotency key (before order tickets)', async () => {
-    const { engine, productId } = await shop({ keys: 2 });
-    const first = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'keyed' });
-    if (!first.result.ok) throw new Error(first.result.error.message);
-    const keyed = seal(engine.vault.sealKey, first.result.value.accessToken, 'oncekey/idempotency/orders.create/token/keyed');
-    engine.db.prepare(`UPDATE idempotency SET sealed_response = ? WHERE key = 'keyed'`).run(keyed);
-    const again = await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'keyed' });
-    expect(again).toEqual({ replayed: true, result: first.result });
+    await expectReplayAfter('keyed', (engine, created) => {
+      const keyed = seal(engine.vault.sealKey, created.accessToken, 'oncekey/idempotency/orders.create/token/keyed');
+      engine.db.prepare(`UPDATE idempotency SET sealed_response = ? WHERE key = 'keyed'`).run(keyed);
+    });
   });
 
   it('answers 409 in flight for a concurrent duplicate in the same process', async () => {
