@@ -22,7 +22,8 @@ describe('live mode', () => {
       expect(result.history.final.stock).toBe(0);
       expect(result.history.final.orders.length).toBe(result.summary.successes);
     }
-  });
+    // Five runs of four buyer threads each: 7 s alone, over 60 s once beside the heaviest test files.
+  }, 180_000);
 
   it('buyers really overlap: every naive buyer read the stock before the first one wrote it', async () => {
     // A long think, so that a thread the shared machine starts late still reads before anyone writes.
