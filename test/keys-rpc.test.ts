@@ -140,7 +140,7 @@ describe('keys.list, keys.reveal and keys.audit', () => {
     engine.db.transaction(() => stageChunk(engine.db, id, [fingerprint(engine.vault.fingerprintKey, 'S')], [Buffer.alloc(0)], [1], 1)).immediate();
     expect(await call('keys.list', { offset: 0, limit: 10 })).toEqual({ total: 0, rows: [] });
     // A staged code is not a key yet; a key row an older OnceKey left `staged` is not shown either.
-    expect(engine.db.prepare('SELECT count(*) FROM temp.import_staging').pluck().get()).toBe(1);
+    expect(engine.db.prepare(`SELECT count(*) FROM temp.import_staging_${id}`).pluck().get()).toBe(1);
     const legacy = engine.db
       .prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'01', x'', 'staged', 1)`)
       .run(productId, id).lastInsertRowid;

@@ -78,7 +78,7 @@ export interface ImportHost {
 }
 
 const DEFAULT_CHUNK = 8192;
-/** Staged rows deleted per transaction when an import is discarded. */
+/** Key rows an older OnceKey left `staged`, deleted per transaction when an import is discarded. */
 const DISCARD_CHUNK = 20_000;
 
 /**
