@@ -43,7 +43,10 @@ export default tseslint.config(
       // EvalError under load, and a console line that looked like a CSP problem of the app's own.
       'no-restricted-syntax': [
         'error',
-        { selector: "CallExpression[callee.property.name='waitForFunction']", message: 'Wait on a locator (or settle() in test/helpers/browser.ts) instead.' },
+        {
+          selector: "CallExpression[callee.property.name='waitForFunction']",
+          message: 'Wait on a locator (or settle() in test/helpers/browser.ts) instead.',
+        },
       ],
     },
   },
@@ -52,7 +55,10 @@ export default tseslint.config(
     files: ['src-main/**/*.ts', 'shared/**/*.ts', 'src-renderer/**/*.{ts,tsx}', 'test/**/*.ts', 'bench/**/*.ts'],
     ignores: ['src-main/electron/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: 'electron', message: 'Electron is imported only in src-main/electron/.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'electron', message: 'Electron is imported only in src-main/electron/.' }] },
+      ],
     },
   },
   {
@@ -65,7 +71,10 @@ export default tseslint.config(
           paths: [{ name: 'electron', message: 'Electron is imported only in src-main/electron/.' }],
           patterns: [
             ...nodeOnly,
-            { group: ['**/src-main/**', '../src-main/*', 'better-sqlite3'], message: 'The renderer and shared/ reach the engine only through the bridge.' },
+            {
+              group: ['**/src-main/**', '../src-main/*', 'better-sqlite3'],
+              message: 'The renderer and shared/ reach the engine only through the bridge.',
+            },
           ],
         },
       ],

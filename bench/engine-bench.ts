@@ -49,7 +49,13 @@ interface Sizes {
   readonly capMs: number;
 }
 
-const FULL: Sizes = { engine: { 1: 2_000, 8: 10_000, 64: 40_000 }, rawSingle: 2_000, rawBatched: 40_000, naive: 4_000, capMs: 15_000 };
+const FULL: Sizes = {
+  engine: { 1: 2_000, 8: 10_000, 64: 40_000 },
+  rawSingle: 2_000,
+  rawBatched: 40_000,
+  naive: 4_000,
+  capMs: 15_000,
+};
 const QUICK: Sizes = { engine: { 1: 100, 8: 400, 64: 1_000 }, rawSingle: 100, rawBatched: 1_000, naive: 500, capMs: 5_000 };
 
 const EMAIL = 'bench@example.com';
@@ -68,7 +74,12 @@ function add(total: Run, run: Run): void {
 }
 
 /** Runs `count` claims through `claim` with `concurrency` buyers, stopping at `capMs`. */
-async function concurrent(count: number, concurrency: number, capMs: number, claim: (i: number) => Promise<unknown>): Promise<Run> {
+async function concurrent(
+  count: number,
+  concurrency: number,
+  capMs: number,
+  claim: (i: number) => Promise<unknown>,
+): Promise<Run> {
   let next = 0;
   let done = 0;
   const start = performance.now();
@@ -85,7 +96,15 @@ async function concurrent(count: number, concurrency: number, capMs: number, cla
 }
 
 /** `count` claims through the Engine API by `concurrency` buyers; keys `<prefix>-<i>` (or random UUIDs). */
-async function engineClaims(engine: Engine, productId: string, count: number, capMs: number, concurrency: number, prefix: string, keys: 'sequential' | 'uuid' = 'sequential'): Promise<Run> {
+async function engineClaims(
+  engine: Engine,
+  productId: string,
+  count: number,
+  capMs: number,
+  concurrency: number,
+  prefix: string,
+  keys: 'sequential' | 'uuid' = 'sequential',
+): Promise<Run> {
   const run = await concurrent(count, concurrency, capMs, async (i) => {
     const idempotencyKey = keys === 'uuid' ? randomUUID() : `${prefix}-${i}`;
     const { result } = await engine.reserve({ productId, quantity: 1, email: EMAIL, idempotencyKey });
@@ -123,7 +142,9 @@ function transactionsOnly(engine: Engine, productId: string, sizes: Sizes): numb
 
 /** Inserts `count` keys with random stand-in ciphertexts (the raw loop never opens them). */
 export function seedRawKeys(db: WritableDB, productId: string, count: number): void {
-  db.exec(`INSERT INTO products (id, name, price_amount, currency, available, created_at) VALUES ('prd_raw', 'Raw', 100, 'CNY', ${count}, 0)`);
+  db.exec(
+    `INSERT INTO products (id, name, price_amount, currency, available, created_at) VALUES ('prd_raw', 'Raw', 100, 'CNY', ${count}, 0)`,
+  );
   stmt(
     db,
     `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
@@ -148,7 +169,9 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
      VALUES (?, ?, 1, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,
   );
-  const hold = db.prepare(`UPDATE keys SET status = 'reserved', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
+  const hold = db.prepare(
+    `UPDATE keys SET status = 'reserved', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`,
+  );
   const move = db.prepare('UPDATE products SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE id = ?');
   const head = db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1');
   const ledger = db.prepare(
@@ -171,7 +194,16 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
     move.run(-1, 1, 0, productId);
     const h = head.get() as { seq: number } | undefined;
     const seq = (h?.seq ?? 0) + 1;
-    ledger.run(seq, now, productId, orderId, String(keyId), '{"quantity":1,"amount":100,"currency":"CNY","keysTo":"reserved","orderTo":"reserved"}', blob32, blob32);
+    ledger.run(
+      seq,
+      now,
+      productId,
+      orderId,
+      String(keyId),
+      '{"quantity":1,"amount":100,"currency":"CNY","keysTo":"reserved","orderTo":"reserved"}',
+      blob32,
+      blob32,
+    );
     idem.run(key, blob32, orderId, sealedToken, '', now);
   };
 }
@@ -196,7 +228,12 @@ function rawClaims(db: WritableDB, count: number, perTransaction: number, capMs:
  * then write the stock it read minus one and record the order with the code it picked, each write
  * committing on its own. Returns claims/s and how many sales were of a code already sold.
  */
-async function naive(db: WritableDB, count: number, concurrency: number, capMs: number): Promise<{ rate: number; oversold: number }> {
+async function naive(
+  db: WritableDB,
+  count: number,
+  concurrency: number,
+  capMs: number,
+): Promise<{ rate: number; oversold: number }> {
   db.exec(`
     CREATE TABLE naive_items (id INTEGER PRIMARY KEY, stock INTEGER NOT NULL, total INTEGER NOT NULL) STRICT;
     CREATE TABLE naive_orders (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, key_no INTEGER NOT NULL, email TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
@@ -240,10 +277,16 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     seedKeys(engine.db, engine.vault, product.id, total);
     seedRawKeys(raw, 'prd_raw', sizes.rawSingle + 2 * sizes.rawBatched + 200);
     // Warm the statement caches and the JIT.
-    await concurrent(200, 8, sizes.capMs, (i) => engine.reserve({ productId: product.id, quantity: 1, email: EMAIL, idempotencyKey: `warm-${i}` }));
+    await concurrent(200, 8, sizes.capMs, (i) =>
+      engine.reserve({ productId: product.id, quantity: 1, email: EMAIL, idempotencyKey: `warm-${i}` }),
+    );
     rawClaims(raw, 200, 100, sizes.capMs, 0);
-    results.engine_claims_per_s_1 = round(perSecond(await engineClaims(engine, product.id, sizes.engine[1], sizes.capMs, 1, 'c1')));
-    results.engine_claims_per_s_8 = round(perSecond(await engineClaims(engine, product.id, sizes.engine[8], sizes.capMs, 8, 'c8')));
+    results.engine_claims_per_s_1 = round(
+      perSecond(await engineClaims(engine, product.id, sizes.engine[1], sizes.capMs, 1, 'c1')),
+    );
+    results.engine_claims_per_s_8 = round(
+      perSecond(await engineClaims(engine, product.id, sizes.engine[8], sizes.capMs, 8, 'c8')),
+    );
     results.raw_single_claims_per_s = round(perSecond(rawClaims(raw, sizes.rawSingle, 1, sizes.capMs, 1_000_000)));
 
     const engine64: Run = { claims: 0, seconds: 0 };
@@ -261,7 +304,9 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     results.raw_batched_claims_per_s = round(perSecond(raw100));
     results.raw_batched_64_claims_per_s = round(perSecond(raw64));
 
-    results.engine_claims_per_s_uuid = round(perSecond(await engineClaims(engine, product.id, sizes.engine[64], sizes.capMs, 64, 'uuid', 'uuid')));
+    results.engine_claims_per_s_uuid = round(
+      perSecond(await engineClaims(engine, product.id, sizes.engine[64], sizes.capMs, 64, 'uuid', 'uuid')),
+    );
     results.engine_tx_only_claims_per_s = round(transactionsOnly(engine, product.id, sizes));
   } finally {
     raw.close();

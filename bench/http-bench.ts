@@ -75,13 +75,21 @@ interface AutocannonResult {
   non2xx: number;
   statusCodeStats?: Record<string, { count: number | string }>;
 }
-type Autocannon = (options: { url: string; connections: number; duration: number; requests: AutocannonRequest[] }) => Promise<AutocannonResult>;
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: AutocannonRequest[];
+}) => Promise<AutocannonResult>;
 const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** Seeds `count` sealed keys straight into the vault (as an import would leave them), in chunks. */
 export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, count: number): void {
   const chunk = 20_000;
-  const insert = stmt(db, `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`);
+  const insert = stmt(
+    db,
+    `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`,
+  );
   for (let start = 0; start < count; start += chunk) {
     db.transaction(() => {
       const now = Date.now();
@@ -161,7 +169,10 @@ function bareServer(): Promise<Server> {
  */
 function oversold(engine: Engine, productId: string, runs: readonly { prefix: string; result: LoadResult }[]): number {
   const db = engine.db;
-  const heldTwice = stmt(db, `SELECT count(*) FROM (SELECT key_id FROM deliveries WHERE returned_at IS NULL GROUP BY key_id HAVING count(*) > 1)`)
+  const heldTwice = stmt(
+    db,
+    `SELECT count(*) FROM (SELECT key_id FROM deliveries WHERE returned_at IS NULL GROUP BY key_id HAVING count(*) > 1)`,
+  )
     .pluck()
     .get() as number;
   const wrongQuantity = stmt(
@@ -173,10 +184,17 @@ function oversold(engine: Engine, productId: string, runs: readonly { prefix: st
     .get() as number;
   const stored = engine.getProduct(productId)?.stock;
   const actual = countStock(db, productId);
-  const drift = stored ? Math.abs(stored.available - actual.available) + Math.abs(stored.reserved - actual.reserved) + Math.abs(stored.sold - actual.sold) : 1;
+  const drift = stored
+    ? Math.abs(stored.available - actual.available) +
+      Math.abs(stored.reserved - actual.reserved) +
+      Math.abs(stored.sold - actual.sold)
+    : 1;
   let accounting = 0;
   for (const { prefix, result } of runs) {
-    const inDb = stmt(db, `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201 AND substr(key, 1, ?) = ?`)
+    const inDb = stmt(
+      db,
+      `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201 AND substr(key, 1, ?) = ?`,
+    )
       .pluck()
       .get(prefix.length + 1, `${prefix}-`) as number;
     const cutOff = result.started - result.answered;
@@ -184,7 +202,9 @@ function oversold(engine: Engine, productId: string, runs: readonly { prefix: st
     if (inDb > result.created + cutOff) accounting += inDb - result.created - cutOff;
   }
   const orders = stmt(db, 'SELECT count(*) FROM orders').pluck().get() as number;
-  const recorded = stmt(db, `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201`).pluck().get() as number;
+  const recorded = stmt(db, `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201`)
+    .pluck()
+    .get() as number;
   return heldTwice + wrongQuantity + drift + accounting + Math.abs(orders - recorded);
 }
 
@@ -215,9 +235,21 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
   try {
     const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
     seedKeys(engine.db, engine.vault, product.id, keys);
-    const server = await startHttpServer(engine, { host: '127.0.0.1', port: 0, adminToken: 'bench', webhookSecret: 'bench', rateLimitPerMinute: 0 });
+    const server = await startHttpServer(engine, {
+      host: '127.0.0.1',
+      port: 0,
+      adminToken: 'bench',
+      webhookSecret: 'bench',
+      rateLimitPerMinute: 0,
+    });
     const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
-    const spec = (url: string, prefix: string, seconds: number): LoadSpec => ({ url, connections, duration: seconds, productId: product.id, prefix });
+    const spec = (url: string, prefix: string, seconds: number): LoadSpec => ({
+      url,
+      connections,
+      duration: seconds,
+      productId: product.id,
+      prefix,
+    });
     const runs: { prefix: string; result: LoadResult }[] = [];
     const measure = async (url: string, prefix: string, seconds: number, inChild: boolean): Promise<LoadResult> => {
       const result = await (inChild ? loadInChild : load)(spec(url, prefix, seconds));

@@ -78,7 +78,10 @@ async function runChild(spec: ChildSpec): Promise<ChildResult> {
 
 function inChild(spec: ChildSpec): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['--import-child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(SELF, ['--import-child'], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     let result: ChildResult | null = null;
     child.once('message', (message) => (result = message as ChildResult));
     child.once('error', reject);
@@ -97,7 +100,9 @@ export async function benchImport(opts: { codes: number }): Promise<ImportBenchR
     await writeCodes(file, opts.codes);
     const result = await inChild({ dataDir: join(dir, 'shop'), file, codes: opts.codes });
     if (result.imported !== opts.codes || result.available !== opts.codes || !result.ledgerOk) {
-      throw new Error(`the import bench stored ${result.imported} of ${opts.codes} codes (stock ${result.available}, ledger ok: ${result.ledgerOk})`);
+      throw new Error(
+        `the import bench stored ${result.imported} of ${opts.codes} codes (stock ${result.available}, ledger ok: ${result.ledgerOk})`,
+      );
     }
     return {
       import_codes_per_s: Math.round(opts.codes / result.seconds),

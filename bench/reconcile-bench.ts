@@ -40,7 +40,9 @@ export function build(db: WritableDB, orders: number): void {
       `${series} INSERT INTO keys (id, product_id, fingerprint, sealed, status, order_id, updated_at)
        SELECT i, 'prd_' || CAST((i - 1) / @per AS INTEGER), randomblob(32), x'00', 'sold', 'ord_' || i, @t + i * 10 + 5 FROM s`,
     ).run(params);
-    db.prepare(`${series} INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT i, 'ord_' || i, @t + i * 10 + 5 FROM s`).run(params);
+    db.prepare(
+      `${series} INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT i, 'ord_' || i, @t + i * 10 + 5 FROM s`,
+    ).run(params);
     db.prepare(
       `${series} INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at)
        SELECT 'evt_' || i, 'ord_' || i, 5000, 'CNY', 'webhook', 'delivered', @t + i * 10 + 5 FROM s`,
@@ -53,7 +55,16 @@ export function build(db: WritableDB, orders: number): void {
     let prev: Buffer = Buffer.alloc(32);
     let seq = 0;
     const append = (at: number, kind: string, productId: string, orderId: string | null, keyIds: string, detail: string) => {
-      const row = { seq: ++seq, at, kind: kind as 'sell', product_id: productId, order_id: orderId, key_ids: keyIds, detail, prev_hash: prev };
+      const row = {
+        seq: ++seq,
+        at,
+        kind: kind as 'sell',
+        product_id: productId,
+        order_id: orderId,
+        key_ids: keyIds,
+        detail,
+        prev_hash: prev,
+      };
       const hash = entryHash(row);
       insert.run(row.seq, at, kind, productId, orderId, keyIds, detail, prev, hash);
       prev = hash;
@@ -61,19 +72,18 @@ export function build(db: WritableDB, orders: number): void {
     for (let p = 0; p < PRODUCTS; p++) {
       const first = p * per + 1;
       const last = Math.min(orders, (p + 1) * per);
-      if (first <= last) append(t0, 'import', `prd_${p}`, null, first === last ? String(first) : `${first}-${last}`, '{"keysTo":"available"}');
+      if (first <= last)
+        append(t0, 'import', `prd_${p}`, null, first === last ? String(first) : `${first}-${last}`, '{"keysTo":"available"}');
     }
     const sold = '{"keysTo":"sold","orderTo":"delivered"}';
-    for (let i = 1; i <= orders; i++) append(t0 + i * 10 + 5, 'sell', `prd_${Math.floor((i - 1) / per)}`, `ord_${i}`, String(i), sold);
+    for (let i = 1; i <= orders; i++)
+      append(t0 + i * 10 + 5, 'sell', `prd_${Math.floor((i - 1) / per)}`, `ord_${i}`, String(i), sold);
 
     // A day's statement for the first orders, and some payment records lost.
     const rows = Math.min(STATEMENT_ROWS, orders);
-    db.prepare(`INSERT INTO statements (id, format, source, rows, period_start, period_end, imported_at, actor) VALUES (1, 'generic', 'bench.csv', ?, ?, ?, ?, 'bench')`).run(
-      rows,
-      t0 + 15,
-      t0 + rows * 10 + 5,
-      t0,
-    );
+    db.prepare(
+      `INSERT INTO statements (id, format, source, rows, period_start, period_end, imported_at, actor) VALUES (1, 'generic', 'bench.csv', ?, ?, ?, ?, 'bench')`,
+    ).run(rows, t0 + 15, t0 + rows * 10 + 5, t0);
     db.prepare(
       `${series.replace('@n', '@rows')} INSERT INTO statement_rows (statement_id, line, payment_id, order_id, kind, amount, currency, at)
        SELECT 1, i + 1, '42000' || i, 'ord_' || i, 'payment', 5000, 'CNY', @t + i * 10 + 5 FROM s`,
@@ -104,7 +114,8 @@ export function benchReconcile(options: { quick?: boolean; orders?: number } = {
       process.stderr.write(
         `reconcile: ${orders} orders in ${seconds.toFixed(2)} s, ${found} finding(s), heap ${heapAfter >= heapBefore ? '+' : '-'}${(Math.abs(heapAfter - heapBefore) / 2 ** 20).toFixed(0)} MB\n`,
       );
-      if (found !== Math.floor(orders / Math.max(1, Math.floor(orders / BROKEN)))) throw new Error(`expected the deleted payments as findings, found ${found}`);
+      if (found !== Math.floor(orders / Math.max(1, Math.floor(orders / BROKEN))))
+        throw new Error(`expected the deleted payments as findings, found ${found}`);
       return { reconcile_1m_orders_s: Number(seconds.toFixed(3)) };
     } finally {
       db.close();

@@ -35,7 +35,8 @@ export const BENCHES: Bench[] = [
   { name: 'engine', run: (o) => benchEngine({ quick: o.quick }) },
   {
     name: 'http',
-    run: (o) => benchHttp(o.quick ? { keys: 30_000, durationSeconds: 1, warmupSeconds: 0.5, sameProcess: false } : { sameProcess: false }),
+    run: (o) =>
+      benchHttp(o.quick ? { keys: 30_000, durationSeconds: 1, warmupSeconds: 0.5, sameProcess: false } : { sameProcess: false }),
   },
   { name: 'import', run: async (o) => ({ ...(await benchImport({ codes: o.quick ? 20_000 : 1_000_000 })) }) },
   { name: 'sim', run: (o) => benchSimLive({ quick: o.quick }) },
@@ -101,14 +102,16 @@ export function parseArgs(argv: readonly string[]): RunArgs {
       only = argv[++i] ?? null;
       if (only === null) throw new Error('--only needs a benchmark name prefix');
     } else if (arg.startsWith('--only=')) only = arg.slice('--only='.length);
-    else if (arg !== '--quick' && arg !== '--json') throw new Error(`unknown option ${arg} (use --quick, --json, --only <prefix>)`);
+    else if (arg !== '--quick' && arg !== '--json')
+      throw new Error(`unknown option ${arg} (use --quick, --json, --only <prefix>)`);
   }
   return { quick: argv.includes('--quick'), json: argv.includes('--json'), only };
 }
 
 export async function runBenches(args: RunArgs, log: (line: string) => void): Promise<Record<string, number | string>> {
   const selected = BENCHES.filter((b) => args.only === null || b.name.startsWith(args.only));
-  if (selected.length === 0) throw new Error(`no benchmark matches --only ${args.only ?? ''} (have: ${BENCHES.map((b) => b.name).join(', ')})`);
+  if (selected.length === 0)
+    throw new Error(`no benchmark matches --only ${args.only ?? ''} (have: ${BENCHES.map((b) => b.name).join(', ')})`);
   const results: Record<string, number | string> = { ...machine() };
   for (const bench of selected) {
     const start = performance.now();

@@ -46,17 +46,19 @@ export const OrderStatus = z.enum(['reserved', 'paid', 'delivered', 'expired', '
 export type OrderStatus = z.infer<typeof OrderStatus>;
 
 /** RFC 9457 problem details, with our stable `code`; `errors` lists the fields a 422 is about. */
-export const Problem = z.object({
-  type: z.string(),
-  title: z.string(),
-  status: z.int(),
-  detail: z.string(),
-  code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
-  errors: z
-    .array(z.object({ path: z.string(), message: z.string() }))
-    .optional()
-    .describe('validation_failed: one entry per offending field; unknown fields are named in path'),
-}).meta({ id: 'Problem' });
+export const Problem = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.int(),
+    detail: z.string(),
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+    errors: z
+      .array(z.object({ path: z.string(), message: z.string() }))
+      .optional()
+      .describe('validation_failed: one entry per offending field; unknown fields are named in path'),
+  })
+  .meta({ id: 'Problem' });
 export type Problem = z.infer<typeof Problem>;
 
 // ---------------------------------------------------------------- public
@@ -181,7 +183,14 @@ export const ProductResponse = z.object({ product: AdminProduct });
 
 /** `POST /api/v1/admin/products/{id}/keys` JSON body (the other form is text/plain, one code per line). */
 export const ImportKeysJson = z.strictObject({
-  codes: z.array(z.string().max(1000).regex(/^[^\r\n]*$/, 'a code is one line')).max(200_000),
+  codes: z
+    .array(
+      z
+        .string()
+        .max(1000)
+        .regex(/^[^\r\n]*$/, 'a code is one line'),
+    )
+    .max(200_000),
 });
 export type ImportKeysJson = z.infer<typeof ImportKeysJson>;
 

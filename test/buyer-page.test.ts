@@ -194,13 +194,15 @@ describe('translation catalogues', () => {
 
 describe('index.html under a strict CSP', () => {
   const html = read('index.html');
-  const tags = [...html.matchAll(/<([a-zA-Z][\w-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*\/?>/g)].map((m) => ({
-    name: (m[1]!).toLowerCase(),
-    attributes: [...(m[2] ?? '').matchAll(/([^\s=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g)].map((a) => ({
-      name: (a[1]!).toLowerCase(),
-      value: a[2] ?? a[3] ?? a[4] ?? '',
-    })),
-  }));
+  const tags = [...html.matchAll(/<([a-zA-Z][\w-]*)((?:\s+[^\s=>]+(?:\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+))?)*)\s*\/?>/g)].map(
+    (m) => ({
+      name: m[1]!.toLowerCase(),
+      attributes: [...(m[2] ?? '').matchAll(/([^\s=]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g)].map((a) => ({
+        name: a[1]!.toLowerCase(),
+        value: a[2] ?? a[3] ?? a[4] ?? '',
+      })),
+    }),
+  );
 
   it('has no inline script: every script is an empty external module from this origin', () => {
     const scripts = [...html.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/gi)];
@@ -226,7 +228,9 @@ describe('index.html under a strict CSP', () => {
 
   it('loads nothing from another origin', () => {
     for (const tag of tags) {
-      for (const attribute of tag.attributes.filter((a) => ['src', 'href', 'action', 'srcset', 'poster', 'data'].includes(a.name))) {
+      for (const attribute of tag.attributes.filter((a) =>
+        ['src', 'href', 'action', 'srcset', 'poster', 'data'].includes(a.name),
+      )) {
         expect(attribute.value, `<${tag.name} ${attribute.name}>`).not.toMatch(/^(?:[a-z][a-z0-9+.-]*:|\/\/)/i);
       }
     }
@@ -243,7 +247,9 @@ describe('index.html under a strict CSP', () => {
     for (const file of ['app.js', 'i18n.js']) {
       const source = read(file);
       expect(source.startsWith('// @ts-check\n'), file).toBe(true);
-      expect(source, file).not.toMatch(/\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|setAttribute\(\s*['"]style/);
+      expect(source, file).not.toMatch(
+        /\.innerHTML|\.outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function\(|setAttribute\(\s*['"]style/,
+      );
       expect(source, file).not.toMatch(/https?:\/\//);
     }
   });
@@ -363,10 +369,19 @@ describe('Idempotency-Key per purchase attempt', () => {
 describe('API calls', () => {
   it('reads problems, keeps Retry-After, and reports a lost answer as a network failure', async () => {
     const problemFetch = (async () =>
-      new Response(JSON.stringify({ type: 'about:blank', title: 'Too many requests', status: 429, detail: 'slow down', code: 'rate_limited' }), {
-        status: 429,
-        headers: { 'content-type': 'application/problem+json', 'retry-after': '17' },
-      })) as unknown as typeof fetch;
+      new Response(
+        JSON.stringify({
+          type: 'about:blank',
+          title: 'Too many requests',
+          status: 429,
+          detail: 'slow down',
+          code: 'rate_limited',
+        }),
+        {
+          status: 429,
+          headers: { 'content-type': 'application/problem+json', 'retry-after': '17' },
+        },
+      )) as unknown as typeof fetch;
     const limited = await app.apiRequest('/api/v1/orders', { fetchImpl: problemFetch });
     expect(limited.kind).toBe('problem');
     if (limited.kind !== 'problem') return;
@@ -377,7 +392,9 @@ describe('API calls', () => {
     expect((await app.apiRequest('/api/v1/orders', { fetchImpl: notJson })).kind).toBe('network');
 
     const hang = ((_url: string, init: RequestInit) =>
-      new Promise((_resolve, reject) => init.signal?.addEventListener('abort', () => reject(new Error('aborted'))))) as unknown as typeof fetch;
+      new Promise((_resolve, reject) =>
+        init.signal?.addEventListener('abort', () => reject(new Error('aborted'))),
+      )) as unknown as typeof fetch;
     expect((await app.apiRequest('/api/v1/products', { fetchImpl: hang, timeoutMs: 20 })).kind).toBe('network');
   });
 
@@ -393,7 +410,16 @@ describe('API calls', () => {
 describe('form and routes', () => {
   it('validates e-mail addresses and quantities', () => {
     for (const ok of ['a@b.cn', 'buyer.name+tag@example.co.uk', '用户@例子.中国']) expect(app.isValidEmail(ok), ok).toBe(true);
-    for (const bad of ['', 'plain', 'a@b', '@example.com', 'a b@example.com', 'a@@example.com', 'a@example.', `${'x'.repeat(250)}@e.com`]) {
+    for (const bad of [
+      '',
+      'plain',
+      'a@b',
+      '@example.com',
+      'a b@example.com',
+      'a@@example.com',
+      'a@example.',
+      `${'x'.repeat(250)}@e.com`,
+    ]) {
       expect(app.isValidEmail(bad), bad).toBe(false);
     }
     expect(app.parseQuantity('1', 5)).toBe(1);

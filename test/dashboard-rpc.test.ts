@@ -31,10 +31,22 @@ async function setup(options: Parameters<typeof openShop>[0] = {}) {
   return { ...shop, call, fail };
 }
 
-async function buy(engine: Awaited<ReturnType<typeof setup>>['engine'], productId: string, quantity = 1, pay = true): Promise<string> {
+async function buy(
+  engine: Awaited<ReturnType<typeof setup>>['engine'],
+  productId: string,
+  quantity = 1,
+  pay = true,
+): Promise<string> {
   const { result } = await engine.reserve({ productId, quantity, email: 'buyer@example.com' });
   if (!result.ok) throw new Error(result.error.message);
-  if (pay) await engine.pay({ orderId: result.value.id, amount: result.value.amount, currency: 'CNY', eventId: `evt_${result.value.id}`, source: 'webhook' });
+  if (pay)
+    await engine.pay({
+      orderId: result.value.id,
+      amount: result.value.amount,
+      currency: 'CNY',
+      eventId: `evt_${result.value.id}`,
+      source: 'webhook',
+    });
   return result.value.id;
 }
 
@@ -80,7 +92,13 @@ describe('dashboard.summary', () => {
     const { result } = await engine.reserve({ productId, quantity: 1, email: 'b@example.com' });
     if (!result.ok) throw new Error(result.error.message);
     // Paying the wrong amount sends the order to review.
-    const paid = await engine.pay({ orderId: result.value.id, amount: 1, currency: 'CNY', eventId: 'evt_short', source: 'webhook' });
+    const paid = await engine.pay({
+      orderId: result.value.id,
+      amount: 1,
+      currency: 'CNY',
+      eventId: 'evt_short',
+      source: 'webhook',
+    });
     expect(paid.effect).toBe('needs_review');
     const summary = await call('dashboard.summary', {});
     expect(summary.needsReview.count).toBe(1);
@@ -119,7 +137,12 @@ describe('dashboard.sales', () => {
     expect(series.bucket).toBe('day');
     expect(series.points).toHaveLength(7);
     // Shanghai's midnight is 16:00 UTC the day before.
-    expect(series.points[6]).toEqual({ start: '2026-03-09T16:00:00.000Z', orders: 1, units: 2, revenue: [{ amount: 10000, currency: 'CNY' }] });
+    expect(series.points[6]).toEqual({
+      start: '2026-03-09T16:00:00.000Z',
+      orders: 1,
+      units: 2,
+      revenue: [{ amount: 10000, currency: 'CNY' }],
+    });
     expect(series.points[5]).toMatchObject({ start: '2026-03-08T16:00:00.000Z', orders: 1, units: 1 });
     expect(series.points.slice(0, 5).every((p) => p.orders === 0 && p.revenue.length === 0)).toBe(true);
     expect(series.totals).toEqual({ orders: 2, units: 3, revenue: [{ amount: 15000, currency: 'CNY' }] });

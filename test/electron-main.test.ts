@@ -130,7 +130,7 @@ describe('the desktop main process (with a stand-in for Electron)', () => {
     expect(await run.stop()).toBe(0);
   });
 
-  it('answers a reconciliation from the bundle\'s worker thread entry (out/main/reconcile-worker.js)', async () => {
+  it("answers a reconciliation from the bundle's worker thread entry (out/main/reconcile-worker.js)", async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'oncekey-worker-'));
     dirs.push(dataDir);
     const engine = Engine.open({ dataDir });

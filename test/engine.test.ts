@@ -26,7 +26,13 @@ describe('purchase engine', () => {
     expect(result.value.amount).toBe(5000);
     expect(engine.getProduct(productId)?.stock).toEqual({ available: 1, reserved: 1, sold: 0 });
 
-    const paid = await engine.pay({ orderId: result.value.id, amount: 5000, currency: 'CNY', eventId: 'evt_1', source: 'webhook' });
+    const paid = await engine.pay({
+      orderId: result.value.id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: 'evt_1',
+      source: 'webhook',
+    });
     expect(paid.effect).toBe('delivered');
     expect(engine.deliveredCodes(result.value.id)).toEqual(['CODE-000000']);
     expect(engine.getProduct(productId)?.stock).toEqual({ available: 1, reserved: 0, sold: 1 });
@@ -51,7 +57,9 @@ describe('purchase engine', () => {
     expect(again.replayed).toBe(true);
     expect(again.result).toEqual(first.result);
     expect(engine.getProduct(productId)?.stock.reserved).toBe(1);
-    await expect(engine.reserve({ productId, quantity: 1, email: 'b@example.com', idempotencyKey: 'same' })).rejects.toMatchObject({
+    await expect(
+      engine.reserve({ productId, quantity: 1, email: 'b@example.com', idempotencyKey: 'same' }),
+    ).rejects.toMatchObject({
       code: 'idempotency_key_reused',
     });
   });
@@ -73,8 +81,12 @@ describe('purchase engine', () => {
     expect(JSON.parse(none!.response)).toEqual(soldOut.result);
     expect(sealed!.response).toBe('');
     expect(sealed!.sealed_response.toString('latin1')).not.toContain(first.result.value.accessToken);
-    expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' })).result).toEqual(first.result);
-    expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' })).result).toEqual(soldOut.result);
+    expect((await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'sealed' })).result).toEqual(
+      first.result,
+    );
+    expect(
+      (await engine.reserve({ productId, quantity: 1, email: 'a@example.com', idempotencyKey: 'none-left' })).result,
+    ).toEqual(soldOut.result);
   });
 
   /**
@@ -106,7 +118,11 @@ describe('purchase engine', () => {
 
   it('replays a record written before migration 5, with the whole answer sealed', async () => {
     await expectReplayAfter('old', (engine, created) => {
-      const legacy = seal(engine.vault.sealKey, JSON.stringify({ ok: true, value: created }), 'oncekey/idempotency/orders.create/old');
+      const legacy = seal(
+        engine.vault.sealKey,
+        JSON.stringify({ ok: true, value: created }),
+        'oncekey/idempotency/orders.create/old',
+      );
       engine.db.prepare(`UPDATE idempotency SET sealed_response = ?, response = NULL WHERE key = 'old'`).run(legacy);
     });
   });
@@ -129,7 +145,9 @@ describe('purchase engine', () => {
   it('sells the last key once when a hundred buyers press buy together', async () => {
     const { engine, productId } = await shop({ keys: 1 });
     const results = await Promise.all(
-      Array.from({ length: 100 }, (_, i) => engine.reserve({ productId, quantity: 1, email: `b${i}@example.com`, idempotencyKey: `i${i}` })),
+      Array.from({ length: 100 }, (_, i) =>
+        engine.reserve({ productId, quantity: 1, email: `b${i}@example.com`, idempotencyKey: `i${i}` }),
+      ),
     );
     const ok = results.filter((r) => r.result.ok);
     const soldOut = results.filter((r) => !r.result.ok && r.result.error.code === 'sold_out');
@@ -171,12 +189,21 @@ describe('purchase engine', () => {
       },
     };
     const write = (n: number): Promise<unknown> =>
-      engine.writer.run(() => {
-        if (n === 3) throw new Error('three');
-        return n * 10;
-      }, { group, input: n });
+      engine.writer.run(
+        () => {
+          if (n === 3) throw new Error('three');
+          return n * 10;
+        },
+        { group, input: n },
+      );
     const first = await Promise.allSettled([write(1), write(2), engine.writer.run(() => 'alone'), write(4), write(5)]);
-    expect(first.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 'alone', 40, 'five']);
+    expect(first.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([
+      10,
+      20,
+      'alone',
+      40,
+      'five',
+    ]);
     expect(calls).toEqual([
       [1, 2],
       [4, 5],
@@ -199,7 +226,13 @@ describe('purchase engine', () => {
     expect(await engine.sweepExpired()).toBe(1);
     expect(engine.getOrder(result.value.id)?.status).toBe('expired');
     expect(engine.getProduct(productId)?.stock).toEqual({ available: 1, reserved: 0, sold: 0 });
-    const late = await engine.pay({ orderId: result.value.id, amount: 5000, currency: 'CNY', eventId: 'late', source: 'webhook' });
+    const late = await engine.pay({
+      orderId: result.value.id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: 'late',
+      source: 'webhook',
+    });
     expect(late.effect).toBe('delivered');
     expect(engine.verifyLedger().ok).toBe(true);
   });
@@ -209,12 +242,30 @@ describe('purchase engine', () => {
     const a = await engine.reserve({ productId, quantity: 1, email: 'a@example.com' });
     const b = await engine.reserve({ productId, quantity: 1, email: 'b@example.com' });
     if (!a.result.ok || !b.result.ok) throw new Error('expected orders');
-    const wrong = await engine.pay({ orderId: a.result.value.id, amount: 4999, currency: 'CNY', eventId: 'e1', source: 'webhook' });
+    const wrong = await engine.pay({
+      orderId: a.result.value.id,
+      amount: 4999,
+      currency: 'CNY',
+      eventId: 'e1',
+      source: 'webhook',
+    });
     expect(wrong).toMatchObject({ effect: 'needs_review', reason: 'amount_mismatch' });
     await engine.pay({ orderId: b.result.value.id, amount: 5000, currency: 'CNY', eventId: 'e2', source: 'webhook' });
-    const same = await engine.pay({ orderId: b.result.value.id, amount: 5000, currency: 'CNY', eventId: 'e2', source: 'webhook' });
+    const same = await engine.pay({
+      orderId: b.result.value.id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: 'e2',
+      source: 'webhook',
+    });
     expect(same.effect).toBe('duplicate_event');
-    const second = await engine.pay({ orderId: b.result.value.id, amount: 5000, currency: 'CNY', eventId: 'e3', source: 'webhook' });
+    const second = await engine.pay({
+      orderId: b.result.value.id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: 'e3',
+      source: 'webhook',
+    });
     expect(second).toMatchObject({ effect: 'needs_review', reason: 'duplicate_payment' });
     expect(engine.getProduct(productId)?.stock.sold).toBe(1);
     expect(engine.verifyLedger().ok).toBe(true);
@@ -248,8 +299,22 @@ describe('purchase engine', () => {
     const { result } = await engine.reserve({ productId, quantity: 1, email: 'a@example.com' });
     if (!result.ok) throw new Error('expected an order');
     const id = result.value.id;
-    const first = await engine.pay({ orderId: id, amount: 5000, currency: 'CNY', eventId: `manual:${id}`, source: 'manual', actor: 'alice' });
-    const again = await engine.pay({ orderId: id, amount: 5000, currency: 'CNY', eventId: `manual:${id}`, source: 'manual', actor: 'alice' });
+    const first = await engine.pay({
+      orderId: id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: `manual:${id}`,
+      source: 'manual',
+      actor: 'alice',
+    });
+    const again = await engine.pay({
+      orderId: id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: `manual:${id}`,
+      source: 'manual',
+      actor: 'alice',
+    });
     expect([first.effect, again.effect]).toEqual(['delivered', 'duplicate_event']);
     const rows = engine.db.prepare(`SELECT actor, action, subject, detail FROM audit ORDER BY id`).all() as {
       actor: string;
@@ -267,14 +332,22 @@ describe('purchase engine', () => {
     const { engine, productId } = await shop({ keys: 10 });
     const purchaseLimit = { maxOrders: 2, windowMs: 86_400_000 };
     const settled = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => engine.reserve({ productId, quantity: 1, email: 'greedy@example.com', idempotencyKey: `g${i}`, purchaseLimit })),
+      Array.from({ length: 6 }, (_, i) =>
+        engine.reserve({ productId, quantity: 1, email: 'greedy@example.com', idempotencyKey: `g${i}`, purchaseLimit }),
+      ),
     );
     expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(2);
     for (const s of settled) if (s.status === 'rejected') expect((s.reason as { code: string }).code).toBe('purchase_limit');
     const other = await engine.reserve({ productId, quantity: 1, email: 'other@example.com', purchaseLimit });
     expect(other.result.ok).toBe(true);
     // A replay of an order that went through is still answered from its record.
-    const replay = await engine.reserve({ productId, quantity: 1, email: 'greedy@example.com', idempotencyKey: 'g0', purchaseLimit });
+    const replay = await engine.reserve({
+      productId,
+      quantity: 1,
+      email: 'greedy@example.com',
+      idempotencyKey: 'g0',
+      purchaseLimit,
+    });
     expect(replay.replayed).toBe(true);
   });
 });

@@ -5,7 +5,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CODES } from '../shared/errors';
 import { stmt } from '../src-main/db/statements';
-import { ADMIN_TOKEN, freshKey, OpenApiChecker, startShop, type HttpResponse, type HttpShop, type SendOptions } from './helpers/http';
+import {
+  ADMIN_TOKEN,
+  freshKey,
+  OpenApiChecker,
+  startShop,
+  type HttpResponse,
+  type HttpShop,
+  type SendOptions,
+} from './helpers/http';
 
 let shop: HttpShop;
 let checker: OpenApiChecker;
@@ -26,7 +34,12 @@ async function call(target: HttpShop, method: string, path: string, options: Sen
   if (res.status >= 400) {
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     const problem = res.json as { type: string; title: string; status: number; detail: string; code: keyof typeof ERROR_CODES };
-    expect(problem).toMatchObject({ type: expect.any(String), title: expect.any(String), status: res.status, detail: expect.any(String) });
+    expect(problem).toMatchObject({
+      type: expect.any(String),
+      title: expect.any(String),
+      status: res.status,
+      detail: expect.any(String),
+    });
     expect(ERROR_CODES[problem.code]).toBe(res.status);
     seenCodes.add(problem.code);
   }
@@ -37,7 +50,12 @@ const admin = (options: SendOptions = {}): SendOptions => ({
   ...options,
   headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(options.headers as Record<string, string> | undefined) },
 });
-const orderBody = (extra: Record<string, unknown> = {}) => ({ productId: shop.productId, quantity: 1, email: 'buyer@example.com', ...extra });
+const orderBody = (extra: Record<string, unknown> = {}) => ({
+  productId: shop.productId,
+  quantity: 1,
+  email: 'buyer@example.com',
+  ...extra,
+});
 const createOrder = (extra: Record<string, unknown> = {}, key = freshKey()) =>
   call(shop, 'POST', '/api/v1/orders', { headers: { 'idempotency-key': key }, body: orderBody(extra) });
 
@@ -47,7 +65,9 @@ describe('the OpenAPI document', () => {
     expect(res.status).toBe(200);
     const doc = res.json as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(doc.openapi).toBe('3.1.0');
-    const operations = Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    const operations = Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+    );
     expect(operations.sort()).toEqual(
       [
         'GET /api/v1/health',
@@ -67,9 +87,20 @@ describe('the OpenAPI document', () => {
 
   it('is strict enough to catch a response that breaks it', () => {
     const json = { 'content-type': 'application/json' };
-    expect(checker.check('POST', '/api/v1/orders', { status: 201, headers: json, text: '', json: { order: { id: 'x' } } })).not.toEqual([]);
-    expect(checker.check('GET', '/api/v1/products', { status: 200, headers: { 'content-type': 'text/html' }, text: '', json: undefined })).not.toEqual([]);
-    expect(checker.check('GET', '/api/v1/orders/abc', { status: 200, headers: json, text: '', json: { order: null } })).not.toEqual([]);
+    expect(
+      checker.check('POST', '/api/v1/orders', { status: 201, headers: json, text: '', json: { order: { id: 'x' } } }),
+    ).not.toEqual([]);
+    expect(
+      checker.check('GET', '/api/v1/products', {
+        status: 200,
+        headers: { 'content-type': 'text/html' },
+        text: '',
+        json: undefined,
+      }),
+    ).not.toEqual([]);
+    expect(
+      checker.check('GET', '/api/v1/orders/abc', { status: 200, headers: json, text: '', json: { order: null } }),
+    ).not.toEqual([]);
   });
 });
 
@@ -81,7 +112,12 @@ describe('public endpoints', () => {
   });
 
   it('lists only products on sale, with price in minor units and available stock', async () => {
-    const hidden = await call(shop, 'POST', '/api/v1/admin/products', admin({ body: { name: 'Hidden', price: { amount: 1, currency: 'USD' }, onSale: false } }));
+    const hidden = await call(
+      shop,
+      'POST',
+      '/api/v1/admin/products',
+      admin({ body: { name: 'Hidden', price: { amount: 1, currency: 'USD' }, onSale: false } }),
+    );
     expect(hidden.status).toBe(201);
     const res = await call(shop, 'GET', '/api/v1/products');
     expect(res.status).toBe(200);
@@ -206,10 +242,16 @@ describe('public endpoints', () => {
 
   it('answers an unknown order and a wrong token with the same 404 order_not_found', async () => {
     const created = (await createOrder()).json as { order: { id: string; accessToken: string } };
-    const wrongToken = await call(shop, 'GET', `/api/v1/orders/${created.order.id}`, { headers: { authorization: 'Bearer nope' } });
+    const wrongToken = await call(shop, 'GET', `/api/v1/orders/${created.order.id}`, {
+      headers: { authorization: 'Bearer nope' },
+    });
     const noToken = await call(shop, 'GET', `/api/v1/orders/${created.order.id}`);
-    const unknown = await call(shop, 'GET', '/api/v1/orders/ord_unknown', { headers: { authorization: `Bearer ${created.order.accessToken}` } });
-    const long = await call(shop, 'GET', `/api/v1/orders/${'x'.repeat(300)}`, { headers: { authorization: `Bearer ${created.order.accessToken}` } });
+    const unknown = await call(shop, 'GET', '/api/v1/orders/ord_unknown', {
+      headers: { authorization: `Bearer ${created.order.accessToken}` },
+    });
+    const long = await call(shop, 'GET', `/api/v1/orders/${'x'.repeat(300)}`, {
+      headers: { authorization: `Bearer ${created.order.accessToken}` },
+    });
     for (const res of [wrongToken, noToken, unknown, long]) {
       expect(res.status).toBe(404);
       expect((res.json as { code: string }).code).toBe('order_not_found');
@@ -234,12 +276,21 @@ describe('public endpoints', () => {
 
 describe('the payment webhook', () => {
   it('answers 200 {"received": true} to a signed event and 401 invalid_signature otherwise', async () => {
-    const ok = await shop.webhook({ id: 'evt_unknown_order', orderId: 'ord_nope', amount: 1, currency: 'CNY', status: 'succeeded' });
+    const ok = await shop.webhook({
+      id: 'evt_unknown_order',
+      orderId: 'ord_nope',
+      amount: 1,
+      currency: 'CNY',
+      status: 'succeeded',
+    });
     expect(checker.check('POST', '/api/v1/payments/webhook', ok)).toEqual([]);
     expect(ok.status).toBe(200);
     expect(ok.json).toEqual({ received: true });
     const bad = await call(shop, 'POST', '/api/v1/payments/webhook', {
-      headers: { 'content-type': 'application/json', 'oncekey-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}` },
+      headers: {
+        'content-type': 'application/json',
+        'oncekey-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'0'.repeat(64)}`,
+      },
       body: '{}',
     });
     expect(bad.status).toBe(401);
@@ -255,12 +306,19 @@ describe('admin endpoints', () => {
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
       expect((res.json as { code: string }).code).toBe('unauthorized');
     }
-    const order = await call(shop, 'POST', '/api/v1/admin/products', { body: { name: 'x', price: { amount: 1, currency: 'USD' } } });
+    const order = await call(shop, 'POST', '/api/v1/admin/products', {
+      body: { name: 'x', price: { amount: 1, currency: 'USD' } },
+    });
     expect(order.status).toBe(401);
   });
 
   it('creates a product: 201 with its id, price and empty stock', async () => {
-    const res = await call(shop, 'POST', '/api/v1/admin/products', admin({ body: { name: 'Gift card', price: { amount: 1999, currency: 'USD' } } }));
+    const res = await call(
+      shop,
+      'POST',
+      '/api/v1/admin/products',
+      admin({ body: { name: 'Gift card', price: { amount: 1999, currency: 'USD' } } }),
+    );
     expect(res.status).toBe(201);
     expect((res.json as { product: unknown }).product).toMatchObject({
       id: expect.stringMatching(/^prd_/),
@@ -268,9 +326,18 @@ describe('admin endpoints', () => {
       price: { amount: 1999, currency: 'USD' },
       stock: { available: 0, reserved: 0, sold: 0 },
     });
-    const bad = await call(shop, 'POST', '/api/v1/admin/products', admin({ body: { name: 'x', price: { amount: 1.5, currency: 'usd' }, colour: 'red' } }));
+    const bad = await call(
+      shop,
+      'POST',
+      '/api/v1/admin/products',
+      admin({ body: { name: 'x', price: { amount: 1.5, currency: 'usd' }, colour: 'red' } }),
+    );
     expect(bad.status).toBe(422);
-    expect((bad.json as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual(['colour', 'price.amount', 'price.currency']);
+    expect((bad.json as { errors: { path: string }[] }).errors.map((e) => e.path).sort()).toEqual([
+      'colour',
+      'price.amount',
+      'price.currency',
+    ]);
   });
 
   it('reads stock, 404 product_not_found for an unknown product', async () => {
@@ -283,10 +350,21 @@ describe('admin endpoints', () => {
   });
 
   it('imports keys from text/plain and from JSON, reporting duplicates and rejects', async () => {
-    const product = (await call(shop, 'POST', '/api/v1/admin/products', admin({ body: { name: 'Import', price: { amount: 100, currency: 'CNY' } } })))
-      .json as { product: { id: string } };
+    const product = (
+      await call(
+        shop,
+        'POST',
+        '/api/v1/admin/products',
+        admin({ body: { name: 'Import', price: { amount: 100, currency: 'CNY' } } }),
+      )
+    ).json as { product: { id: string } };
     const path = `/api/v1/admin/products/${product.product.id}/keys`;
-    const text = await call(shop, 'POST', path, admin({ headers: { 'content-type': 'text/plain' }, body: 'AAAA-1111\nBBBB-2222\nAAAA-1111\n' }));
+    const text = await call(
+      shop,
+      'POST',
+      path,
+      admin({ headers: { 'content-type': 'text/plain' }, body: 'AAAA-1111\nBBBB-2222\nAAAA-1111\n' }),
+    );
     expect(text.status).toBe(200);
     expect(text.json).toMatchObject({ imported: 2, duplicates: 1, rejected: [] });
     const json = await call(shop, 'POST', path, admin({ body: { codes: ['CCCC-3333', 'BBBB-2222'] } }));
@@ -317,7 +395,13 @@ describe('admin endpoints', () => {
 
   it('lists orders in review and stock counters that drifted from the key rows', async () => {
     const created = (await createOrder()).json as { order: { id: string } };
-    await shop.webhook({ id: `evt_wrong_${created.order.id}`, orderId: created.order.id, amount: 1, currency: 'CNY', status: 'succeeded' });
+    await shop.webhook({
+      id: `evt_wrong_${created.order.id}`,
+      orderId: created.order.id,
+      amount: 1,
+      currency: 'CNY',
+      status: 'succeeded',
+    });
     stmt(shop.engine.db, 'UPDATE products SET sold = sold + 7 WHERE id = ?').run(shop.productId);
     try {
       const res = await call(shop, 'GET', '/api/v1/admin/reconciliation', admin());
@@ -372,7 +456,11 @@ describe('limits', () => {
       expect(Number(third.headers['retry-after'])).toBeGreaterThan(0);
       expect(third.headers.ratelimit).toMatch(/r=0/);
       // Lookups have their own budget.
-      const lookups = [await call(limited, 'GET', '/api/v1/orders/x'), await call(limited, 'GET', '/api/v1/orders/x'), await call(limited, 'GET', '/api/v1/orders/x')];
+      const lookups = [
+        await call(limited, 'GET', '/api/v1/orders/x'),
+        await call(limited, 'GET', '/api/v1/orders/x'),
+        await call(limited, 'GET', '/api/v1/orders/x'),
+      ];
       expect(lookups.map((r) => r.status)).toEqual([404, 404, 429]);
       // Other endpoints are not limited.
       expect((await call(limited, 'GET', '/api/v1/products')).status).toBe(200);
@@ -397,7 +485,10 @@ describe('limits', () => {
       const replay = await call(capped, 'POST', '/api/v1/orders', { headers: { 'idempotency-key': key }, body });
       expect(replay.status).toBe(201);
       expect(replay.headers['idempotent-replayed']).toBe('true');
-      const other = await call(capped, 'POST', '/api/v1/orders', { headers: { 'idempotency-key': freshKey() }, body: { ...body, email: 'other@example.com' } });
+      const other = await call(capped, 'POST', '/api/v1/orders', {
+        headers: { 'idempotency-key': freshKey() },
+        body: { ...body, email: 'other@example.com' },
+      });
       expect(other.status).toBe(201);
     } finally {
       await capped.close();

@@ -27,7 +27,10 @@ const outcomes = new Map<string, number>();
 beforeAll(async () => {
   shop = await startShop({ keys: 250, http: { maxOrdersPerEmail: 5 } });
   checker = await OpenApiChecker.load(shop.url);
-  const off = await shop.admin('/api/v1/admin/products', { method: 'POST', body: { name: 'Off sale', price: { amount: 100, currency: 'USD' }, onSale: false } });
+  const off = await shop.admin('/api/v1/admin/products', {
+    method: 'POST',
+    body: { name: 'Off sale', price: { amount: 100, currency: 'USD' }, onSale: false },
+  });
   const offSaleId = (off.json as { product: { id: string } }).product.id;
   ctx = { url: shop.url, productId: shop.productId, offSaleId, orders: [], usedKeys: [], sent: 0 };
 });
@@ -42,21 +45,24 @@ const agent = new Agent({ keepAlive: true, maxSockets: BATCH });
 function fire(req: RawRequest): Promise<HttpResponse | { error: string }> {
   const url = new URL(shop.url);
   return new Promise((resolvePromise) => {
-    const r = request({ host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers, agent, timeout: 20_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', (e) => resolvePromise({ error: e.message }));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let json: unknown;
-        try {
-          json = String(res.headers['content-type']).includes('json') && text ? JSON.parse(text) : undefined;
-        } catch {
-          json = undefined;
-        }
-        resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json });
-      });
-    });
+    const r = request(
+      { host: url.hostname, port: url.port, method: req.method, path: req.path, headers: req.headers, agent, timeout: 20_000 },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => resolvePromise({ error: e.message }));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let json: unknown;
+          try {
+            json = String(res.headers['content-type']).includes('json') && text ? JSON.parse(text) : undefined;
+          } catch {
+            json = undefined;
+          }
+          resolvePromise({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        });
+      },
+    );
     r.on('timeout', () => r.destroy(new Error('timeout')));
     r.on('error', (e) => resolvePromise({ error: e.message }));
     r.end(req.body);
@@ -83,8 +89,10 @@ function judge(recipe: Recipe, req: RawRequest, res: HttpResponse | { error: str
   if (req.method === 'HEAD') return problems;
   if (res.status >= 400) {
     const p = res.json as { code?: keyof typeof ERROR_CODES; status?: number } | undefined;
-    if (!String(res.headers['content-type']).startsWith('application/problem+json')) problems.push(`${where}: ${res.status} is not problem+json`);
-    else if (!p?.code || ERROR_CODES[p.code] !== res.status || p.status !== res.status) problems.push(`${where}: bad problem ${res.text.slice(0, 200)}`);
+    if (!String(res.headers['content-type']).startsWith('application/problem+json'))
+      problems.push(`${where}: ${res.status} is not problem+json`);
+    else if (!p?.code || ERROR_CODES[p.code] !== res.status || p.status !== res.status)
+      problems.push(`${where}: bad problem ${res.text.slice(0, 200)}`);
   }
   if (req.path.startsWith('/api/')) problems.push(...checker.check(req.method, req.path, res));
   return problems;
@@ -102,7 +110,9 @@ function invariants(): void {
     )
     .all();
   expect(wrongHolds).toEqual([]);
-  const doubleDelivered = db.prepare('SELECT key_id FROM deliveries WHERE returned_at IS NULL GROUP BY key_id HAVING count(*) > 1').all();
+  const doubleDelivered = db
+    .prepare('SELECT key_id FROM deliveries WHERE returned_at IS NULL GROUP BY key_id HAVING count(*) > 1')
+    .all();
   expect(doubleDelivered).toEqual([]);
   expect(db.prepare('SELECT count(*) FROM orders').pluck().get()).toBe(created);
 }
@@ -126,7 +136,16 @@ describe('fuzzing the endpoint', () => {
     invariants();
     expect(created).toBeGreaterThan(20);
     // The run reached deep into the endpoint, not only its front door.
-    for (const outcome of ['201', '200', '404 order_not_found', '409 sold_out', '422 validation_failed', '401 invalid_signature', '401 unauthorized', '400 idempotency_key_missing']) {
+    for (const outcome of [
+      '201',
+      '200',
+      '404 order_not_found',
+      '409 sold_out',
+      '422 validation_failed',
+      '401 invalid_signature',
+      '401 unauthorized',
+      '400 idempotency_key_missing',
+    ]) {
       expect(outcomes.get(outcome) ?? 0, outcome).toBeGreaterThan(0);
     }
     const delivered = shop.engine.db.prepare(`SELECT count(*) FROM orders WHERE status = 'delivered'`).pluck().get() as number;

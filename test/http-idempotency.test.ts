@@ -18,7 +18,11 @@ afterAll(async () => {
 
 const body = (email = 'buyer@example.com', quantity = 1) => ({ productId: shop.productId, quantity, email });
 const post = (key: string | undefined, b: unknown, headers: Record<string, string> = {}) =>
-  shop.send('/api/v1/orders', { method: 'POST', headers: { ...(key === undefined ? {} : { 'idempotency-key': key }), ...headers }, body: b });
+  shop.send('/api/v1/orders', {
+    method: 'POST',
+    headers: { ...(key === undefined ? {} : { 'idempotency-key': key }), ...headers },
+    body: b,
+  });
 const codeOf = (res: { json: unknown }): string => (res.json as { code: string }).code;
 
 describe('idempotent order creation', () => {

@@ -21,7 +21,12 @@ async function seededDir(keys: number): Promise<{ dir: string; productId: string
   cleanups.push(cleanup);
   const engine = Engine.open({ dataDir: dir });
   const product = await engine.createProduct({ name: 'Card', price: { amount: 5000, currency: 'CNY' } });
-  seedKeys(engine.db, engine.vault, product.id, Array.from({ length: keys }, (_, i) => `KEY-${i}`));
+  seedKeys(
+    engine.db,
+    engine.vault,
+    product.id,
+    Array.from({ length: keys }, (_, i) => `KEY-${i}`),
+  );
   await engine.close();
   return { dir, productId: product.id };
 }

@@ -38,7 +38,10 @@ function expectOneSale(results: readonly HttpResponse[]): void {
 function expectDatabaseAgrees(engine: Engine, productId: string): void {
   const orders = engine.db.prepare('SELECT count(*) FROM orders WHERE product_id = ?').pluck().get(productId);
   expect(orders).toBe(1);
-  const held = engine.db.prepare(`SELECT count(*) FROM keys WHERE product_id = ? AND order_id IS NOT NULL`).pluck().get(productId);
+  const held = engine.db
+    .prepare(`SELECT count(*) FROM keys WHERE product_id = ? AND order_id IS NOT NULL`)
+    .pluck()
+    .get(productId);
   expect(held).toBe(1);
   expect(engine.getProduct(productId)?.stock).toEqual({ available: 0, reserved: 1, sold: 0 });
   expect(countStock(engine.db, productId)).toEqual({ available: 0, reserved: 1, sold: 0 });

@@ -224,7 +224,11 @@ describe('webhook edge cases', () => {
     expect(shop.engine.deliveredCodes(order.id)).toHaveLength(1);
     expect(shop.engine.getProduct(shop.productId)?.stock.sold).toBe(1);
     const findings = await shop.admin('/api/v1/admin/reconciliation');
-    expect((findings.json as { findings: unknown[] }).findings).toContainEqual({ kind: 'needs_review', orderId: order.id, reason: 'duplicate_payment' });
+    expect((findings.json as { findings: unknown[] }).findings).toContainEqual({
+      kind: 'needs_review',
+      orderId: order.id,
+      reason: 'duplicate_payment',
+    });
     invariantsHold(shop);
   });
 });

@@ -56,15 +56,24 @@ function storedCodes(engine: Engine, productId: string): string[] {
     .prepare(`SELECT import_id, fingerprint, sealed FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id`)
     .all(productId) as { import_id: number; fingerprint: Buffer; sealed: Buffer }[];
   return rows
-    .map((r) => ({ importId: r.import_id, code: open(engine.vault.sealKey, r.sealed, keyAad(productId, r.fingerprint)).toString('utf8') }))
+    .map((r) => ({
+      importId: r.import_id,
+      code: open(engine.vault.sealKey, r.sealed, keyAad(productId, r.fingerprint)).toString('utf8'),
+    }))
     .sort((a, b) => a.importId - b.importId || (a.code < b.code ? -1 : a.code > b.code ? 1 : 0))
     .map((r) => r.code);
 }
 
 /** Staged rows in every import's staging table on this connection. */
 function stagedRows(engine: Engine): number {
-  const tables = engine.db.prepare(`SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'import_staging_%'`).pluck().all() as string[];
-  return tables.reduce((sum, name) => sum + (engine.db.prepare(`SELECT count(*) FROM temp."${name}"`).pluck().get() as number), 0);
+  const tables = engine.db
+    .prepare(`SELECT name FROM temp.sqlite_master WHERE type = 'table' AND name LIKE 'import_staging_%'`)
+    .pluck()
+    .all() as string[];
+  return tables.reduce(
+    (sum, name) => sum + (engine.db.prepare(`SELECT count(*) FROM temp."${name}"`).pluck().get() as number),
+    0,
+  );
 }
 
 function counts(engine: Engine): { keys: number; staged: number; ledger: number; stock: number } {
@@ -87,7 +96,8 @@ async function rejection(promise: Promise<unknown>): Promise<{ code: string; mes
   throw new Error('expected the import to fail');
 }
 
-const codes = (n: number, prefix = 'CODE'): string[] => Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(7, '0')}`);
+const codes = (n: number, prefix = 'CODE'): string[] =>
+  Array.from({ length: n }, (_, i) => `${prefix}-${String(i).padStart(7, '0')}`);
 
 describe('import sources', () => {
   it('imports a .txt file, one code per line, sealed at rest, with one ledger entry', async () => {
@@ -114,7 +124,10 @@ describe('import sources', () => {
     const { engine, productId } = await shop();
     expect((await engine.importCodes(productId, { kind: 'text', text: 'P-1\nP-2' })).imported).toBe(2);
     const bytes = Buffer.from('B-1\rB-2\rB-3\r');
-    expect(await engine.importCodes(productId, { kind: 'bytes', data: bytes, name: 'mac.txt' })).toMatchObject({ imported: 3, lines: 3 });
+    expect(await engine.importCodes(productId, { kind: 'bytes', data: bytes, name: 'mac.txt' })).toMatchObject({
+      imported: 3,
+      lines: 3,
+    });
     expect(storedCodes(engine, productId)).toEqual(['P-1', 'P-2', 'B-1', 'B-2', 'B-3']);
   });
 
@@ -123,7 +136,13 @@ describe('import sources', () => {
     const file = join(dir, 'codes.csv');
     writeFileSync(file, '\ufeff序号,卡密,备注\n1,K-1,第一张\n2,"K-2",\n3,K-3,"a, b"\n');
     const preview = await engine.previewImport(productId, { kind: 'file', path: file });
-    expect(preview).toMatchObject({ accepted: 3, encoding: 'utf-8', bom: true, format: 'csv', column: { index: 2, name: '卡密' } });
+    expect(preview).toMatchObject({
+      accepted: 3,
+      encoding: 'utf-8',
+      bom: true,
+      format: 'csv',
+      column: { index: 2, name: '卡密' },
+    });
     const byName = await engine.previewImport(productId, { kind: 'file', path: file }, { column: '备注' });
     expect(byName).toMatchObject({ accepted: 2, blank: 1, column: { index: 3, name: '备注' } });
     const byNumber = await engine.importCodes(productId, { kind: 'file', path: file }, { column: '2' });
@@ -148,7 +167,10 @@ describe('import sources', () => {
       expect(report.accepted, text).toBe(1);
     }
     // A text file whose first line is a header: the header is not a code.
-    expect(await engine.previewImport(productId, { kind: 'text', text: 'Code\nA\nB\n' })).toMatchObject({ accepted: 2, column: { index: 1 } });
+    expect(await engine.previewImport(productId, { kind: 'text', text: 'Code\nA\nB\n' })).toMatchObject({
+      accepted: 2,
+      column: { index: 1 },
+    });
   });
 
   it('refuses a CSV whose code column cannot be told, naming its columns', async () => {
@@ -156,7 +178,9 @@ describe('import sources', () => {
     const error = await rejection(engine.importCodes(productId, { kind: 'text', text: 'a,b\n1,2\n', format: 'csv' }));
     expect(error.code).toBe('import_rejected');
     expect(error.message).toContain('cannot tell which column holds the codes');
-    const missing = await rejection(engine.importCodes(productId, { kind: 'text', text: 'code,b\n1,2\n', format: 'csv' }, { column: 'nope' }));
+    const missing = await rejection(
+      engine.importCodes(productId, { kind: 'text', text: 'code,b\n1,2\n', format: 'csv' }, { column: 'nope' }),
+    );
     expect(missing.message).toContain('no column named "nope"');
     expect(counts(engine).keys).toBe(0);
   });
@@ -174,14 +198,20 @@ describe('import sources', () => {
     // Short GBK text (a header and ASCII codes) is detected too, and forcing the encoding works.
     const short = iconv.encode('卡密\r\nX-1\r\n', 'gbk');
     expect(detectEncoding(short)).toEqual({ encoding: 'gbk', bom: false });
-    expect(await engine.previewImport(productId, { kind: 'bytes', data: short, name: 's.txt' }, { encoding: 'gbk' })).toMatchObject({ accepted: 1, column: { index: 1, name: '卡密' } });
+    expect(
+      await engine.previewImport(productId, { kind: 'bytes', data: short, name: 's.txt' }, { encoding: 'gbk' }),
+    ).toMatchObject({ accepted: 1, column: { index: 1, name: '卡密' } });
   });
 
   it('streams from a stream source (stdin) and reports progress without a total', async () => {
     const { engine, productId } = await shop();
     const seen: (number | null)[] = [];
     const stream = Readable.from([Buffer.from('S-1\nS-'), Buffer.from('2\nS-3\n')]);
-    const report = await engine.importCodes(productId, { kind: 'stream', stream, name: 'stdin' }, { onProgress: (p) => seen.push(p.total) });
+    const report = await engine.importCodes(
+      productId,
+      { kind: 'stream', stream, name: 'stdin' },
+      { onProgress: (p) => seen.push(p.total) },
+    );
     expect(report.imported).toBe(3);
     expect(seen.every((t) => t === null)).toBe(true);
     expect(storedCodes(engine, productId)).toEqual(['S-1', 'S-2', 'S-3']);
@@ -193,7 +223,11 @@ describe('import sources', () => {
     const all = codes(60_000);
     writeFileSync(file, `${all.join('\n')}\n`);
     const progress: number[] = [];
-    const report = await engine.importCodes(productId, { kind: 'file', path: file }, { onProgress: (p) => progress.push(p.done), chunkSize: 5000 });
+    const report = await engine.importCodes(
+      productId,
+      { kind: 'file', path: file },
+      { onProgress: (p) => progress.push(p.done), chunkSize: 5000 },
+    );
     expect(report.imported).toBe(60_000);
     expect(progress.at(-1)).toBe(60_000);
     expect(storedCodes(engine, productId)).toEqual([...all].sort());
@@ -211,7 +245,13 @@ describe('import sources', () => {
       const out = await stage.process(odd);
       odd.forEach((code, i) => {
         expect(Buffer.from(out.fingerprints[i]!)).toEqual(fingerprint(engine.vault.fingerprintKey, code));
-        expect(open(engine.vault.sealKey, out.sealed[i]!, keyAad(productId, fingerprint(engine.vault.fingerprintKey, code))).toString()).toBe(code);
+        expect(
+          open(
+            engine.vault.sealKey,
+            out.sealed[i]!,
+            keyAad(productId, fingerprint(engine.vault.fingerprintKey, code)),
+          ).toString(),
+        ).toBe(code);
       });
     } finally {
       stage.close();
@@ -232,7 +272,10 @@ describe('import sources', () => {
 
   it('splits any text at LF, CRLF and lone CR exactly like one split of the whole, wherever the chunks are cut', () => {
     // Lines near the cap, so that over-long lines and breaks at chunk edges both come up.
-    const piece = fc.oneof(fc.constantFrom('\n', '\r', '\r\n', '', 'a'), fc.nat(MAX_LINE_CHARS + 5).map((n) => 'x'.repeat(n)));
+    const piece = fc.oneof(
+      fc.constantFrom('\n', '\r', '\r\n', '', 'a'),
+      fc.nat(MAX_LINE_CHARS + 5).map((n) => 'x'.repeat(n)),
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 6 }), (pieces, cuts) => {
         const text = pieces.join('');
@@ -280,8 +323,18 @@ describe('import preview', () => {
     expect(listImports(engine.db, productId)).toHaveLength(1);
     // The preview's numbers are what the commit then does.
     const done = await engine.importCodes(productId, { kind: 'text', text: lines.join('\n') });
-    expect(done).toMatchObject({ imported: 3, duplicatesInBatch: 2, duplicatesInVault: 2, samples: { duplicatesInBatch: [6, 9], duplicatesInVault: [3, 8] } });
-    expect(listImports(engine.db, productId).at(-1)).toMatchObject({ state: 'committed', accepted: 3, duplicates: 4, rejected: 2 });
+    expect(done).toMatchObject({
+      imported: 3,
+      duplicatesInBatch: 2,
+      duplicatesInVault: 2,
+      samples: { duplicatesInBatch: [6, 9], duplicatesInVault: [3, 8] },
+    });
+    expect(listImports(engine.db, productId).at(-1)).toMatchObject({
+      state: 'committed',
+      accepted: 3,
+      duplicates: 4,
+      rejected: 2,
+    });
   });
 
   it('counts, previews and stores exactly what a model of the file says, for any mix of new, repeated and known codes', async () => {
@@ -316,7 +369,10 @@ describe('import preview', () => {
           if (seen.size === 0) {
             await expect(engine.importCodes(product.id, source, { chunkSize })).rejects.toThrow(/nothing to import/);
           } else {
-            expect(await engine.importCodes(product.id, source, { chunkSize })).toMatchObject({ ...expected, imported: seen.size });
+            expect(await engine.importCodes(product.id, source, { chunkSize })).toMatchObject({
+              ...expected,
+              imported: seen.size,
+            });
           }
           const stored = storedCodes(engine, product.id).sort();
           expect(stored).toEqual([...known, ...seen].map(code).sort());
@@ -336,18 +392,33 @@ describe('import preview', () => {
     const counts = (source: string) => ({ rejected: 0, source, keep: 20 });
     const slow = write(() => beginImport(engine.db, productId, { name: 'slow.txt', pid: process.pid }, 1));
     const codes = ['C-1', 'C-2', 'C-3', 'C-2', 'C-4', 'C-3'];
-    const staged = write(() => stageChunk(engine.db, slow, codes.map(fp), codes.map(() => Buffer.from('s')), [1, 2, 3, 4, 5, 6], 1));
+    const staged = write(() =>
+      stageChunk(
+        engine.db,
+        slow,
+        codes.map(fp),
+        codes.map(() => Buffer.from('s')),
+        [1, 2, 3, 4, 5, 6],
+        1,
+      ),
+    );
     expect(staged).toEqual({ staged: 6 });
     // Meanwhile a faster import stores C-3.
     const fast = write(() => beginImport(engine.db, productId, { name: 'fast.txt', pid: process.pid }, 2));
     write(() => stageChunk(engine.db, fast, [fp('C-3')], [Buffer.from('s')], [1], 2));
     expect(write(() => commitImport(engine.db, fast, counts('fast.txt'), 2)).imported).toBe(1);
-    expect(classifyStaged(engine.db, slow, productId, 20)).toEqual({ inBatch: { count: 1, lines: [4] }, inVault: { count: 2, lines: [3, 6] } });
+    expect(classifyStaged(engine.db, slow, productId, 20)).toEqual({
+      inBatch: { count: 1, lines: [4] },
+      inVault: { count: 2, lines: [3, 6] },
+    });
     const done = write(() => commitImport(engine.db, slow, counts('slow.txt'), 3));
     expect(done).toEqual({ imported: 3, inBatch: { count: 1, lines: [4] }, inVault: { count: 2, lines: [3, 6] } });
     expect(getImport(engine.db, slow)).toMatchObject({ state: 'committed', accepted: 3, duplicates: 3 });
     // The new keys follow the fast import's key, in fingerprint order, and nothing stays staged.
-    const rows = engine.db.prepare('SELECT id, fingerprint FROM keys WHERE import_id = ? ORDER BY id').all(slow) as { id: number; fingerprint: Buffer }[];
+    const rows = engine.db.prepare('SELECT id, fingerprint FROM keys WHERE import_id = ? ORDER BY id').all(slow) as {
+      id: number;
+      fingerprint: Buffer;
+    }[];
     expect(rows.map((r) => r.id)).toEqual([2, 3, 4]);
     const sorted = [...rows.map((r) => r.fingerprint)].sort((a, b) => Buffer.compare(a, b));
     expect(rows.map((r) => r.fingerprint)).toEqual(sorted);
@@ -355,7 +426,9 @@ describe('import preview', () => {
     expect(engine.getProduct(productId)?.stock.available).toBe(4);
     expect(engine.verifyLedger().ok).toBe(true);
     // A key that came from no import at all is in the vault too.
-    engine.db.prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'00', 'available', 4)`).run(productId, fp('C-8'));
+    engine.db
+      .prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'00', 'available', 4)`)
+      .run(productId, fp('C-8'));
     // An import whose every staged code is in the vault by the commit writes nothing and says why.
     const late = write(() => beginImport(engine.db, productId, { name: 'late.txt', pid: process.pid }, 4));
     write(() => stageChunk(engine.db, late, [fp('C-9'), fp('C-8')], [Buffer.from('s'), Buffer.from('s')], [1, 2], 4));
@@ -363,15 +436,28 @@ describe('import preview', () => {
     write(() => stageChunk(engine.db, other, [fp('C-9')], [Buffer.from('s')], [1], 4));
     write(() => commitImport(engine.db, other, counts('other.txt'), 4));
     const ledger = engine.db.prepare('SELECT count(*) FROM ledger').pluck().get();
-    expect(write(() => commitImport(engine.db, late, counts('late.txt'), 5))).toEqual({ imported: 0, inBatch: { count: 0, lines: [] }, inVault: { count: 2, lines: [1, 2] } });
+    expect(write(() => commitImport(engine.db, late, counts('late.txt'), 5))).toEqual({
+      imported: 0,
+      inBatch: { count: 0, lines: [] },
+      inVault: { count: 2, lines: [1, 2] },
+    });
     expect(getImport(engine.db, late)?.state).toBe('staging');
     expect(engine.db.prepare('SELECT count(*) FROM ledger').pluck().get()).toBe(ledger);
-    expect(engine.db.prepare(`SELECT count(*) FROM ${staging(engine.db, late)}`).pluck().get()).toBe(2);
+    expect(
+      engine.db
+        .prepare(`SELECT count(*) FROM ${staging(engine.db, late)}`)
+        .pluck()
+        .get(),
+    ).toBe(2);
   });
 
   it('keeps only the first N line numbers of each kind', async () => {
     const { engine, productId } = await shop();
-    const report = await engine.previewImport(productId, { kind: 'text', text: ['A', ...Array(30).fill('A')].join('\n') }, { sampleLines: 5 });
+    const report = await engine.previewImport(
+      productId,
+      { kind: 'text', text: ['A', ...Array(30).fill('A')].join('\n') },
+      { sampleLines: 5 },
+    );
     expect(report.duplicatesInBatch).toBe(30);
     expect(report.samples.duplicatesInBatch).toEqual([2, 3, 4, 5, 6]);
   });
@@ -429,7 +515,9 @@ describe('bad imports store nothing', () => {
     const file = join(dir, 'long.txt');
     writeFileSync(file, 'Z'.repeat(10 * 1024 * 1024));
     const error = await rejection(engine.importCodes(productId, { kind: 'file', path: file }));
-    expect(error.message).toBe('nothing to import from long.txt: no new codes (1 longer than 1000 characters); nothing was stored');
+    expect(error.message).toBe(
+      'nothing to import from long.txt: no new codes (1 longer than 1000 characters); nothing was stored',
+    );
     await expectNothingStored(engine, before);
     const mixed = join(dir, 'mixed.txt');
     writeFileSync(mixed, `M-1\n${'Z'.repeat(10 * 1024 * 1024)}\nM-2\n`);
@@ -446,7 +534,9 @@ describe('bad imports store nothing', () => {
     expect(error.message).toBe('this is a binary file, not text: export the codes as .txt or .csv');
     const control = Buffer.alloc(4000);
     for (let i = 0; i < control.length; i++) control[i] = i % 3 === 0 ? 0x01 : 0x41 + (i % 26);
-    expect((await rejection(engine.importCodes(productId, { kind: 'bytes', data: control, name: 'x.txt' }))).message).toMatch(/binary file/);
+    expect((await rejection(engine.importCodes(productId, { kind: 'bytes', data: control, name: 'x.txt' }))).message).toMatch(
+      /binary file/,
+    );
     // NUL bytes after the first 64 KiB: found while streaming, after staging began.
     const late = join(dir, 'late.txt');
     writeFileSync(late, Buffer.concat([Buffer.from(`${codes(10_000).join('\n')}\n`), Buffer.alloc(100)]));
@@ -456,9 +546,13 @@ describe('bad imports store nothing', () => {
 
   it('says which file cannot be read, and refuses an unknown product or encoding', async () => {
     const { engine, dir, productId } = await shop();
-    expect((await rejection(engine.importCodes(productId, { kind: 'file', path: join(dir, 'missing.txt') }))).message).toBe('cannot read missing.txt: ENOENT');
+    expect((await rejection(engine.importCodes(productId, { kind: 'file', path: join(dir, 'missing.txt') }))).message).toBe(
+      'cannot read missing.txt: ENOENT',
+    );
     expect((await rejection(engine.importCodes('prd_nope', { kind: 'text', text: 'A' }))).code).toBe('product_not_found');
-    expect((await rejection(engine.importCodes(productId, { kind: 'text', text: 'A' }, { encoding: 'latin1' }))).code).toBe('validation_failed');
+    expect((await rejection(engine.importCodes(productId, { kind: 'text', text: 'A' }, { encoding: 'latin1' }))).code).toBe(
+      'validation_failed',
+    );
     expect(counts(engine).keys).toBe(0);
   });
 });
@@ -475,18 +569,26 @@ describe('import atomicity', () => {
     engine.db.exec(
       `CREATE TEMP TRIGGER fail_mid BEFORE INSERT ON ${staging(engine.db, 1)} WHEN NEW.fingerprint = x'${poison}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END`,
     );
-    await expect(engine.importCodes(productId, { kind: 'file', path: file }, { chunkSize: 4096 })).rejects.toThrow('injected failure');
+    await expect(engine.importCodes(productId, { kind: 'file', path: file }, { chunkSize: 4096 })).rejects.toThrow(
+      'injected failure',
+    );
     expect(counts(engine)).toEqual(before);
     expect(listImports(engine.db).map((i) => [i.id, i.state])).toEqual([[1, 'discarded']]);
     // The discard dropped the table, and its trigger with it.
-    expect(engine.db.prepare(`SELECT count(*) FROM temp.sqlite_master WHERE name IN ('fail_mid', 'import_staging_1')`).pluck().get()).toBe(0);
+    expect(
+      engine.db.prepare(`SELECT count(*) FROM temp.sqlite_master WHERE name IN ('fail_mid', 'import_staging_1')`).pluck().get(),
+    ).toBe(0);
     expect((await engine.importCodes(productId, { kind: 'file', path: file })).imported).toBe(50_000);
   }, 120_000);
 
   it('stores nothing when the final commit fails', async () => {
     const { engine, productId } = await shop();
-    engine.db.exec(`CREATE TEMP TRIGGER fail_commit BEFORE INSERT ON main.ledger BEGIN SELECT RAISE(ABORT, 'ledger disk on fire'); END`);
-    await expect(engine.importCodes(productId, { kind: 'text', text: codes(100).join('\n') })).rejects.toThrow('ledger disk on fire');
+    engine.db.exec(
+      `CREATE TEMP TRIGGER fail_commit BEFORE INSERT ON main.ledger BEGIN SELECT RAISE(ABORT, 'ledger disk on fire'); END`,
+    );
+    await expect(engine.importCodes(productId, { kind: 'text', text: codes(100).join('\n') })).rejects.toThrow(
+      'ledger disk on fire',
+    );
     engine.db.exec('DROP TRIGGER temp.fail_commit');
     expect(counts(engine)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
     expect(engine.verifyLedger().ok).toBe(true);
@@ -498,14 +600,18 @@ describe('import atomicity', () => {
     writeFileSync(file, codes(100_000).join('\n'));
     const controller = new AbortController();
     let staged = 0;
-    const promise = engine.importCodes(productId, { kind: 'file', path: file }, {
-      chunkSize: 4096,
-      signal: controller.signal,
-      onProgress: () => {
-        staged = stagedRows(engine);
-        controller.abort();
+    const promise = engine.importCodes(
+      productId,
+      { kind: 'file', path: file },
+      {
+        chunkSize: 4096,
+        signal: controller.signal,
+        onProgress: () => {
+          staged = stagedRows(engine);
+          controller.abort();
+        },
       },
-    });
+    );
     await expect(promise).rejects.toThrow(/aborted/i);
     expect(staged).toBeGreaterThan(0);
     expect(counts(engine)).toEqual({ keys: 0, staged: 0, ledger: 0, stock: 0 });
@@ -543,12 +649,20 @@ describe('import atomicity', () => {
     const product = await engine.createProduct({ name: 'X', price: { amount: 1, currency: 'CNY' } });
     const fp = fingerprint(engine.vault.fingerprintKey, 'GHOST-1');
     const deadPid = 2 ** 22 + 12345;
-    const id = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'crash.txt', pid: deadPid }, 1)).immediate();
+    const id = engine.db
+      .transaction(() => beginImport(engine.db, product.id, { name: 'crash.txt', pid: deadPid }, 1))
+      .immediate();
     engine.db.transaction(() => stageChunk(engine.db, id, [fp], [Buffer.from('sealed')], [1], 1)).immediate();
     const otherPid = deadPid + 1;
-    const other = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'other.txt', pid: otherPid }, Date.now())).immediate();
-    const mine = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'mine.txt', pid: process.pid }, Date.now())).immediate();
-    const orphan = engine.db.transaction(() => beginImport(engine.db, product.id, { name: 'orphan.txt', pid: process.pid }, Date.now())).immediate();
+    const other = engine.db
+      .transaction(() => beginImport(engine.db, product.id, { name: 'other.txt', pid: otherPid }, Date.now()))
+      .immediate();
+    const mine = engine.db
+      .transaction(() => beginImport(engine.db, product.id, { name: 'mine.txt', pid: process.pid }, Date.now()))
+      .immediate();
+    const orphan = engine.db
+      .transaction(() => beginImport(engine.db, product.id, { name: 'orphan.txt', pid: process.pid }, Date.now()))
+      .immediate();
     const unmark = markLive(engine.db, mine);
     // A live process's import, and one this process is running, are left alone; a dead process's and
     // one this process no longer runs (its engine closed mid-import) are discarded.
@@ -569,7 +683,12 @@ describe('import atomicity', () => {
    * Imports `total` codes with the real CLI and SIGKILLs it as soon as `enough` holds for the count of
    * staged codes (`imports.staged`, polled every 5 ms from a read-only connection); returns the last count seen.
    */
-  async function killImportOnceStaged(dir: string, productId: string, total: number, enough: (staged: number) => boolean): Promise<number> {
+  async function killImportOnceStaged(
+    dir: string,
+    productId: string,
+    total: number,
+    enough: (staged: number) => boolean,
+  ): Promise<number> {
     const file = join(dir, 'codes.txt');
     writeFileSync(file, codes(total).join('\n'));
     const child = spawn(process.execPath, ['bin/oncekey.js', 'import', '--data', dir, '--product', productId, file], {
@@ -640,7 +759,9 @@ describe('oncekey import', () => {
     writeFileSync(file, 'code,note\nC-1,x\nC-2,y\nC-1,z\n');
     const preview = capture();
     expect(await importCommand(['--data', dir, '--product', productId, file, '--dry-run'], preview.io)).toBe(0);
-    expect(preview.out[0]).toBe(`preview: 2 new codes would be imported into ${productId} from codes.csv (utf-8, csv, column 1 "code"); nothing was stored`);
+    expect(preview.out[0]).toBe(
+      `preview: 2 new codes would be imported into ${productId} from codes.csv (utf-8, csv, column 1 "code"); nothing was stored`,
+    );
     expect(preview.out).toContain('  repeated in the file:   1 (line 4)');
     const json = capture();
     expect(await importCommand(['--data', dir, '--product', productId, file, '--json'], json.io)).toBe(0);
@@ -672,7 +793,9 @@ describe('oncekey import', () => {
     expect(ok.stdout.split('\n')[0]).toBe(`imported 2 codes into ${productId} from codes.txt (utf-8, txt)`);
     const again = await run(['import', '--data', dir, '--product', productId, file]);
     expect(again.code).toBe(1);
-    expect(again.stderr).toBe('oncekey import: nothing to import from codes.txt: no new codes (2 already in the vault); nothing was stored (import_rejected)\n');
+    expect(again.stderr).toBe(
+      'oncekey import: nothing to import from codes.txt: no new codes (2 already in the vault); nothing was stored (import_rejected)\n',
+    );
     const usage = await run(['import', '--data', dir, '--product', productId]);
     expect(usage.code).toBe(2);
     expect(usage.stderr.trim().split('\n')).toHaveLength(1);

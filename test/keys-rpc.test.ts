@@ -45,7 +45,14 @@ describe('keys.preview and keys.import', () => {
     const { engine, productId, call } = await setup();
     const text = [...CODES, '', CODES[0]].join('\n');
     const preview = await call('keys.preview', { productId, source: { kind: 'text', text } });
-    expect(preview).toMatchObject({ dryRun: true, accepted: 3, imported: 0, blank: 1, duplicatesInBatch: 1, samples: { duplicatesInBatch: [5] } });
+    expect(preview).toMatchObject({
+      dryRun: true,
+      accepted: 3,
+      imported: 0,
+      blank: 1,
+      duplicatesInBatch: 1,
+      samples: { duplicatesInBatch: [5] },
+    });
     expect(engine.getProduct(productId)?.stock.available).toBe(0);
     const done = await call('keys.import', { productId, source: { kind: 'text', text } });
     expect(done).toMatchObject({ dryRun: false, imported: 3 });
@@ -55,22 +62,39 @@ describe('keys.preview and keys.import', () => {
   it('imports a browser upload (base64 GBK CSV) and a desktop path', async () => {
     const { dir, productId, call } = await setup();
     const csv = iconv.encode('备注,激活码\n第一张,UP-1\n第二张,UP-2\n', 'gbk');
-    const upload = await call('keys.import', { productId, source: { kind: 'bytes', name: 'codes.csv', base64: csv.toString('base64') } });
+    const upload = await call('keys.import', {
+      productId,
+      source: { kind: 'bytes', name: 'codes.csv', base64: csv.toString('base64') },
+    });
     expect(upload).toMatchObject({ imported: 2, encoding: 'gbk', format: 'csv', column: { index: 2, name: '激活码' } });
     const file = join(dir, 'more.txt');
     writeFileSync(file, 'PATH-1\nUP-1\n');
     const fromPath = await call('keys.import', { productId, source: { kind: 'path', path: file } });
-    expect(fromPath).toMatchObject({ imported: 1, duplicatesInVault: 1, samples: { duplicatesInVault: [2] }, source: 'more.txt' });
+    expect(fromPath).toMatchObject({
+      imported: 1,
+      duplicatesInVault: 1,
+      samples: { duplicatesInVault: [2] },
+      source: 'more.txt',
+    });
   });
 
   it('refuses bad input and bad imports with stable codes', async () => {
     const { productId, fails, call } = await setup();
-    expect((await fails('keys.import', { productId, source: { kind: 'bytes', name: 'x.txt', base64: '!!not base64!!' } })).code).toBe('validation_failed');
-    expect((await fails('keys.import', { productId, source: { kind: 'text', text: 'A' }, encoding: 'latin1' })).code).toBe('validation_failed');
-    expect((await fails('keys.import', { productId: 'prd_nope', source: { kind: 'text', text: 'A' } })).code).toBe('product_not_found');
+    expect(
+      (await fails('keys.import', { productId, source: { kind: 'bytes', name: 'x.txt', base64: '!!not base64!!' } })).code,
+    ).toBe('validation_failed');
+    expect((await fails('keys.import', { productId, source: { kind: 'text', text: 'A' }, encoding: 'latin1' })).code).toBe(
+      'validation_failed',
+    );
+    expect((await fails('keys.import', { productId: 'prd_nope', source: { kind: 'text', text: 'A' } })).code).toBe(
+      'product_not_found',
+    );
     const binary = Buffer.from([0x00, 0x01, 0x02, 0x03, 0x41]).toString('base64');
     const refused = await fails('keys.import', { productId, source: { kind: 'bytes', name: 'x.bin', base64: binary } });
-    expect(refused).toEqual({ code: 'import_rejected', message: 'this is a binary file, not text: export the codes as .txt or .csv' });
+    expect(refused).toEqual({
+      code: 'import_rejected',
+      message: 'this is a binary file, not text: export the codes as .txt or .csv',
+    });
     await call('keys.import', { productId, source: { kind: 'text', text: 'ONLY-1' } });
     expect((await fails('keys.import', { productId, source: { kind: 'text', text: 'ONLY-1' } })).code).toBe('import_rejected');
   });
@@ -136,13 +160,19 @@ describe('keys.list, keys.reveal and keys.audit', () => {
     const { engine, productId, call, fails } = await setup();
     const { beginImport, stageChunk } = await import('../src-main/vault/import-store');
     const { fingerprint } = await import('../src-main/vault/crypto');
-    const id = engine.db.transaction(() => beginImport(engine.db, productId, { name: 'x', pid: process.pid }, Date.now())).immediate();
-    engine.db.transaction(() => stageChunk(engine.db, id, [fingerprint(engine.vault.fingerprintKey, 'S')], [Buffer.alloc(0)], [1], 1)).immediate();
+    const id = engine.db
+      .transaction(() => beginImport(engine.db, productId, { name: 'x', pid: process.pid }, Date.now()))
+      .immediate();
+    engine.db
+      .transaction(() => stageChunk(engine.db, id, [fingerprint(engine.vault.fingerprintKey, 'S')], [Buffer.alloc(0)], [1], 1))
+      .immediate();
     expect(await call('keys.list', { offset: 0, limit: 10 })).toEqual({ total: 0, rows: [] });
     // A staged code is not a key yet; a key row an older OnceKey left `staged` is not shown either.
     expect(engine.db.prepare(`SELECT count(*) FROM temp.import_staging_${id}`).pluck().get()).toBe(1);
     const legacy = engine.db
-      .prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'01', x'', 'staged', 1)`)
+      .prepare(
+        `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'01', x'', 'staged', 1)`,
+      )
       .run(productId, id).lastInsertRowid;
     expect(await call('keys.list', { offset: 0, limit: 10 })).toEqual({ total: 0, rows: [] });
     expect((await fails('keys.reveal', { keyId: Number(legacy), purpose: 'reveal' })).code).toBe('not_found');

@@ -109,7 +109,10 @@ function expectWorkerAgrees(db: ReadableDB): void {
 }
 
 const seqOf = (db: Database.Database, orderId: string, kind: string): number =>
-  db.prepare('SELECT seq FROM ledger WHERE order_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1').pluck().get(orderId, kind) as number;
+  db
+    .prepare('SELECT seq FROM ledger WHERE order_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1')
+    .pluck()
+    .get(orderId, kind) as number;
 
 /** The last ledger entry that moved `key`. */
 function lastSeqMoving(db: Database.Database, key: number): number {
@@ -233,7 +236,10 @@ describe('ledger verification', () => {
     const report = await verify(dir);
     expect(report.ok).toBe(false);
     expect(report.firstBadEntry).toBe(seq);
-    expect(report.problems).toContainEqual({ seq, reason: `order ${orders.a} is refunded now, but the ledger left it delivered` });
+    expect(report.problems).toContainEqual({
+      seq,
+      reason: `order ${orders.a} is refunded now, but the ledger left it delivered`,
+    });
   });
 
   it('catches a deleted last entry: the rows no longer match the replay', async () => {
@@ -343,7 +349,10 @@ describe('oncekey ledger verify', () => {
     const { dir, orders } = await historyShop();
     const clean = await cli(['ledger', 'verify', '--data', dir]);
     expect(clean.stderr).toBe('');
-    expect(clean).toMatchObject({ code: 0, stdout: 'ledger ok: 11 entries, chain intact, every key and order matches its history\n' });
+    expect(clean).toMatchObject({
+      code: 0,
+      stdout: 'ledger ok: 11 entries, chain intact, every key and order matches its history\n',
+    });
 
     const { seq, key } = tamper(dir, (db) => {
       const key = keyOf(db, orders.a);

@@ -38,9 +38,24 @@ function open(file: string, options: Parameters<typeof openDatabase>[1] = {}): W
 }
 
 /** What each migration adds to the schema. A new migration must add its line here (see the first test). */
-const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: string[]; dropsIndices?: string[]; dropsTables?: string[] }> = {
+const ADDS: Record<
+  number,
+  { tables: string[]; indices: string[]; triggers: string[]; dropsIndices?: string[]; dropsTables?: string[] }
+> = {
   1: {
-    tables: ['meta', 'vault_wraps', 'products', 'imports', 'orders', 'keys', 'deliveries', 'payments', 'idempotency', 'ledger', 'audit'],
+    tables: [
+      'meta',
+      'vault_wraps',
+      'products',
+      'imports',
+      'orders',
+      'keys',
+      'deliveries',
+      'payments',
+      'idempotency',
+      'ledger',
+      'audit',
+    ],
     indices: [
       'orders_expiry',
       'orders_email',
@@ -57,7 +72,14 @@ const ADDS: Record<number, { tables: string[]; indices: string[]; triggers: stri
   },
   2: {
     tables: ['statements', 'statement_rows', 'payment_links', 'finding_resolutions'],
-    indices: ['statement_rows_statement', 'statement_rows_order', 'statement_rows_payment', 'payment_links_order', 'ledger_order', 'audit_subject'],
+    indices: [
+      'statement_rows_statement',
+      'statement_rows_order',
+      'statement_rows_payment',
+      'payment_links_order',
+      'ledger_order',
+      'audit_subject',
+    ],
     triggers: [],
   },
   3: { tables: [], indices: ['keys_product_order', 'keys_product_status', 'orders_paid'], triggers: [] },
@@ -100,7 +122,10 @@ function schemaObjects(db: Database.Database) {
 }
 
 function schemaSql(db: Database.Database): string[] {
-  return db.prepare(`SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`).pluck().all() as string[];
+  return db
+    .prepare(`SELECT type || ' ' || name || ': ' || coalesce(sql, '') FROM sqlite_schema ORDER BY type, name`)
+    .pluck()
+    .all() as string[];
 }
 
 /** A shop at the latest version with a product, two keys and a reserved and an expired order, written by hand. */
@@ -180,34 +205,49 @@ describe('migrations', () => {
     const columns = (index: string) => (db.pragma(`index_info(${index})`) as { name: string }[]).map((c) => c.name);
     expect(columns('deliveries_order')).toEqual(['order_id', 'returned_at']);
     expect(columns('payments_order')).toEqual(['order_id', 'outcome']);
-    const plan = (sql: string) => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
-    expect(plan("SELECT count(*) FROM deliveries WHERE order_id = 'x' AND returned_at IS NULL")).toContain('COVERING INDEX deliveries_order');
-    expect(plan("SELECT 1 FROM payments WHERE order_id = 'x' AND outcome = 'delivered'")).toContain('COVERING INDEX payments_order');
+    const plan = (sql: string) =>
+      (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan("SELECT count(*) FROM deliveries WHERE order_id = 'x' AND returned_at IS NULL")).toContain(
+      'COVERING INDEX deliveries_order',
+    );
+    expect(plan("SELECT 1 FROM payments WHERE order_id = 'x' AND outcome = 'delivered'")).toContain(
+      'COVERING INDEX payments_order',
+    );
   });
 
   it('version 5 gives the idempotency records a nullable JSON answer column (older records keep NULL)', () => {
     const file = freshFile();
     const old = open(file, { migrateTo: 4 });
-    old.prepare(
-      `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k', x'00', 409, NULL, x'01', 0)`,
-    ).run();
+    old
+      .prepare(
+        `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k', x'00', 409, NULL, x'01', 0)`,
+      )
+      .run();
     old.close();
     const db = open(file);
-    const column = (db.pragma('table_info(idempotency)') as { name: string; type: string; notnull: number }[]).find((c) => c.name === 'response');
+    const column = (db.pragma('table_info(idempotency)') as { name: string; type: string; notnull: number }[]).find(
+      (c) => c.name === 'response',
+    );
     expect(column).toMatchObject({ type: 'TEXT', notnull: 0 });
     expect(db.prepare(`SELECT response FROM idempotency WHERE key = 'k'`).pluck().get()).toBeNull();
   });
 
   it('version 6 stages imports in import_rows (no index)', () => {
     const db = open(freshFile(), { migrateTo: 6 });
-    const columns = (db.pragma('table_info(import_rows)') as { name: string; type: string; notnull: number }[]).map((c) => [c.name, c.type, c.notnull]);
+    const columns = (db.pragma('table_info(import_rows)') as { name: string; type: string; notnull: number }[]).map((c) => [
+      c.name,
+      c.type,
+      c.notnull,
+    ]);
     expect(columns).toEqual([
       ['import_id', 'INTEGER', 1],
       ['line', 'INTEGER', 1],
       ['fingerprint', 'BLOB', 1],
       ['sealed', 'BLOB', 1],
     ]);
-    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'import_rows'`).pluck().get()).toBe(0);
+    expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'import_rows'`).pluck().get()).toBe(
+      0,
+    );
     expect(() => db.prepare(`INSERT INTO import_rows VALUES (99, 1, x'01', x'00')`).run()).toThrow(/FOREIGN KEY/);
   });
 
@@ -215,10 +255,18 @@ describe('migrations', () => {
     const file = freshFile();
     const old = open(file, { migrateTo: 9 });
     old.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', 0)`).run();
-    old.prepare(`INSERT INTO imports (id, product_id, state, source, created_at, updated_at) VALUES (7, 'p1', 'staging', '{"name":"a.txt","pid":1}', 0, 0)`).run();
+    old
+      .prepare(
+        `INSERT INTO imports (id, product_id, state, source, created_at, updated_at) VALUES (7, 'p1', 'staging', '{"name":"a.txt","pid":1}', 0, 0)`,
+      )
+      .run();
     old.prepare(`INSERT INTO import_rows VALUES (7, 1, x'02', x'00')`).run();
     // A key row a version-5 import left staged.
-    old.prepare(`INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES ('p1', 7, x'01', x'00', 'staged', 0)`).run();
+    old
+      .prepare(
+        `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES ('p1', 7, x'01', x'00', 'staged', 0)`,
+      )
+      .run();
     old.close();
     const db = open(file);
     expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'import_rows'`).pluck().get()).toBe(0);
@@ -239,8 +287,12 @@ describe('migrations', () => {
     const plan = db
       .prepare(`EXPLAIN QUERY PLAN SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`)
       .all() as { detail: string }[];
-    expect(plan.map((row) => row.detail)).toEqual(['SEARCH keys USING COVERING INDEX keys_product_status (product_id=? AND status=?)']);
-    expect(db.prepare(`SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`).pluck().all()).toHaveLength(2);
+    expect(plan.map((row) => row.detail)).toEqual([
+      'SEARCH keys USING COVERING INDEX keys_product_status (product_id=? AND status=?)',
+    ]);
+    expect(
+      db.prepare(`SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`).pluck().all(),
+    ).toHaveLength(2);
   });
 
   it('version 8 rebuilds idempotency as a rowid table with a UNIQUE (scope, key) index, keeping every record', () => {
@@ -259,9 +311,23 @@ describe('migrations', () => {
     // Copied in the order written: the older record has the smaller rowid.
     expect(db.prepare('SELECT key FROM idempotency ORDER BY rowid').pluck().all()).toEqual(['k-old', 'k-new']);
     expect(db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'idempotency'`).pluck().get()).not.toMatch(/WITHOUT ROWID/);
-    expect(() => db.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, created_at) VALUES ('orders.create', 'k-new', x'01', 409, x'', 3)`).run()).toThrow(/UNIQUE/);
-    expect(() => db.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k-3', x'01', 201, 'o-none', x'', 3)`).run()).toThrow(/FOREIGN KEY/);
-    const plan = db.prepare(`EXPLAIN QUERY PLAN SELECT response FROM idempotency WHERE scope = 'orders.create' AND key IN (?, ?)`).all('a', 'b') as { detail: string }[];
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, created_at) VALUES ('orders.create', 'k-new', x'01', 409, x'', 3)`,
+        )
+        .run(),
+    ).toThrow(/UNIQUE/);
+    expect(() =>
+      db
+        .prepare(
+          `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, created_at) VALUES ('orders.create', 'k-3', x'01', 201, 'o-none', x'', 3)`,
+        )
+        .run(),
+    ).toThrow(/FOREIGN KEY/);
+    const plan = db
+      .prepare(`EXPLAIN QUERY PLAN SELECT response FROM idempotency WHERE scope = 'orders.create' AND key IN (?, ?)`)
+      .all('a', 'b') as { detail: string }[];
     expect(plan.map((row) => row.detail)).toEqual(['SEARCH idempotency USING INDEX idempotency_key (scope=? AND key=?)']);
   });
 
@@ -269,14 +335,20 @@ describe('migrations', () => {
     const file = freshFile();
     const old = open(file, { migrateTo: 8 });
     populated(old);
-    old.prepare(`INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, response, created_at) VALUES ('orders.create', 'k', x'01', 409, x'', '{}', 1)`).run();
+    old
+      .prepare(
+        `INSERT INTO idempotency (scope, key, fingerprint, status, sealed_response, response, created_at) VALUES ('orders.create', 'k', x'01', 409, x'', '{}', 1)`,
+      )
+      .run();
     const before = old.prepare('SELECT * FROM idempotency ORDER BY rowid').all();
     expect(old.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_age'`).pluck().get()).toBe(1);
     old.close();
     const db = open(file);
     expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'idempotency_age'`).pluck().get()).toBe(0);
     expect(db.prepare('SELECT * FROM idempotency ORDER BY rowid').all()).toEqual(before);
-    expect(db.prepare(`SELECT name FROM sqlite_schema WHERE tbl_name = 'idempotency' AND type = 'index' ORDER BY name`).pluck().all()).toEqual(['idempotency_key']);
+    expect(
+      db.prepare(`SELECT name FROM sqlite_schema WHERE tbl_name = 'idempotency' AND type = 'index' ORDER BY name`).pluck().all(),
+    ).toEqual(['idempotency_key']);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {
@@ -356,7 +428,9 @@ describe('constraints the schema enforces by itself', () => {
   it('is STRICT: a TEXT in an INTEGER column is refused', () => {
     const db = open(freshFile());
     expect(() =>
-      db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p', 'n', 'fifty', 'CNY', 0)`).run(),
+      db
+        .prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p', 'n', 'fifty', 'CNY', 0)`)
+        .run(),
     ).toThrow(/cannot store TEXT value in INTEGER column products.price_amount/);
     const { k1 } = populated(db);
     expect(() => db.prepare(`UPDATE keys SET updated_at = 'yesterday' WHERE id = ?`).run(k1)).toThrow(/cannot store TEXT value/);
@@ -372,24 +446,36 @@ describe('constraints the schema enforces by itself', () => {
     expect(() => db.prepare(`UPDATE keys SET status = 'sold' WHERE id = ?`).run(k1)).toThrow(/CHECK constraint failed/);
     expect(() => db.prepare(`UPDATE keys SET order_id = 'o-dead' WHERE id = ?`).run(k1)).toThrow(/CHECK constraint failed/);
     // needs_review needs a reason; delivered needs a payment time.
-    expect(() => db.prepare(`UPDATE orders SET status = 'needs_review' WHERE id = 'o-dead'`).run()).toThrow(/CHECK constraint failed/);
-    expect(() => db.prepare(`UPDATE orders SET status = 'delivered' WHERE id = 'o-dead'`).run()).toThrow(/CHECK constraint failed/);
+    expect(() => db.prepare(`UPDATE orders SET status = 'needs_review' WHERE id = 'o-dead'`).run()).toThrow(
+      /CHECK constraint failed/,
+    );
+    expect(() => db.prepare(`UPDATE orders SET status = 'delivered' WHERE id = 'o-dead'`).run()).toThrow(
+      /CHECK constraint failed/,
+    );
     expect(() => db.prepare(`UPDATE products SET available = -1`).run()).toThrow(/CHECK constraint failed/);
     expect(() => db.prepare(`UPDATE products SET currency = 'cny'`).run()).toThrow(/CHECK constraint failed/);
     expect(() =>
       db
-        .prepare(`INSERT INTO ledger (seq, at, kind, product_id, key_ids, detail, prev_hash, hash) VALUES (1, ?, 'steal', 'p1', '', '{}', x'', x'')`)
+        .prepare(
+          `INSERT INTO ledger (seq, at, kind, product_id, key_ids, detail, prev_hash, hash) VALUES (1, ?, 'steal', 'p1', '', '{}', x'', x'')`,
+        )
         .run(now),
     ).toThrow(/CHECK constraint failed/);
     expect(() =>
-      db.prepare(`INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES ('e', 'o', 1, 'CNY', 'cash', 'delivered', 0)`).run(),
+      db
+        .prepare(
+          `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES ('e', 'o', 1, 'CNY', 'cash', 'delivered', 0)`,
+        )
+        .run(),
     ).toThrow(/CHECK constraint failed/);
   });
 
   it('refuses the same code twice for a product (UNIQUE product_id, fingerprint), but not for another product', () => {
     const db = open(freshFile());
     const { key, now } = populated(db);
-    expect(() => key.run(Buffer.from('fp-1'), 'available', null, now)).toThrow(/UNIQUE constraint failed: keys.product_id, keys.fingerprint/);
+    expect(() => key.run(Buffer.from('fp-1'), 'available', null, now)).toThrow(
+      /UNIQUE constraint failed: keys.product_id, keys.fingerprint/,
+    );
     db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p2', 'Other', 1, 'CNY', 0)`).run();
     expect(() =>
       db
@@ -437,7 +523,11 @@ describe('constraints the schema enforces by itself', () => {
     const db = open(freshFile());
     populated(db);
     expect(() =>
-      db.prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('nope', x'01', x'00', 'available', 0)`).run(),
+      db
+        .prepare(
+          `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('nope', x'01', x'00', 'available', 0)`,
+        )
+        .run(),
     ).toThrow(/FOREIGN KEY constraint failed/);
     expect(() => db.prepare(`INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (999, 'o-live', 0)`).run()).toThrow(
       /FOREIGN KEY constraint failed/,

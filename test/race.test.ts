@@ -59,8 +59,14 @@ async function withEngine<T>(dir: string, fn: (engine: Engine) => T | Promise<T>
   }
 }
 
-const count = (db: ReadableDB, sql: string, ...params: unknown[]): number => stmt(db, sql).pluck().get(...params) as number;
-const ids = (db: ReadableDB, sql: string, ...params: unknown[]): unknown[] => stmt(db, sql).pluck().all(...params);
+const count = (db: ReadableDB, sql: string, ...params: unknown[]): number =>
+  stmt(db, sql)
+    .pluck()
+    .get(...params) as number;
+const ids = (db: ReadableDB, sql: string, ...params: unknown[]): unknown[] =>
+  stmt(db, sql)
+    .pluck()
+    .all(...params);
 
 /**
  * Everything that must hold in a shop where buyers only reserve and pay: each key is available (no order),
@@ -138,7 +144,8 @@ function auditShop(engine: Engine, productId: string): string[] {
   const integrity = db.pragma('integrity_check', { simple: true });
   if (integrity !== 'ok') problems.push(`integrity_check: ${String(integrity)}`);
   const ledger = engine.verifyLedger();
-  if (!ledger.ok) problems.push(`ledger: first bad entry ${ledger.firstBadEntry}: ${JSON.stringify(ledger.problems.slice(0, 5))}`);
+  if (!ledger.ok)
+    problems.push(`ledger: first bad entry ${ledger.firstBadEntry}: ${JSON.stringify(ledger.problems.slice(0, 5))}`);
   return problems;
 }
 
@@ -350,7 +357,9 @@ describe('a buyer process killed mid-storm', () => {
         // Everything a process reported was committed before it was reported, so it survived the kill.
         for (const [orderId, event] of reported) {
           const status = engine.getOrder(orderId)?.status;
-          expect(status === event || (event === 'reserved' && status === 'delivered'), `${orderId}: ${event} -> ${status}`).toBe(true);
+          expect(status === event || (event === 'reserved' && status === 'delivered'), `${orderId}: ${event} -> ${status}`).toBe(
+            true,
+          );
         }
       });
     }

@@ -74,7 +74,9 @@ function request(s: Spec): ReserveRequest {
 type Seen = { ok: true; value: unknown } | { ok: false; error: { code?: unknown; message: unknown } };
 
 const seen = (outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): Seen =>
-  outcome.ok ? outcome : { ok: false, error: { code: (outcome.error as { code?: unknown }).code, message: (outcome.error as Error).message } };
+  outcome.ok
+    ? outcome
+    : { ok: false, error: { code: (outcome.error as { code?: unknown }).code, message: (outcome.error as Error).message } };
 
 function state(db: WritableDB): unknown {
   const all = (sql: string): unknown[] => db.prepare(sql).all();
@@ -136,7 +138,9 @@ describe('reserveMany', () => {
     const db = engine.db;
     const requests = Array.from({ length: 8 }, () => request({ product: 1, quantity: 1, email: 0, key: null, limit: null }));
     const { value } = tryOut(db, () => reserveMany(db, { now: NOW }, requests));
-    const results = value.map((o) => (o.ok && !o.value.replayed ? (o.value.result.ok ? 'order' : o.value.result.error.code) : 'other'));
+    const results = value.map((o) =>
+      o.ok && !o.value.replayed ? (o.value.result.ok ? 'order' : o.value.result.error.code) : 'other',
+    );
     expect(results).toEqual(['order', 'order', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out']);
   });
 });

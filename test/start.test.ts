@@ -23,9 +23,9 @@ describe('npm start without Electron', () => {
     const started = await startBrowserMode();
     shop = started;
     // stderr is its own pipe: its line may arrive after the admin link on stdout.
-    await expect.poll(() => started.stderr(), { timeout: 10_000 }).toContain(
-      'Electron is not available here (its binary is not installed); starting in browser mode',
-    );
+    await expect
+      .poll(() => started.stderr(), { timeout: 10_000 })
+      .toContain('Electron is not available here (its binary is not installed); starting in browser mode');
     const lines = shop.stdout().trim().split('\n');
     expect(lines).toEqual([expect.stringMatching(/^admin: http:\/\/127\.0\.0\.1:\d+\/admin\/\?token=[\w-]{43}$/)]);
 

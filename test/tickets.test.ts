@@ -6,7 +6,15 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { sha256 } from '../src-main/engine/ids';
-import { makeTicket, orderTokenAad, packedCount, packTickets, TicketPool, unpackTicket, type OrderTicket } from '../src-main/engine/tickets';
+import {
+  makeTicket,
+  orderTokenAad,
+  packedCount,
+  packTickets,
+  TicketPool,
+  unpackTicket,
+  type OrderTicket,
+} from '../src-main/engine/tickets';
 import { open } from '../src-main/vault/crypto';
 
 const sealKey = randomBytes(32);

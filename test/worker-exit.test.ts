@@ -17,7 +17,10 @@ describe('worker threads left open', () => {
   it('let the process exit once its own work is done', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'test/helpers/left-open.ts', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'test/helpers/left-open.ts', dir], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -14,7 +14,14 @@ export const OUT_DIR = join(PROJECT_ROOT, 'out');
 export const RENDERER_DIR = join(OUT_DIR, 'renderer');
 
 /** The files a build produces; each must exist and be newer than every source. */
-const OUTPUTS = ['renderer/index.html', 'main/index.js', 'main/live-worker.js', 'main/reconcile-worker.js', 'main/ledger-worker.js', 'preload/preload.cjs'];
+const OUTPUTS = [
+  'renderer/index.html',
+  'main/index.js',
+  'main/live-worker.js',
+  'main/reconcile-worker.js',
+  'main/ledger-worker.js',
+  'preload/preload.cjs',
+];
 const SOURCES = ['src-renderer', 'src-main', 'shared', 'electron.config.ts', 'package.json'];
 const LOCK_STALE_MS = 10 * 60 * 1000;
 const LOCK_WAIT_MS = 10 * 60 * 1000;

@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { type Transferable, Worker } from 'node:worker_threads';
 
 export function startModuleWorker(entry: URL, workerData: unknown, transferList: readonly Transferable[] = []): Worker {
-  if (entry.protocol === 'file:' && !existsSync(fileURLToPath(entry))) throw new Error(`worker module ${fileURLToPath(entry)} is missing`);
+  if (entry.protocol === 'file:' && !existsSync(fileURLToPath(entry)))
+    throw new Error(`worker module ${fileURLToPath(entry)} is missing`);
   if (entry.pathname.endsWith('.ts')) {
     const tsx = import.meta.resolve('tsx/esm/api');
     const code = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry.href)}); });`;

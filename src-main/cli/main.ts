@@ -15,12 +15,21 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: { run: serveCommand, summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787]   run the shop endpoint' },
   product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
-  import: { run: importCommand, summary: 'import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]' },
+  import: {
+    run: importCommand,
+    summary: 'import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]',
+  },
   stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
   ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
-  reconcile: { run: reconcileCommand, summary: 'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic]] [--json]' },
-  simulate: { run: simulateCommand, summary: 'simulate --preset incident [--strategy naive] [--mode live|deterministic] [--compare] [--json]' },
+  reconcile: {
+    run: reconcileCommand,
+    summary: 'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic]] [--json]',
+  },
+  simulate: {
+    run: simulateCommand,
+    summary: 'simulate --preset incident [--strategy naive] [--mode live|deterministic] [--compare] [--json]',
+  },
 };
 
 export function usage(): string {

@@ -55,7 +55,12 @@ function chunkStatement(db: ReadableDB, rows: RowsStatement, size: number, index
  * rows, so four cached statements serve every count, and a batch of purchases binds a table's rows in a
  * few executions instead of one per row. `use` runs each chunk's statement with its values.
  */
-export function eachChunk(db: ReadableDB, rows: RowsStatement, values: readonly unknown[], use: (statement: Statement, chunk: unknown[]) => void): void {
+export function eachChunk(
+  db: ReadableDB,
+  rows: RowsStatement,
+  values: readonly unknown[],
+  use: (statement: Statement, chunk: unknown[]) => void,
+): void {
   const { width } = rows;
   if (values.length % width !== 0) throw new RangeError(`${values.length} values do not make rows of ${width}`);
   let at = 0;
@@ -64,7 +69,8 @@ export function eachChunk(db: ReadableDB, rows: RowsStatement, values: readonly 
     if (values.length - at < length) return;
     const statement = chunkStatement(db, rows, size, index);
     // Values that are exactly one chunk (a full batch of 64 purchases) are bound as they are, uncopied.
-    for (; values.length - at >= length; at += length) use(statement, length === values.length ? (values as unknown[]) : values.slice(at, at + length));
+    for (; values.length - at >= length; at += length)
+      use(statement, length === values.length ? (values as unknown[]) : values.slice(at, at + length));
   });
 }
 

@@ -223,7 +223,13 @@ export class Engine {
   }
 
   private importHost() {
-    return { db: this.db, vault: this.vault, writer: this.writer, clock: this.clock, emit: (event: AppEvent) => this.events.emit(event) };
+    return {
+      db: this.db,
+      vault: this.vault,
+      writer: this.writer,
+      clock: this.clock,
+      emit: (event: AppEvent) => this.events.emit(event),
+    };
   }
 
   verifyLedger(): VerifyReport {
@@ -238,4 +244,3 @@ export class Engine {
     this.db.close();
   }
 }
-

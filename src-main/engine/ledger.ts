@@ -124,12 +124,22 @@ export function keyIdRanges(text: string, out: number[]): void {
 }
 
 /** The hashed bytes: the previous entry's hash, then the entry's fields as a JSON array. */
-function hashedBody(seq: number, at: number, kind: string, productId: string, orderId: string | null, keyIds: string, detail: string): string {
+function hashedBody(
+  seq: number,
+  at: number,
+  kind: string,
+  productId: string,
+  orderId: string | null,
+  keyIds: string,
+  detail: string,
+): string {
   return JSON.stringify([seq, at, kind, productId, orderId, keyIds, detail]);
 }
 
 export function entryHash(row: Omit<LedgerRow, 'hash'>): Buffer {
-  return sha256(hashedBytes(row.prev_hash, hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail)));
+  return sha256(
+    hashedBytes(row.prev_hash, hashedBody(row.seq, row.at, row.kind, row.product_id, row.order_id, row.key_ids, row.detail)),
+  );
 }
 
 /** The previous hash followed by the body's UTF-8 bytes, in one buffer. */
@@ -151,7 +161,11 @@ export function entryHashHex(
   detail: string,
   prevHex: string,
 ): string {
-  return hash('sha256', hashedBytes(Buffer.from(prevHex, 'hex'), hashedBody(seq, at, kind, productId, orderId, keyIds, detail)), 'hex');
+  return hash(
+    'sha256',
+    hashedBytes(Buffer.from(prevHex, 'hex'), hashedBody(seq, at, kind, productId, orderId, keyIds, detail)),
+    'hex',
+  );
 }
 
 const INSERT_ENTRIES: RowsStatement = {
@@ -172,8 +186,7 @@ export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
  */
 export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntryInput[]): number {
   const head = stmt(db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
-    | { seq: number; hash: Buffer }
-    | undefined;
+    { seq: number; hash: Buffer } | undefined;
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS;
   const values: unknown[] = [];
@@ -195,5 +208,8 @@ export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntry
 }
 
 export function readLedger(db: ReadableDB, options: { afterSeq?: number; limit?: number } = {}): LedgerRow[] {
-  return stmt(db, 'SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?').all(options.afterSeq ?? 0, options.limit ?? 1000) as LedgerRow[];
+  return stmt(db, 'SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?').all(
+    options.afterSeq ?? 0,
+    options.limit ?? 1000,
+  ) as LedgerRow[];
 }

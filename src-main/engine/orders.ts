@@ -56,11 +56,7 @@ export interface ReserveResult {
 }
 
 export type ReviewReason =
-  | 'amount_mismatch'
-  | 'paid_after_expiry_sold_out'
-  | 'duplicate_payment'
-  | 'payment_after_refund'
-  | 'hold_mismatch';
+  'amount_mismatch' | 'paid_after_expiry_sold_out' | 'duplicate_payment' | 'payment_after_refund' | 'hold_mismatch';
 
 export interface PayArgs {
   readonly orderId: string;
@@ -176,7 +172,11 @@ export interface ReserveTicket extends OrderTicket {
 export type ReserveWriteTicket = Omit<ReserveTicket, 'accessToken'>;
 
 /** Makes a reservation's ticket from an order ticket (a pool's, or a new one); `args` have passed checkReserveArgs. */
-export function prepareReserve(vault: VaultKeys, args: ReserveArgs, order: OrderTicket = makeTicket(vault.sealKey)): ReserveTicket {
+export function prepareReserve(
+  vault: VaultKeys,
+  args: ReserveArgs,
+  order: OrderTicket = makeTicket(vault.sealKey),
+): ReserveTicket {
   return {
     orderId: order.orderId,
     accessToken: order.accessToken,
@@ -197,8 +197,7 @@ export interface StoredOutcome {
 
 /** What the write transaction of a reservation returns: a new outcome, or the stored one of an earlier request. */
 export type ReserveWrite =
-  | { readonly replayed: false; readonly result: Result<OrderView> }
-  | { readonly replayed: true; readonly stored: StoredOutcome };
+  { readonly replayed: false; readonly result: Result<OrderView> } | { readonly replayed: true; readonly stored: StoredOutcome };
 
 /** A refused request has no token: its record seals nothing. */
 const NOTHING_SEALED = Buffer.alloc(0);
@@ -212,7 +211,10 @@ export function finishReserve(vault: VaultKeys, args: ReserveArgs, ticket: Reser
   const key = args.idempotencyKey!;
   const { response, sealed } = write.stored;
   if (response === null) {
-    return { replayed: true, result: JSON.parse(open(vault.sealKey, sealed, legacyResponseAad(key)).toString()) as Result<CreatedOrder> };
+    return {
+      replayed: true,
+      result: JSON.parse(open(vault.sealKey, sealed, legacyResponseAad(key)).toString()) as Result<CreatedOrder>,
+    };
   }
   const stored = JSON.parse(response) as Result<OrderView>;
   if (!stored.ok) return { replayed: true, result: stored };
@@ -250,7 +252,8 @@ export interface ReserveRequest {
   readonly ticket: ReserveWriteTicket;
 }
 
-export type ReserveOutcome = { readonly ok: true; readonly value: ReserveWrite } | { readonly ok: false; readonly error: unknown };
+export type ReserveOutcome =
+  { readonly ok: true; readonly value: ReserveWrite } | { readonly ok: false; readonly error: unknown };
 
 /**
  * Many reservations in one call (a batch of the group-commit writer), with the outcomes, rows and ledger
@@ -323,7 +326,12 @@ function storedResponse(db: ReadableDB, row: OutcomeRow): string | null {
   if (row.response !== CREATED_ORDER) return row.response;
   const order = row.order_id === null ? undefined : orderRow(db, row.order_id);
   if (!order) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
-  const created = Object.assign({}, order, { status: 'reserved' as const, review_reason: null, paid_at: null, delivered_at: null });
+  const created = Object.assign({}, order, {
+    status: 'reserved' as const,
+    review_reason: null,
+    paid_at: null,
+    delivered_at: null,
+  });
   return JSON.stringify({ ok: true, value: toView(created) });
 }
 
@@ -371,12 +379,19 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
           if (!row.fingerprint.equals(fp)) {
             throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
           }
-          outcomes.push({ ok: true, value: { replayed: true, stored: { response: storedResponse(db, row), sealed: row.sealed_response } } });
+          outcomes.push({
+            ok: true,
+            value: { replayed: true, stored: { response: storedResponse(db, row), sealed: row.sealed_response } },
+          });
           continue;
         }
       }
       if (!products.has(args.productId)) {
-        products.set(args.productId, stmt(db, 'SELECT price_amount, currency, on_sale FROM products WHERE id = ?').get(args.productId) as ProductRow | undefined);
+        products.set(
+          args.productId,
+          stmt(db, 'SELECT price_amount, currency, on_sale FROM products WHERE id = ?').get(args.productId) as
+            ProductRow | undefined,
+        );
       }
       const product = products.get(args.productId);
       if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
@@ -419,7 +434,18 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
           paid_at: null,
           delivered_at: null,
         };
-        orders.push(row.id, row.product_id, row.quantity, row.amount, row.currency, row.email, row.access_token_hash, row.created_at, row.expires_at, row.created_at);
+        orders.push(
+          row.id,
+          row.product_id,
+          row.quantity,
+          row.amount,
+          row.currency,
+          row.email,
+          row.access_token_hash,
+          row.created_at,
+          row.expires_at,
+          row.created_at,
+        );
         for (const keyId of keyIds) holds.push(keyId, row.id, ctx.now);
         moved.set(args.productId, (moved.get(args.productId) ?? 0) + args.quantity);
         newOrders.set(buyer, (newOrders.get(buyer) ?? 0) + 1);
@@ -503,7 +529,14 @@ function markForReview(db: WritableDB, ctx: Ctx, order: OrderRow, reason: Review
 }
 
 /** Sells `keyIds` to the order and delivers them, in the caller's transaction. */
-function sell(db: WritableDB, ctx: Ctx, order: OrderRow, keyIds: readonly number[], fromHold: boolean, paymentDetail: Record<string, unknown>): void {
+function sell(
+  db: WritableDB,
+  ctx: Ctx,
+  order: OrderRow,
+  keyIds: readonly number[],
+  fromHold: boolean,
+  paymentDetail: Record<string, unknown>,
+): void {
   const claim = fromHold
     ? stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`)
     : stmt(db, `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
@@ -513,13 +546,15 @@ function sell(db: WritableDB, ctx: Ctx, order: OrderRow, keyIds: readonly number
     if (changed !== 1) throw new Error(`key ${keyId} changed under the write lock`);
     deliver.run(keyId, order.id, ctx.now);
   }
-  moveStock(db, order.product_id, fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length });
-  stmt(db, `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = ?, delivered_at = ?, updated_at = ? WHERE id = ?`).run(
-    ctx.now,
-    ctx.now,
-    ctx.now,
-    order.id,
+  moveStock(
+    db,
+    order.product_id,
+    fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length },
   );
+  stmt(
+    db,
+    `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,
+  ).run(ctx.now, ctx.now, ctx.now, order.id);
   appendLedger(db, {
     kind: 'sell',
     at: ctx.now,
@@ -599,10 +634,10 @@ function applyPayment(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
 function releaseHolds(db: WritableDB, ctx: Ctx, order: OrderRow, to: OrderStatus, detail: Record<string, unknown>): number {
   const held = heldKeys(db, order.id);
   if (held.length > 0) {
-    stmt(db, `UPDATE keys SET status = 'available', order_id = NULL, updated_at = ? WHERE order_id = ? AND status = 'reserved'`).run(
-      ctx.now,
-      order.id,
-    );
+    stmt(
+      db,
+      `UPDATE keys SET status = 'available', order_id = NULL, updated_at = ? WHERE order_id = ? AND status = 'reserved'`,
+    ).run(ctx.now, order.id);
     moveStock(db, order.product_id, { available: held.length, reserved: -held.length });
   }
   setStatus(db, ctx, order.id, to, null);
@@ -669,7 +704,11 @@ export function refund(
        WHERE order_id = ? AND status = 'sold'`,
     ).run(to, to, ctx.now, order.id);
     stmt(db, 'UPDATE deliveries SET returned_at = ? WHERE order_id = ? AND returned_at IS NULL').run(ctx.now, order.id);
-    moveStock(db, order.product_id, args.keys === 'burn' ? { sold: -sold.length } : { sold: -sold.length, available: sold.length });
+    moveStock(
+      db,
+      order.product_id,
+      args.keys === 'burn' ? { sold: -sold.length } : { sold: -sold.length, available: sold.length },
+    );
   }
   setStatus(db, ctx, order.id, 'refunded', null);
   if (sold.length > 0 || held.length === 0) {
@@ -688,7 +727,14 @@ export function refund(
   return toView(orderRow(db, order.id)!);
 }
 
-export function audit(db: WritableDB, ctx: Ctx, actor: string, action: string, subject: string, detail: Record<string, unknown>): void {
+export function audit(
+  db: WritableDB,
+  ctx: Ctx,
+  actor: string,
+  action: string,
+  subject: string,
+  detail: Record<string, unknown>,
+): void {
   stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
     ctx.now,
     actor,

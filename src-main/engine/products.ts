@@ -65,10 +65,14 @@ function checkInput(input: ProductInput): void {
 export function createProduct(db: WritableDB, input: ProductInput, now: number): Product {
   checkInput(input);
   const id = newId('prd', 9);
-  stmt(
-    db,
-    `INSERT INTO products (id, name, price_amount, currency, on_sale, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-  ).run(id, input.name.trim(), input.price.amount, input.price.currency, input.onSale === false ? 0 : 1, now);
+  stmt(db, `INSERT INTO products (id, name, price_amount, currency, on_sale, created_at) VALUES (?, ?, ?, ?, ?, ?)`).run(
+    id,
+    input.name.trim(),
+    input.price.amount,
+    input.price.currency,
+    input.onSale === false ? 0 : 1,
+    now,
+  );
   return requireProduct(db, id);
 }
 
@@ -105,10 +109,12 @@ export function listProducts(db: ReadableDB, options: { onSaleOnly?: boolean } =
 
 /** Moves the stored counters; called in the same transaction as the key rows it mirrors. */
 export function moveStock(db: WritableDB, productId: string, delta: Partial<Record<keyof Stock, number>>): void {
-  stmt(
-    db,
-    'UPDATE products SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE id = ?',
-  ).run(delta.available ?? 0, delta.reserved ?? 0, delta.sold ?? 0, productId);
+  stmt(db, 'UPDATE products SET available = available + ?, reserved = reserved + ?, sold = sold + ? WHERE id = ?').run(
+    delta.available ?? 0,
+    delta.reserved ?? 0,
+    delta.sold ?? 0,
+    productId,
+  );
 }
 
 /**
@@ -125,9 +131,10 @@ export function firstAvailableKeys(db: ReadableDB, productId: string, count: num
 
 /** Stock counted from the key rows themselves (what the stored counters must agree with). */
 export function countStock(db: ReadableDB, productId: string): Stock {
-  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(
-    productId,
-  ) as { status: string; n: number }[];
+  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(productId) as {
+    status: string;
+    n: number;
+  }[];
   const count = (status: string): number => rows.find((r) => r.status === status)?.n ?? 0;
   return { available: count('available'), reserved: count('reserved'), sold: count('sold') };
 }

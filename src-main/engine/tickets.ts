@@ -32,7 +32,12 @@ export const orderTokenAad = (orderId: string): string => `oncekey/order/${order
 export function makeTicket(sealKey: Buffer): OrderTicket {
   const orderId = newId('ord', 16);
   const accessToken = newAccessToken();
-  return { orderId, accessToken, tokenHash: sha256(accessToken), sealedToken: seal(sealKey, accessToken, orderTokenAad(orderId)) };
+  return {
+    orderId,
+    accessToken,
+    tokenHash: sha256(accessToken),
+    sealedToken: seal(sealKey, accessToken, orderTokenAad(orderId)),
+  };
 }
 
 // A packed ticket: order id (35 ASCII chars: "ord_", 9 time digits, 22 base64url), access token (43
@@ -48,7 +53,11 @@ export function packTickets(sealKey: Buffer, count: number): Buffer {
   const packed = Buffer.alloc(count * RECORD_BYTES);
   for (let i = 0, at = 0; i < count; i++, at += RECORD_BYTES) {
     const ticket = makeTicket(sealKey);
-    if (ticket.orderId.length !== ID_CHARS || ticket.accessToken.length !== TOKEN_CHARS || ticket.sealedToken.length !== SEALED_BYTES) {
+    if (
+      ticket.orderId.length !== ID_CHARS ||
+      ticket.accessToken.length !== TOKEN_CHARS ||
+      ticket.sealedToken.length !== SEALED_BYTES
+    ) {
       throw new Error('a ticket does not fit its packed record');
     }
     packed.write(ticket.orderId, at, 'latin1');

@@ -101,7 +101,8 @@ export class GroupCommitWriter {
   ) {
     this.maxBatch = options.maxBatch ?? 256;
     // A batch of zero writes would leave every write queued forever.
-    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1) throw new RangeError(`maxBatch must be a positive integer, not ${this.maxBatch}`);
+    if (!Number.isSafeInteger(this.maxBatch) || this.maxBatch < 1)
+      throw new RangeError(`maxBatch must be a positive integer, not ${this.maxBatch}`);
     this.busyDeadlineMs = options.busyDeadlineMs ?? 10_000;
     this.clock = options.clock ?? Date.now;
     const after = options.backgroundCheckpointAfter ?? 2000;
@@ -115,7 +116,7 @@ export class GroupCommitWriter {
     this.runPlain = db.transaction((batch: readonly Pending[], now: number): Outcome[] => {
       this.groupedInAttempt = 0;
       const outcomes: Outcome[] = [];
-      for (let i = 0; i < batch.length; ) {
+      for (let i = 0; i < batch.length;) {
         const group = batch[i]!.grouped?.group;
         let end = i + 1;
         if (group) while (end < batch.length && batch[end]!.grouped?.group === group) end++;
@@ -152,7 +153,13 @@ export class GroupCommitWriter {
   run<T>(fn: WriteFn<T>, grouped?: Grouped<unknown>): Promise<T> {
     if (this.closed) return Promise.reject(new EngineError('busy', 'the engine is shutting down'));
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, grouped, resolve: resolve as (value: unknown) => void, reject, deadline: this.clock() + this.busyDeadlineMs });
+      this.queue.push({
+        fn,
+        grouped,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+        deadline: this.clock() + this.busyDeadlineMs,
+      });
       this.schedule();
     });
   }
@@ -320,22 +327,25 @@ class BackgroundCheckpointer {
   private start(): void {
     try {
       const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { ...workerDriver(), file: this.db.name } });
-      worker.on('message', (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
-        if (this.failed) return;
-        if (message.ready) {
-          this.ready = true;
-          this.db.pragma('wal_autocheckpoint = 0');
-        } else if (message.done) {
-          this.busy = false;
-          this.stats.checkpoints++;
-          // A busy writer keeps appending while the worker copies, so the WAL can only start over
-          // once a checkpoint has caught up completely: when the worker has copied nearly all of a
-          // long WAL, this connection copies the last few pages itself, and the next commit
-          // rewrites the WAL from its start instead of growing it.
-          const { log, checkpointed } = message.result ?? { log: 0, checkpointed: 0 };
-          this.catchUp = log >= CATCH_UP_FRAMES && log - checkpointed <= CATCH_UP_FRAMES / 4;
-        }
-      });
+      worker.on(
+        'message',
+        (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
+          if (this.failed) return;
+          if (message.ready) {
+            this.ready = true;
+            this.db.pragma('wal_autocheckpoint = 0');
+          } else if (message.done) {
+            this.busy = false;
+            this.stats.checkpoints++;
+            // A busy writer keeps appending while the worker copies, so the WAL can only start over
+            // once a checkpoint has caught up completely: when the worker has copied nearly all of a
+            // long WAL, this connection copies the last few pages itself, and the next commit
+            // rewrites the WAL from its start instead of growing it.
+            const { log, checkpointed } = message.result ?? { log: 0, checkpointed: 0 };
+            this.catchUp = log >= CATCH_UP_FRAMES && log - checkpointed <= CATCH_UP_FRAMES / 4;
+          }
+        },
+      );
       worker.on('error', () => this.fallBack());
       worker.on('exit', () => this.fallBack());
       // After the listeners: adding a 'message' listener refs the worker again. An unfinished PASSIVE

@@ -72,7 +72,10 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         tags: ['admin'],
         security,
         body: CreateProductBody,
-        response: responses({ 201: { schema: ProductResponse, description: 'the new product' } }, [...ADMIN_ERRORS, ...BODY_ERRORS]),
+        response: responses({ 201: { schema: ProductResponse, description: 'the new product' } }, [
+          ...ADMIN_ERRORS,
+          ...BODY_ERRORS,
+        ]),
       },
     },
     async (request, reply) => {
@@ -113,7 +116,14 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
               ? issue.keys.map((key) => ({ path: key, message: 'unknown field' }))
               : [{ path: issue.path.join('.') || '(body)', message: issue.message }],
           );
-          throw new HttpProblem('validation_failed', errors.map((e) => `${e.path}: ${e.message}`).join('; ').slice(0, 2000), { errors });
+          throw new HttpProblem(
+            'validation_failed',
+            errors
+              .map((e) => `${e.path}: ${e.message}`)
+              .join('; ')
+              .slice(0, 2000),
+            { errors },
+          );
         }
         source = { kind: 'text', text: parsed.data.codes.join('\n') };
       }
@@ -171,7 +181,14 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
       const id = request.params.id;
       const order = engine.getOrder(id);
       if (!order) throw new HttpProblem('order_not_found', `no order ${id}`);
-      const result = await engine.pay({ orderId: id, amount: order.amount, currency: order.currency, eventId: `manual:${id}`, source: 'manual', actor: 'admin-api' });
+      const result = await engine.pay({
+        orderId: id,
+        amount: order.amount,
+        currency: order.currency,
+        eventId: `manual:${id}`,
+        source: 'manual',
+        actor: 'admin-api',
+      });
       const after = result.order ?? engine.getOrder(id);
       if (!after) throw new HttpProblem('order_not_found', `no order ${id}`);
       return { order: toAdminOrder(after) };

@@ -10,7 +10,11 @@ import { z } from 'zod';
 import { API_PREFIX } from '../../shared/api';
 import { IMPORT_BODY_DOC } from './admin-routes';
 
-type OpenApiObject = Parameters<typeof jsonSchemaTransformObject>[0] extends infer D ? (D extends { openapiObject: infer O } ? O : never) : never;
+type OpenApiObject = Parameters<typeof jsonSchemaTransformObject>[0] extends infer D
+  ? D extends { openapiObject: infer O }
+    ? O
+    : never
+  : never;
 
 const DESCRIPTION = [
   'The shop endpoint of OnceKey: sell every one-time code exactly once.',
@@ -33,7 +37,9 @@ function patchDocument(document: Record<string, unknown>): Record<string, unknow
   if (importOp) {
     importOp.requestBody = {
       required: true,
-      content: Object.fromEntries(Object.entries(IMPORT_BODY_DOC).map(([type, schema]) => [type, { schema: inputSchema(schema) }])),
+      content: Object.fromEntries(
+        Object.entries(IMPORT_BODY_DOC).map(([type, schema]) => [type, { schema: inputSchema(schema) }]),
+      ),
     };
   }
   const markPaid = paths?.[`${API_PREFIX}/admin/orders/{id}/mark-paid`]?.post;

@@ -62,7 +62,9 @@ function titleOf(code: ErrorCode): string {
 
 /** The `type` URI of a problem: the IANA one for quota, a stable URN of ours otherwise. */
 export function typeOf(code: ErrorCode): string {
-  return code === 'rate_limited' ? 'https://iana.org/assignments/http-problem-types#quota-exceeded' : `urn:oncekey:problem:${code}`;
+  return code === 'rate_limited'
+    ? 'https://iana.org/assignments/http-problem-types#quota-exceeded'
+    : `urn:oncekey:problem:${code}`;
 }
 
 export function problemBody(code: ErrorCode, detail: string, errors?: readonly FieldError[]): Problem {
@@ -114,7 +116,10 @@ function fieldErrors(issues: readonly ZodIssueLike[], context: string | undefine
 function describe(errors: readonly FieldError[]): string {
   const unknown = errors.filter((e) => e.message === 'unknown field').map((e) => `"${e.path}"`);
   const other = errors.filter((e) => e.message !== 'unknown field').map((e) => `${e.path}: ${e.message}`);
-  const parts = [...(unknown.length > 0 ? [`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`] : []), ...other];
+  const parts = [
+    ...(unknown.length > 0 ? [`unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`] : []),
+    ...other,
+  ];
   return parts.join('; ').slice(0, 2000) || 'the request is not valid';
 }
 

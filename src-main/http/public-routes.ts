@@ -46,12 +46,21 @@ function rateLimited(name: string, perMinute: number): FastifyContextConfig {
   return { rateLimit: { max: perMinute, timeWindow: 60_000 }, ratePolicy: { name, max: perMinute, window: 60 } };
 }
 
-export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (app, { engine, rateLimitPerMinute, maxOrdersPerEmail }) => {
+export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
+  app,
+  { engine, rateLimitPerMinute, maxOrdersPerEmail },
+) => {
   app.decorateRequest('idempotencyKey', '');
 
   app.get(
     `${API_PREFIX}/health`,
-    { schema: { summary: 'Liveness check', tags: ['public'], response: responses({ 200: { schema: Health, description: 'up' } }, []) } },
+    {
+      schema: {
+        summary: 'Liveness check',
+        tags: ['public'],
+        response: responses({ 200: { schema: Health, description: 'up' } }, []),
+      },
+    },
     () => ({ ok: true as const }),
   );
 
@@ -121,7 +130,7 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (ap
     `${API_PREFIX}/orders/:id`,
     {
       schema: {
-        summary: "An order, for its buyer (the access token from creation)",
+        summary: 'An order, for its buyer (the access token from creation)',
         description: 'An unknown id and a wrong token get the same 404. `codes` is present only when the order is delivered.',
         tags: ['public'],
         security: [{ orderToken: [] }],

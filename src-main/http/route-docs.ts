@@ -18,7 +18,12 @@ interface MediaResponse {
 /** Errors any route may answer before its handler runs. */
 export const COMMON_ERRORS: readonly ErrorCode[] = ['host_not_allowed', 'origin_not_allowed'];
 /** Errors any route with a body may answer while reading it. */
-export const BODY_ERRORS: readonly ErrorCode[] = ['bad_request', 'payload_too_large', 'unsupported_media_type', 'validation_failed'];
+export const BODY_ERRORS: readonly ErrorCode[] = [
+  'bad_request',
+  'payload_too_large',
+  'unsupported_media_type',
+  'validation_failed',
+];
 
 export function responses(success: Record<number, { schema: ZodType; description: string }>, errors: readonly ErrorCode[]) {
   const out: Record<string, MediaResponse> = {};

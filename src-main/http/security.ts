@@ -174,10 +174,11 @@ const missing = (why: string): HttpProblem => new HttpProblem('idempotency_key_m
 export function readIdempotencyKey(request: FastifyRequest): string {
   let count = 0;
   const raw = request.raw.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) if ((raw[i]!).toLowerCase() === HEADERS.idempotencyKey) count++;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === HEADERS.idempotencyKey) count++;
   if (count > 1) throw missing('send exactly one Idempotency-Key header');
   const header = request.headers[HEADERS.idempotencyKey];
-  if (typeof header !== 'string' || header === '') throw missing('this request needs an Idempotency-Key header (1 to 255 printable ASCII characters)');
+  if (typeof header !== 'string' || header === '')
+    throw missing('this request needs an Idempotency-Key header (1 to 255 printable ASCII characters)');
   const quoted = header.length >= 2 && header.startsWith('"') && header.endsWith('"');
   const key = quoted ? sfString(header) : header;
   if (key === null || key.length < 1 || key.length > IDEMPOTENCY_KEY_MAX || !/^[\x20-\x7e]+$/.test(key)) {

@@ -81,7 +81,10 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
     routerOptions: { maxParamLength: 1000 },
     clientErrorHandler,
     frameworkErrors: (error, _request, reply) => {
-      sendProblem(reply, error instanceof HttpProblem ? mapError(error) : { code: 'bad_request', detail: 'the request URL is malformed' });
+      sendProblem(
+        reply,
+        error instanceof HttpProblem ? mapError(error) : { code: 'bad_request', detail: 'the request URL is malformed' },
+      );
     },
   }).withTypeProvider<ZodTypeProvider>();
 
@@ -126,7 +129,10 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
       const remaining = reply.getHeader('ratelimit-remaining');
       if (remaining !== undefined) {
         reply.header('ratelimit-policy', `"${policy.name}";q=${policy.max};w=${policy.window}`);
-        reply.header('ratelimit', `"${policy.name}";r=${String(remaining)};t=${String(reply.getHeader('ratelimit-reset') ?? policy.window)}`);
+        reply.header(
+          'ratelimit',
+          `"${policy.name}";r=${String(remaining)};t=${String(reply.getHeader('ratelimit-reset') ?? policy.window)}`,
+        );
       }
     }
     if (closing) reply.header('connection', 'close');
@@ -137,7 +143,8 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   await app.register(rateLimit, {
     global: false,
     enableDraftSpec: true,
-    errorResponseBuilder: (_request, context) => new HttpProblem('rate_limited', `too many requests from this address; retry in ${context.after}`),
+    errorResponseBuilder: (_request, context) =>
+      new HttpProblem('rate_limited', `too many requests from this address; retry in ${context.after}`),
   });
 
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
@@ -145,7 +152,13 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   await app.register(webhookRoutes, { engine, webhookSecret: config.webhookSecret });
   // Only a digest of the admin token stays in memory here.
   await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
-  await app.register(adminRpcRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken), sessions: config.browserSessions ?? null, adminUiDir: config.adminUiDir ?? null, port });
+  await app.register(adminRpcRoutes, {
+    engine,
+    adminTokenDigest: adminTokenDigest(config.adminToken),
+    sessions: config.browserSessions ?? null,
+    adminUiDir: config.adminUiDir ?? null,
+    port,
+  });
   openApiRoute(app);
 
   const publicDir = config.publicDir ?? DEFAULT_PUBLIC_DIR;

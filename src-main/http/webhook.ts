@@ -46,7 +46,8 @@ export function verifySignature(header: string | undefined, raw: Buffer, secret:
   return ok;
 }
 
-const invalid = (): HttpProblem => new HttpProblem('invalid_signature', 'the OnceKey-Signature header is missing, wrong or too old');
+const invalid = (): HttpProblem =>
+  new HttpProblem('invalid_signature', 'the OnceKey-Signature header is missing, wrong or too old');
 
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (app, { engine, webhookSecret }) => {
   // Encapsulated: only this route reads bodies as raw bytes, whatever their Content-Type.
@@ -65,12 +66,18 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (
         tags: ['gateway'],
         headers: WebhookHeaders,
         body: WebhookEvent,
-        response: responses({ 200: { schema: WebhookAck, description: 'event received' } }, [...BODY_ERRORS, 'invalid_signature', 'busy']),
+        response: responses({ 200: { schema: WebhookAck, description: 'event received' } }, [
+          ...BODY_ERRORS,
+          'invalid_signature',
+          'busy',
+        ]),
       },
       preValidation: (request, _reply, done) => {
         const raw = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
         const header = request.headers[HEADERS.signature];
-        if (!verifySignature(typeof header === 'string' ? header : undefined, raw, webhookSecret, Math.floor(engine.clock() / 1000))) {
+        if (
+          !verifySignature(typeof header === 'string' ? header : undefined, raw, webhookSecret, Math.floor(engine.clock() / 1000))
+        ) {
           done(invalid());
           return;
         }

@@ -176,7 +176,12 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
   // Overlapping statements would list an order twice.
   const reported = periods.length > 1 ? new Set<string>() : null;
   for (const period of periods) {
-    for (const order of missing.iterate({ ids, start: period.period_start, end: period.period_end, currencies: period.currencies }) as IterableIterator<OrderRowLike>) {
+    for (const order of missing.iterate({
+      ids,
+      start: period.period_start,
+      end: period.period_end,
+      currencies: period.currencies,
+    }) as IterableIterator<OrderRowLike>) {
       if (reported) {
         if (reported.has(order.id)) continue;
         reported.add(order.id);

@@ -14,7 +14,8 @@ export interface ReconcileWorkerInput {
   readonly options: ReconcileOptions;
 }
 
-export type ReconcileWorkerMessage = { readonly ok: true; readonly report: ReconcileReport } | { readonly ok: false; readonly message: string };
+export type ReconcileWorkerMessage =
+  { readonly ok: true; readonly report: ReconcileReport } | { readonly ok: false; readonly message: string };
 
 function run(input: ReconcileWorkerInput): ReconcileWorkerMessage {
   try {

@@ -50,11 +50,9 @@ export function startReconcileScheduler(
 
   const runNow = (): Promise<{ open: number; new: number }> => {
     // Let a queued write commit first; never two runs at once.
-    running ??= new Promise<void>((resolve) => setImmediate(resolve))
-      .then(once)
-      .finally(() => {
-        running = null;
-      });
+    running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(once).finally(() => {
+      running = null;
+    });
     return running;
   };
 

@@ -31,7 +31,8 @@ export class RpcError extends Error {
 }
 
 function toErrorInfo(error: unknown): ErrorInfo {
-  if (error instanceof RpcError) return { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
+  if (error instanceof RpcError)
+    return { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) };
   if (isEngineError(error) && Object.hasOwn(ERROR_CODES, error.code)) return { code: error.code, message: error.message };
   // Anything else is a bug: say so without leaking internals (a message could hold a code or a path).
   return { code: 'internal_error', message: 'the operation failed unexpectedly; see the app log' };

@@ -286,7 +286,8 @@ export async function* decodeLines(
       yield decode(sample, false);
       continue;
     }
-    if (chunk.indexOf(0) !== -1) throw rejected('this is a binary file, not text (it holds NUL bytes): export the codes as .txt or .csv');
+    if (chunk.indexOf(0) !== -1)
+      throw rejected('this is a binary file, not text (it holds NUL bytes): export the codes as .txt or .csv');
     yield decode(chunk, false);
   }
   if (decoder === null) {

@@ -175,7 +175,10 @@ async function* lineBatches(source: CodeSource, encoding: ImportEncoding | null,
       try {
         await opened;
       } catch (error) {
-        throw new EngineError('import_rejected', `cannot read ${basename(source.path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`);
+        throw new EngineError(
+          'import_rejected',
+          `cannot read ${basename(source.path)}: ${(error as NodeJS.ErrnoException).code ?? 'error'}`,
+        );
       }
       try {
         yield* decodeLines(stream, encoding, info);
@@ -238,7 +241,13 @@ export async function* readCodes(source: CodeSource, options: ReadOptions, stats
       }
       const number = typeof wanted === 'number' ? wanted : /^\d+$/.test(wanted.trim()) ? Number(wanted) : NaN;
       if (!Number.isSafeInteger(number) || number < 1) {
-        throw new EngineError('import_rejected', `no column named "${String(wanted).slice(0, 60)}" on line ${line} (it has: ${cells.map((c) => c.trim()).join(', ').slice(0, 200)})`);
+        throw new EngineError(
+          'import_rejected',
+          `no column named "${String(wanted).slice(0, 60)}" on line ${line} (it has: ${cells
+            .map((c) => c.trim())
+            .join(', ')
+            .slice(0, 200)})`,
+        );
       }
       columnIndex = number - 1;
       const isHeader = normalized.some((c) => ALIASES.has(c));
@@ -254,7 +263,10 @@ export async function* readCodes(source: CodeSource, options: ReadOptions, stats
     if (cells.length > 1 && csv) {
       throw new EngineError(
         'import_rejected',
-        `cannot tell which column holds the codes (line ${line} has: ${cells.map((c) => c.trim()).join(', ').slice(0, 200)}): choose the column`,
+        `cannot tell which column holds the codes (line ${line} has: ${cells
+          .map((c) => c.trim())
+          .join(', ')
+          .slice(0, 200)}): choose the column`,
       );
     }
     columnIndex = 0;

@@ -145,7 +145,8 @@ export function stageChunk(
   now: number,
 ): StagedChunk {
   const state = stmt(db, 'SELECT state FROM imports WHERE id = ?').pluck().get(importId) as ImportState | undefined;
-  if (state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${state ?? 'gone'})`);
+  if (state !== 'staging')
+    throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${state ?? 'gone'})`);
   const append = db.prepare(`INSERT INTO ${staging(db, importId)} (line, fingerprint, sealed) VALUES (?, ?, ?)`);
   for (let i = 0; i < fingerprints.length; i++) append.run(lines[i], fingerprints[i], sealed[i]);
   stmt(db, 'UPDATE imports SET staged = staged + ?, updated_at = ? WHERE id = ?').run(fingerprints.length, now, importId);
@@ -234,7 +235,8 @@ const NONE: Duplicates = { count: 0, lines: [] };
  */
 export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed {
   const row = getImport(db, importId);
-  if (row?.state !== 'staging') throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
+  if (row?.state !== 'staging')
+    throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
   const table = staging(db, importId);
   const lastId = () => stmt(db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number;
   const before = lastId();
@@ -247,14 +249,16 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
     )
     .run(row.productId, importId, now).changes;
   // Only when a code clashed is there anything to sort out.
-  const duplicates = row.staged > imported ? classifyStaged(db, importId, row.productId, counts.keep) : { inBatch: NONE, inVault: NONE };
+  const duplicates =
+    row.staged > imported ? classifyStaged(db, importId, row.productId, counts.keep) : { inBatch: NONE, inVault: NONE };
   if (imported === 0) return { imported, ...duplicates };
   // The new rows have the ids after `before`: one run, unless SQLite had to pick ids at random.
   const ids = new KeyIdRuns();
   if (lastId() === before + imported) {
     for (let id = before + 1; id <= before + imported; id++) ids.add(id);
   } else {
-    for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId)) ids.add(id as number);
+    for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId))
+      ids.add(id as number);
   }
   dropStaging(db, importId);
   moveStock(db, row.productId, { available: imported });
@@ -267,10 +271,13 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
     keysTo: 'available',
     detail: { importId, accepted: imported, duplicates: duplicateCount, rejected: counts.rejected, source: counts.source },
   });
-  stmt(
-    db,
-    `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`,
-  ).run(imported, duplicateCount, counts.rejected, now, importId);
+  stmt(db, `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`).run(
+    imported,
+    duplicateCount,
+    counts.rejected,
+    now,
+    importId,
+  );
   return { imported, ...duplicates };
 }
 

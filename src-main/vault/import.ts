@@ -16,7 +16,15 @@ import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
-import { beginImport, classifyStaged, commitImport, discardChunk, markLive, stageChunk, type StagedDuplicates } from './import-store';
+import {
+  beginImport,
+  classifyStaged,
+  commitImport,
+  discardChunk,
+  markLive,
+  stageChunk,
+  type StagedDuplicates,
+} from './import-store';
 
 export type { CodeSource } from './import-source';
 
@@ -151,7 +159,12 @@ async function discard(host: ImportHost, importId: number, forget: boolean): Pro
 }
 
 /** Reads, checks and (unless `dryRun`) stores codes for a product: every accepted code, or none. */
-export async function runImport(host: ImportHost, productId: string, source: CodeSource, options: ImportOptions = {}): Promise<ImportReport> {
+export async function runImport(
+  host: ImportHost,
+  productId: string,
+  source: CodeSource,
+  options: ImportOptions = {},
+): Promise<ImportReport> {
   const dryRun = options.dryRun === true;
   const signal = options.signal;
   signal?.throwIfAborted();

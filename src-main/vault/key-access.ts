@@ -67,7 +67,9 @@ export function listKeys(db: ReadableDB, vault: VaultKeys, query: KeyListQuery):
   const filter = where.join(' AND ');
   return db
     .transaction(() => {
-      const total = stmt(db, `SELECT count(*) FROM keys k WHERE ${filter}`).pluck().get(...args) as number;
+      const total = stmt(db, `SELECT count(*) FROM keys k WHERE ${filter}`)
+        .pluck()
+        .get(...args) as number;
       const rows = stmt(
         db,
         `SELECT k.id, k.product_id, k.status, k.order_id, k.fingerprint, k.sealed,
@@ -94,10 +96,17 @@ export function listKeys(db: ReadableDB, vault: VaultKeys, query: KeyListQuery):
  * The whole code of one key, for a person who asked to see or copy it. Call inside a write transaction:
  * the audit row and the read commit together, so no code is ever shown without its audit row.
  */
-export function revealKey(db: WritableDB, vault: VaultKeys, keyId: number, purpose: RevealPurpose, actor: string, now: number): string {
-  const row = stmt(db, `SELECT product_id, fingerprint, sealed, status FROM keys WHERE id = ? AND status <> 'staged'`).get(keyId) as
-    | Pick<KeyRow, 'product_id' | 'fingerprint' | 'sealed' | 'status'>
-    | undefined;
+export function revealKey(
+  db: WritableDB,
+  vault: VaultKeys,
+  keyId: number,
+  purpose: RevealPurpose,
+  actor: string,
+  now: number,
+): string {
+  const row = stmt(db, `SELECT product_id, fingerprint, sealed, status FROM keys WHERE id = ? AND status <> 'staged'`).get(
+    keyId,
+  ) as Pick<KeyRow, 'product_id' | 'fingerprint' | 'sealed' | 'status'> | undefined;
   if (!row) throw new EngineError('not_found', `no key ${keyId}`);
   const code = openCode(vault, row);
   stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(

@@ -36,7 +36,13 @@ export interface BuyerRequest {
 
 /** What one buyer saw. `thrown` means the engine threw (an EngineError or worse) instead of returning a result. */
 export type BuyerOutcome =
-  | { readonly ok: true; readonly orderId: string; readonly replayed: boolean; readonly accessToken: string; readonly paid: string | null }
+  | {
+      readonly ok: true;
+      readonly orderId: string;
+      readonly replayed: boolean;
+      readonly accessToken: string;
+      readonly paid: string | null;
+    }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly thrown: boolean };
 
 export interface StormRequest {
@@ -289,7 +295,8 @@ export function spawnBuyer(dataDir: string, options: SpawnOptions = {}): BuyerPr
       resolve(code ?? signal ?? 'unknown');
     });
   });
-  const gone = (what: string) => exited.then((how) => Promise.reject(new Error(`buyer ${child.pid} exited (${how}) ${what}\n${stderr}`)));
+  const gone = (what: string) =>
+    exited.then((how) => Promise.reject(new Error(`buyer ${child.pid} exited (${how}) ${what}\n${stderr}`)));
 
   let nextId = 1;
   const waiting = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
@@ -322,7 +329,10 @@ export function spawnBuyer(dataDir: string, options: SpawnOptions = {}): BuyerPr
     }),
     gone('before it was ready'),
     new Promise<never>((_, reject) => {
-      readyTimer = setTimeout(() => reject(new Error(`buyer ${child.pid} was not ready within ${readyTimeoutMs} ms\n${stderr}`)), readyTimeoutMs);
+      readyTimer = setTimeout(
+        () => reject(new Error(`buyer ${child.pid} was not ready within ${readyTimeoutMs} ms\n${stderr}`)),
+        readyTimeoutMs,
+      );
     }),
   ]).finally(() => clearTimeout(readyTimer));
   // A rejected `ready` nobody awaited must not crash the test run.

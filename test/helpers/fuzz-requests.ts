@@ -26,7 +26,6 @@ export interface RawRequest {
   readonly body: Buffer | undefined;
 }
 
-
 type Ref = { ref: 'order' | 'product' | 'offsale'; i: number } | { lit: string };
 export type BodySpec =
   | { kind: 'none' }
@@ -52,13 +51,27 @@ export interface Recipe {
 }
 
 const printable = fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: 40 });
-const anyText = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 30 }), fc.string({ unit: 'binary', maxLength: 30 }));
+const anyText = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 30 }),
+  fc.string({ unit: 'binary', maxLength: 30 }),
+);
 const ref = (kind: 'order' | 'product'): fc.Arbitrary<Ref> =>
   fc.oneof(
     { weight: 3, arbitrary: fc.nat(1000).map((i) => ({ ref: kind, i })) },
     { weight: 1, arbitrary: fc.constant<Ref>({ ref: 'offsale', i: 0 }) },
     { weight: 2, arbitrary: anyText.map((lit) => ({ lit })) },
-    { weight: 1, arbitrary: fc.constantFrom<Ref>({ lit: '%00' }, { lit: '..' }, { lit: '%ZZ' }, { lit: 'a'.repeat(500) }, { lit: '%E2%82%AC' }, { lit: '__proto__' }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom<Ref>(
+        { lit: '%00' },
+        { lit: '..' },
+        { lit: '%ZZ' },
+        { lit: 'a'.repeat(500) },
+        { lit: '%E2%82%AC' },
+        { lit: '__proto__' },
+      ),
+    },
   );
 
 const weirdNumber = fc.oneof(
@@ -70,13 +83,21 @@ const weirdNumber = fc.oneof(
   fc.constant(null),
   fc.array(fc.nat(), { maxLength: 2 }),
 );
-const extraFields = fc.dictionary(fc.oneof(printable, fc.constantFrom('__proto__', 'constructor', 'prototype')), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 });
+const extraFields = fc.dictionary(
+  fc.oneof(printable, fc.constantFrom('__proto__', 'constructor', 'prototype')),
+  fc.jsonValue({ maxDepth: 2 }),
+  { maxKeys: 2 },
+);
 
 const orderBody: fc.Arbitrary<BodySpec> = fc
   .record({
     product: ref('product'),
     quantity: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(1, 1, 2) }, { weight: 2, arbitrary: weirdNumber }),
-    email: fc.oneof({ weight: 4, arbitrary: fc.nat(20).map((n) => `fuzz${n}@example.com`) }, { weight: 1, arbitrary: anyText }, { weight: 1, arbitrary: weirdNumber }),
+    email: fc.oneof(
+      { weight: 4, arbitrary: fc.nat(20).map((n) => `fuzz${n}@example.com`) },
+      { weight: 1, arbitrary: anyText },
+      { weight: 1, arbitrary: weirdNumber },
+    ),
     extra: fc.option(extraFields, { freq: 4 }),
     drop: fc.option(fc.constantFrom('productId', 'quantity', 'email'), { freq: 6 }),
   })
@@ -88,7 +109,10 @@ const orderBody: fc.Arbitrary<BodySpec> = fc
 
 const webhookBody: fc.Arbitrary<BodySpec> = fc
   .record({
-    id: fc.oneof(fc.nat(30).map((n) => `evt_fuzz_${n}`), anyText),
+    id: fc.oneof(
+      fc.nat(30).map((n) => `evt_fuzz_${n}`),
+      anyText,
+    ),
     order: ref('order'),
     exactAmount: fc.boolean(),
     amount: weirdNumber,
@@ -96,7 +120,12 @@ const webhookBody: fc.Arbitrary<BodySpec> = fc
     status: fc.oneof(fc.constant('succeeded'), anyText),
     extra: fc.option(extraFields, { freq: 3 }),
   })
-  .map(({ order, exactAmount, extra, ...rest }): BodySpec => ({ kind: 'webhook', value: { ...rest, ...(extra ?? {}) }, order, exactAmount }));
+  .map(({ order, exactAmount, extra, ...rest }): BodySpec => ({
+    kind: 'webhook',
+    value: { ...rest, ...(extra ?? {}) },
+    order,
+    exactAmount,
+  }));
 
 const bodyArb: fc.Arbitrary<BodySpec> = fc.oneof(
   { weight: 30, arbitrary: fc.constant<BodySpec>({ kind: 'none' }) },
@@ -105,14 +134,32 @@ const bodyArb: fc.Arbitrary<BodySpec> = fc.oneof(
   {
     weight: 20,
     arbitrary: fc
-      .record({ name: anyText, amount: weirdNumber, currency: fc.oneof(fc.constant('USD'), anyText), extra: fc.option(extraFields) })
-      .map(({ name, amount, currency, extra }): BodySpec => ({ kind: 'json', value: { name, price: { amount, currency }, ...(extra ?? {}) } })),
+      .record({
+        name: anyText,
+        amount: weirdNumber,
+        currency: fc.oneof(fc.constant('USD'), anyText),
+        extra: fc.option(extraFields),
+      })
+      .map(({ name, amount, currency, extra }): BodySpec => ({
+        kind: 'json',
+        value: { name, price: { amount, currency }, ...(extra ?? {}) },
+      })),
   },
   { weight: 10, arbitrary: fc.array(anyText, { maxLength: 5 }).map((codes): BodySpec => ({ kind: 'json', value: { codes } })) },
   { weight: 20, arbitrary: fc.jsonValue({ maxDepth: 3 }).map((value): BodySpec => ({ kind: 'json', value })) },
   { weight: 20, arbitrary: anyText.map((t): BodySpec => ({ kind: 'text', value: `{${t}` })) },
-  { weight: 10, arbitrary: fc.array(anyText, { maxLength: 5 }).map((lines): BodySpec => ({ kind: 'text', value: lines.join('\n') })) },
-  { weight: 10, arbitrary: fc.constantFrom<BodySpec>({ kind: 'text', value: '{"quantity": 1e999999}' }, { kind: 'text', value: '[' + '['.repeat(5000) }, { kind: 'text', value: '{"__proto__": {"polluted": 1}}' }) },
+  {
+    weight: 10,
+    arbitrary: fc.array(anyText, { maxLength: 5 }).map((lines): BodySpec => ({ kind: 'text', value: lines.join('\n') })),
+  },
+  {
+    weight: 10,
+    arbitrary: fc.constantFrom<BodySpec>(
+      { kind: 'text', value: '{"quantity": 1e999999}' },
+      { kind: 'text', value: '[' + '['.repeat(5000) },
+      { kind: 'text', value: '{"__proto__": {"polluted": 1}}' },
+    ),
+  },
   { weight: 1, arbitrary: fc.constant<BodySpec>({ kind: 'huge' }) },
 );
 
@@ -147,11 +194,32 @@ const randomRecipeArb: fc.Arbitrary<Recipe> = fc.record({
   ),
   template: fc.constantFrom(...TEMPLATES),
   id: fc.oneof(ref('order'), ref('product')),
-  query: fc.oneof({ weight: 8, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom('?a=1', '?__proto__[x]=1', '?a=%ZZ', `?${'q'.repeat(3000)}`) }),
+  query: fc.oneof(
+    { weight: 8, arbitrary: fc.constant('') },
+    { weight: 1, arbitrary: fc.constantFrom('?a=1', '?__proto__[x]=1', '?a=%ZZ', `?${'q'.repeat(3000)}`) },
+  ),
   contentType: fc.oneof(
     { weight: 6, arbitrary: fc.constant('application/json') },
-    { weight: 3, arbitrary: fc.constantFrom('application/json; charset=utf-8', 'text/plain', 'text/plain; charset=gbk', 'text/plain; charset=nonsense') },
-    { weight: 1, arbitrary: fc.constantFrom('application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/problem+json', '*/*', 'garbage', '') },
+    {
+      weight: 3,
+      arbitrary: fc.constantFrom(
+        'application/json; charset=utf-8',
+        'text/plain',
+        'text/plain; charset=gbk',
+        'text/plain; charset=nonsense',
+      ),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/problem+json',
+        '*/*',
+        'garbage',
+        '',
+      ),
+    },
     { weight: 2, arbitrary: fc.constant(null) },
   ),
   idempotency: fc.option(
@@ -159,18 +227,27 @@ const randomRecipeArb: fc.Arbitrary<Recipe> = fc.record({
       { weight: 6, arbitrary: fc.constant({ kind: 'fresh' as const, value: '' }) },
       { weight: 2, arbitrary: fc.constant({ kind: 'reuse' as const, value: '' }) },
       { weight: 1, arbitrary: fc.constant({ kind: 'dup' as const, value: '' }) },
-      { weight: 2, arbitrary: fc.oneof(printable, fc.constantFrom('""', '"a\\"b"', 'k'.repeat(256), '"unterminated')).map((value) => ({ kind: 'literal' as const, value })) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .oneof(printable, fc.constantFrom('""', '"a\\"b"', 'k'.repeat(256), '"unterminated'))
+          .map((value) => ({ kind: 'literal' as const, value })),
+      },
     ),
     { freq: 5 },
   ),
-  auth: fc.option(fc.constantFrom('admin' as const, 'order' as const, 'garbage' as const, 'basic' as const, 'empty' as const), { freq: 2 }),
+  auth: fc.option(fc.constantFrom('admin' as const, 'order' as const, 'garbage' as const, 'basic' as const, 'empty' as const), {
+    freq: 2,
+  }),
   origin: fc.option(fc.constantFrom('own', 'https://evil.example', 'null', 'garbage'), { freq: 6 }),
-  host: fc.oneof({ weight: 30, arbitrary: fc.constant('own' as const) }, { weight: 1, arbitrary: fc.constantFrom('evil' as const, 'own-other-port' as const) }),
+  host: fc.oneof(
+    { weight: 30, arbitrary: fc.constant('own' as const) },
+    { weight: 1, arbitrary: fc.constantFrom('evil' as const, 'own-other-port' as const) },
+  ),
   signature: fc.option(fc.constantFrom('valid' as const, 'expired' as const, 'garbage' as const, 'multi' as const), { freq: 2 }),
   extra: fc.option(fc.tuple(fc.stringMatching(/^x-[a-z-]{1,12}$/), printable), { freq: 5 }),
   body: bodyArb,
 });
-
 
 /** A well-formed request for one endpoint: what a real client sends. */
 const base: Recipe = {
@@ -188,7 +265,10 @@ const base: Recipe = {
   body: { kind: 'none' },
 };
 const realOrder = fc.nat(1000).map((i): Ref => ({ ref: 'order', i }));
-const realProduct = fc.oneof({ weight: 9, arbitrary: fc.constant<Ref>({ ref: 'product', i: 0 }) }, { weight: 1, arbitrary: fc.constant<Ref>({ ref: 'offsale', i: 0 }) });
+const realProduct = fc.oneof(
+  { weight: 9, arbitrary: fc.constant<Ref>({ ref: 'product', i: 0 }) },
+  { weight: 1, arbitrary: fc.constant<Ref>({ ref: 'offsale', i: 0 }) },
+);
 const wellFormedArb: fc.Arbitrary<Recipe> = fc.oneof(
   {
     weight: 30,
@@ -203,7 +283,10 @@ const wellFormedArb: fc.Arbitrary<Recipe> = fc.oneof(
         body: { kind: 'order', value: { quantity, email: `fuzz${email}@example.com` }, product },
       })),
   },
-  { weight: 15, arbitrary: realOrder.map((id): Recipe => ({ ...base, template: '/api/v1/orders/{id}', id, auth: 'order' as const })) },
+  {
+    weight: 15,
+    arbitrary: realOrder.map((id): Recipe => ({ ...base, template: '/api/v1/orders/{id}', id, auth: 'order' as const })),
+  },
   {
     weight: 20,
     arbitrary: fc
@@ -226,22 +309,42 @@ const wellFormedArb: fc.Arbitrary<Recipe> = fc.oneof(
     weight: 8,
     arbitrary: fc
       .record({ order: realOrder, body: fc.constantFrom<BodySpec>({ kind: 'none' }, { kind: 'json', value: {} }) })
-      .map(({ order, body }): Recipe => ({ ...base, method: 'POST', template: '/api/v1/admin/orders/{id}/mark-paid', id: order, auth: 'admin' as const, contentType: body.kind === 'none' ? null : 'application/json', body })),
+      .map(({ order, body }): Recipe => ({
+        ...base,
+        method: 'POST',
+        template: '/api/v1/admin/orders/{id}/mark-paid',
+        id: order,
+        auth: 'admin' as const,
+        contentType: body.kind === 'none' ? null : 'application/json',
+        body,
+      })),
   },
   {
     weight: 5,
-    arbitrary: fc.constantFrom('/api/v1/admin/reconciliation', '/api/v1/admin/ledger/verify', '/api/v1/admin/products/{id}/stock').map((template): Recipe => ({ ...base, template, id: { ref: 'product', i: 0 }, auth: 'admin' as const })),
+    arbitrary: fc
+      .constantFrom('/api/v1/admin/reconciliation', '/api/v1/admin/ledger/verify', '/api/v1/admin/products/{id}/stock')
+      .map((template): Recipe => ({ ...base, template, id: { ref: 'product', i: 0 }, auth: 'admin' as const })),
   },
   {
     weight: 4,
     arbitrary: fc
       .record({ name: anyText, amount: fc.nat(100_000), currency: fc.constantFrom('CNY', 'USD', 'JPY') })
-      .map(({ name, amount, currency }): Recipe => ({ ...base, method: 'POST', template: '/api/v1/admin/products', auth: 'admin' as const, contentType: 'application/json', body: { kind: 'json', value: { name: `p ${name}`, price: { amount, currency } } } })),
+      .map(({ name, amount, currency }): Recipe => ({
+        ...base,
+        method: 'POST',
+        template: '/api/v1/admin/products',
+        auth: 'admin' as const,
+        contentType: 'application/json',
+        body: { kind: 'json', value: { name: `p ${name}`, price: { amount, currency } } },
+      })),
   },
   {
     weight: 4,
     arbitrary: fc
-      .record({ codes: fc.array(fc.oneof(fc.stringMatching(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/), anyText), { maxLength: 6 }), asText: fc.boolean() })
+      .record({
+        codes: fc.array(fc.oneof(fc.stringMatching(/^[A-Z0-9]{4}-[A-Z0-9]{4}$/), anyText), { maxLength: 6 }),
+        asText: fc.boolean(),
+      })
       .map(({ codes, asText }): Recipe => ({
         ...base,
         method: 'POST',
@@ -249,13 +352,33 @@ const wellFormedArb: fc.Arbitrary<Recipe> = fc.oneof(
         id: { ref: 'product', i: 0 },
         auth: 'admin' as const,
         contentType: asText ? 'text/plain' : 'application/json',
-        body: (asText ? { kind: 'text', value: codes.join('\n') } : { kind: 'json', value: { codes: codes.map((c) => c.replace(/[\r\n]/g, '')) } }),
+        body: asText
+          ? { kind: 'text', value: codes.join('\n') }
+          : { kind: 'json', value: { codes: codes.map((c) => c.replace(/[\r\n]/g, '')) } },
       })),
   },
-  { weight: 5, arbitrary: fc.constantFrom('/api/v1/products', '/api/v1/health', '/api/v1/openapi.json', '/').map((template): Recipe => ({ ...base, template })) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .constantFrom('/api/v1/products', '/api/v1/health', '/api/v1/openapi.json', '/')
+      .map((template): Recipe => ({ ...base, template })),
+  },
 );
 
-const MUTABLE = ['method', 'template', 'id', 'query', 'contentType', 'idempotency', 'auth', 'origin', 'host', 'signature', 'extra', 'body'] as const;
+const MUTABLE = [
+  'method',
+  'template',
+  'id',
+  'query',
+  'contentType',
+  'idempotency',
+  'auth',
+  'origin',
+  'host',
+  'signature',
+  'extra',
+  'body',
+] as const;
 
 /** Mostly well-formed requests with at most one part swapped for a random one, plus fully random ones. */
 export const recipeArb: fc.Arbitrary<Recipe> = fc.oneof(
@@ -291,7 +414,14 @@ export function materialize(recipe: Recipe, ctx: FuzzContext): RawRequest {
   const path =
     recipe.template
       .split('/')
-      .map((seg) => (seg === '{id}' ? encodeURIComponent(resolve(ctx, recipe.id, recipe.template.includes('orders') ? 'order' : 'product')).replace(/%25/g, '%') : seg))
+      .map((seg) =>
+        seg === '{id}'
+          ? encodeURIComponent(resolve(ctx, recipe.id, recipe.template.includes('orders') ? 'order' : 'product')).replace(
+              /%25/g,
+              '%',
+            )
+          : seg,
+      )
       .join('/') + recipe.query;
 
   let body: Buffer | undefined;
@@ -302,11 +432,14 @@ export function materialize(recipe: Recipe, ctx: FuzzContext): RawRequest {
   else if (b.kind === 'webhook') {
     const orderId = resolve(ctx, b.order, 'order');
     const known = orders.find((o) => o.id === orderId);
-    body = Buffer.from(jsonText({ orderId, ...b.value, ...(b.exactAmount && known ? { amount: known.amount, currency: 'CNY' } : {}) }));
+    body = Buffer.from(
+      jsonText({ orderId, ...b.value, ...(b.exactAmount && known ? { amount: known.amount, currency: 'CNY' } : {}) }),
+    );
   } else if (b.kind === 'huge') body = Buffer.from(JSON.stringify({ pad: 'x'.repeat(1024 * 1024 + 10) }));
 
   const headers: string[] = [];
-  const host = recipe.host === 'own' ? `127.0.0.1:${port}` : recipe.host === 'evil' ? 'evil.example' : `127.0.0.1:${Number(port) + 1}`;
+  const host =
+    recipe.host === 'own' ? `127.0.0.1:${port}` : recipe.host === 'evil' ? 'evil.example' : `127.0.0.1:${Number(port) + 1}`;
   headers.push('host', host);
   if (recipe.contentType !== null) headers.push('content-type', recipe.contentType);
   if (recipe.idempotency) {
@@ -319,7 +452,8 @@ export function materialize(recipe: Recipe, ctx: FuzzContext): RawRequest {
     else if (i.kind === 'dup') headers.push('idempotency-key', 'one', 'idempotency-key', 'two');
     else headers.push('idempotency-key', i.value);
   }
-  const pathOrder = 'ref' in recipe.id && recipe.id.ref === 'order' && orders.length > 0 ? orders[recipe.id.i % orders.length] : undefined;
+  const pathOrder =
+    'ref' in recipe.id && recipe.id.ref === 'order' && orders.length > 0 ? orders[recipe.id.i % orders.length] : undefined;
   const order = pathOrder ?? (orders.length > 0 ? orders[sent % orders.length] : undefined);
   if (recipe.auth === 'admin') headers.push('authorization', `Bearer ${ADMIN_TOKEN}`);
   else if (recipe.auth === 'order') headers.push('authorization', `Bearer ${order?.token ?? 'none'}`);
@@ -332,11 +466,16 @@ export function materialize(recipe: Recipe, ctx: FuzzContext): RawRequest {
     const raw = body ?? Buffer.alloc(0);
     if (recipe.signature === 'valid') headers.push('oncekey-signature', signature(WEBHOOK_SECRET, raw, now));
     else if (recipe.signature === 'expired') headers.push('oncekey-signature', signature(WEBHOOK_SECRET, raw, now - 1000));
-    else if (recipe.signature === 'multi') headers.push('oncekey-signature', `t=${now},v1=${'0'.repeat(64)}`, 'oncekey-signature', signature(WEBHOOK_SECRET, raw, now));
+    else if (recipe.signature === 'multi')
+      headers.push(
+        'oncekey-signature',
+        `t=${now},v1=${'0'.repeat(64)}`,
+        'oncekey-signature',
+        signature(WEBHOOK_SECRET, raw, now),
+      );
     else headers.push('oncekey-signature', `t=${now},v1=zz`);
   }
   if (recipe.extra) headers.push(recipe.extra[0], recipe.extra[1]);
   if (body !== undefined) headers.push('content-length', String(body.length));
   return { method: recipe.method, path, headers, body };
 }
-

@@ -39,9 +39,12 @@ const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 export function send(baseUrl: string, path: string, options: SendOptions = {}): Promise<HttpResponse> {
   const url = new URL(baseUrl);
   let payload: Buffer | undefined;
-  let headers: OutgoingHttpHeaders | string[] = Array.isArray(options.headers) ? [...(options.headers as string[])] : { ...(options.headers as OutgoingHttpHeaders | undefined) };
+  let headers: OutgoingHttpHeaders | string[] = Array.isArray(options.headers)
+    ? [...(options.headers as string[])]
+    : { ...(options.headers as OutgoingHttpHeaders | undefined) };
   // Raw header lists (to send a header twice) get no automatic Host from Node.
-  if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host')) headers.push('host', url.host);
+  if (Array.isArray(headers) && !headers.some((h, i) => i % 2 === 0 && h.toLowerCase() === 'host'))
+    headers.push('host', url.host);
   if (options.body !== undefined) {
     if (typeof options.body === 'string') payload = Buffer.from(options.body);
     else if (Buffer.isBuffer(options.body)) payload = options.body;
@@ -54,7 +57,15 @@ export function send(baseUrl: string, path: string, options: SendOptions = {}): 
   }
   return new Promise((resolve, reject) => {
     const req = httpRequest(
-      { host: url.hostname, port: url.port, path, method: options.method ?? 'GET', headers, agent, timeout: options.timeoutMs ?? 15_000 },
+      {
+        host: url.hostname,
+        port: url.port,
+        path,
+        method: options.method ?? 'GET',
+        headers,
+        agent,
+        timeout: options.timeoutMs ?? 15_000,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -179,7 +190,9 @@ export class OpenApiChecker {
   private readonly cache = new Map<string, Validate>();
   private readonly templates: { template: string; regex: RegExp }[];
 
-  constructor(readonly doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> }) {
+  constructor(
+    readonly doc: { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, unknown> }> }>> },
+  ) {
     this.ajv.addSchema(doc, 'openapi');
     this.templates = Object.keys(doc.paths).map((template) => ({
       template,
@@ -210,7 +223,10 @@ export class OpenApiChecker {
     if (!template || !op) return [];
     const statusKey = op.responses[String(res.status)] ? String(res.status) : op.responses.default ? 'default' : null;
     if (statusKey === null) return [`${method} ${template}: status ${res.status} is not documented`];
-    const mediaType = String(res.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
+    const mediaType =
+      String(res.headers['content-type'] ?? '')
+        .split(';')[0]
+        ?.trim() ?? '';
     const content = op.responses[statusKey]?.content ?? {};
     if (!(mediaType in content)) return [`${method} ${template} ${res.status}: media type ${mediaType} is not documented`];
     const pointer = `openapi#/paths/${escapePointer(template)}/${method.toLowerCase()}/responses/${statusKey}/content/${escapePointer(mediaType)}/schema`;
@@ -220,7 +236,9 @@ export class OpenApiChecker {
       this.cache.set(pointer, validate);
     }
     if (validate(res.json)) return [];
-    return [`${method} ${template} ${res.status}: body does not match the document: ${JSON.stringify(validate.errors).slice(0, 500)}`];
+    return [
+      `${method} ${template} ${res.status}: body does not match the document: ${JSON.stringify(validate.errors).slice(0, 500)}`,
+    ];
   }
 }
 

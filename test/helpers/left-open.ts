@@ -20,7 +20,9 @@ const db = openDatabase(join(dir, 'left-open.db'));
 db.exec('CREATE TABLE t (n INTEGER) STRICT');
 const writer = new GroupCommitWriter(db, { backgroundCheckpointAfter: 10 });
 for (let round = 0; round < 200 && writer.stats.checkpoints === 0; round++) {
-  await Promise.all(Array.from({ length: 50 }, (_, i) => writer.run((conn) => conn.prepare('INSERT INTO t (n) VALUES (?)').run(i))));
+  await Promise.all(
+    Array.from({ length: 50 }, (_, i) => writer.run((conn) => conn.prepare('INSERT INTO t (n) VALUES (?)').run(i))),
+  );
   await sleep(5);
 }
 const crypto = new CryptoStage(deriveVaultKeys(Buffer.alloc(32, 1)), 'prd_x', { seal: true, workerAfter: 0 });
@@ -28,4 +30,6 @@ const prepared = await crypto.process(['CODE-1', 'CODE-2']);
 const tickets = new TicketPool(Buffer.alloc(32, 2), { startAfter: 1, batch: 16 });
 tickets.take();
 for (let i = 0; i < 400 && tickets.ready === 0; i++) await sleep(50);
-console.log(JSON.stringify({ checkpoints: writer.stats.checkpoints, prepared: prepared.fingerprints.length, tickets: tickets.ready }));
+console.log(
+  JSON.stringify({ checkpoints: writer.stats.checkpoints, prepared: prepared.fingerprints.length, tickets: tickets.ready }),
+);

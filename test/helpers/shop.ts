@@ -15,10 +15,19 @@ export function tempDir(): { dir: string; cleanup: () => void } {
 }
 
 /** Puts `codes` straight into the vault as available keys, with their ledger entry. */
-export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, codes: readonly string[], now = Date.now()): number[] {
+export function seedKeys(
+  db: WritableDB,
+  vault: VaultKeys,
+  productId: string,
+  codes: readonly string[],
+  now = Date.now(),
+): number[] {
   return db
     .transaction(() => {
-      const insert = stmt(db, `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`);
+      const insert = stmt(
+        db,
+        `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`,
+      );
       const ids = codes.map((code) => {
         const fp = fingerprint(vault.fingerprintKey, code);
         return Number(insert.run(productId, fp, seal(vault.sealKey, code, keyAad(productId, fp)), now).lastInsertRowid);
@@ -37,7 +46,12 @@ export async function openShop(
   const engine = Engine.open({ dataDir: dir, ...options });
   const product = await engine.createProduct({ name: 'Steam 50', price: { amount: options.price ?? 5000, currency: 'CNY' } });
   const count = options.keys ?? 1;
-  seedKeys(engine.db, engine.vault, product.id, Array.from({ length: count }, (_, i) => `CODE-${String(i).padStart(6, '0')}`));
+  seedKeys(
+    engine.db,
+    engine.vault,
+    product.id,
+    Array.from({ length: count }, (_, i) => `CODE-${String(i).padStart(6, '0')}`),
+  );
   return {
     engine,
     dir,

@@ -48,7 +48,12 @@ const OK_LEDGER: LedgerState = {
   problems: [],
 };
 
-function product(id: string, name: string, available: number, extra: Partial<DashboardSummary['products'][number]> = {}): DashboardSummary['products'][number] {
+function product(
+  id: string,
+  name: string,
+  available: number,
+  extra: Partial<DashboardSummary['products'][number]> = {},
+): DashboardSummary['products'][number] {
   return {
     id,
     name,
@@ -67,7 +72,14 @@ function summary(over: Partial<DashboardSummary> = {}): DashboardSummary {
   const products = over.products ?? [product('prd_a', 'Steam 50', 120), product('prd_b', 'iTunes 100', 4)];
   return {
     products,
-    totals: products.reduce((s, p) => ({ available: s.available + p.stock.available, reserved: s.reserved + p.stock.reserved, sold: s.sold + p.stock.sold }), { available: 0, reserved: 0, sold: 0 }),
+    totals: products.reduce(
+      (s, p) => ({
+        available: s.available + p.stock.available,
+        reserved: s.reserved + p.stock.reserved,
+        sold: s.sold + p.stock.sold,
+      }),
+      { available: 0, reserved: 0, sold: 0 },
+    ),
     defaultLowStockThreshold: 10,
     needsReview: { count: 0, oldestAt: null },
     ledger: OK_LEDGER,
@@ -109,7 +121,10 @@ describe('dashboard page', () => {
     expect(text(screen.getByTestId('sales-totals'))).toContain('2 orders · 3 codes · CN¥150.00');
     expect(screen.getByText('All clear: stock is above every threshold and nothing waits for review.')).toBeTruthy();
     // Sales are asked for in the viewer's time zone.
-    expect(transport.calls.find((c) => c.method === 'dashboard.sales')?.input).toEqual({ days: 7, tzOffsetMinutes: new Date().getTimezoneOffset() });
+    expect(transport.calls.find((c) => c.method === 'dashboard.sales')?.input).toEqual({
+      days: 7,
+      tzOffsetMinutes: new Date().getTimezoneOffset(),
+    });
   });
 
   it('words every alert and links each to where it is fixed', async () => {
@@ -117,7 +132,12 @@ describe('dashboard page', () => {
       'dashboard.summary': () =>
         summary({
           needsReview: { count: 2, oldestAt: '2026-03-10T10:00:00.000Z' },
-          ledger: { ...OK_LEDGER, status: 'broken', firstBadEntry: 7, problems: [{ seq: 7, reason: 'its contents do not match its hash (edited)' }] },
+          ledger: {
+            ...OK_LEDGER,
+            status: 'broken',
+            firstBadEntry: 7,
+            problems: [{ seq: 7, reason: 'its contents do not match its hash (edited)' }],
+          },
           alerts: [
             { kind: 'ledger_broken', firstBadEntry: 7 },
             { kind: 'needs_review', count: 2 },
@@ -128,8 +148,12 @@ describe('dashboard page', () => {
     });
     expect(await screen.findByText('The ledger does not verify')).toBeTruthy();
     expect(screen.getByText('The first bad entry is #7. History was changed outside OnceKey.')).toBeTruthy();
-    expect((screen.getByText('2 orders need review').closest('li')?.querySelector('a'))?.getAttribute('href')).toBe('#/orders/needs_review');
-    expect((screen.getByText('Xbox 20 is sold out').closest('li')?.querySelector('a'))?.getAttribute('href')).toBe('#/products/import/prd_c');
+    expect(screen.getByText('2 orders need review').closest('li')?.querySelector('a')?.getAttribute('href')).toBe(
+      '#/orders/needs_review',
+    );
+    expect(screen.getByText('Xbox 20 is sold out').closest('li')?.querySelector('a')?.getAttribute('href')).toBe(
+      '#/products/import/prd_c',
+    );
     expect(screen.getByText('iTunes 100: only 4 left')).toBeTruthy();
     expect(text(screen.getByTestId('ledger-status'))).toContain('Broken');
     expect(screen.getByText('#7: its contents do not match its hash (edited)')).toBeTruthy();
@@ -138,14 +162,26 @@ describe('dashboard page', () => {
   it('invites the owner to create a product when there is none', async () => {
     setup({ 'dashboard.summary': () => summary({ products: [] }) });
     const link = await screen.findByRole('link', { name: 'Create a product' });
-    expect((link)?.getAttribute('href')).toBe('#/products/new');
+    expect(link?.getAttribute('href')).toBe('#/products/new');
     expect(screen.queryByRole('table', { name: 'Stock per product' })).toBeNull();
   });
 
   it('verifies the ledger on request and shows the new verdict', async () => {
     let verified = false;
     const transport = setup({
-      'dashboard.summary': () => summary({ ledger: verified ? OK_LEDGER : { ...OK_LEDGER, status: 'unverified', autoVerify: false, verifiedEntries: null, verifiedAt: null, durationMs: null } }),
+      'dashboard.summary': () =>
+        summary({
+          ledger: verified
+            ? OK_LEDGER
+            : {
+                ...OK_LEDGER,
+                status: 'unverified',
+                autoVerify: false,
+                verifiedEntries: null,
+                verifiedAt: null,
+                durationMs: null,
+              },
+        }),
       'dashboard.verifyLedger': () => {
         verified = true;
         return OK_LEDGER;
@@ -162,7 +198,9 @@ describe('dashboard page', () => {
     const transport = setup();
     await screen.findByTestId('sales-totals');
     await userEvent.selectOptions(screen.getByRole('combobox', { name: 'Period' }), '30');
-    await waitFor(() => expect(transport.calls.some((c) => c.method === 'dashboard.sales' && (c.input as { days: number }).days === 30)).toBe(true));
+    await waitFor(() =>
+      expect(transport.calls.some((c) => c.method === 'dashboard.sales' && (c.input as { days: number }).days === 30)).toBe(true),
+    );
   });
 
   it('refreshes stock once after a burst of live events, without a reload', async () => {
@@ -183,7 +221,10 @@ describe('dashboard page', () => {
 
   it('is fully translated into Chinese', async () => {
     await i18n.changeLanguage('zh-CN');
-    setup({ 'dashboard.summary': () => summary({ alerts: [{ kind: 'low_stock', productId: 'prd_b', name: 'iTunes 100', available: 4, threshold: 10 }] }) });
+    setup({
+      'dashboard.summary': () =>
+        summary({ alerts: [{ kind: 'low_stock', productId: 'prd_b', name: 'iTunes 100', available: 4, threshold: 10 }] }),
+    });
     expect(await screen.findByText('iTunes 100：仅剩 4 个')).toBeTruthy();
     expect(text(screen.getByTestId('total-available'))).toContain('可售');
     expect(text(screen.getByTestId('total-reserved'))).toContain('已预留');
@@ -193,7 +234,9 @@ describe('dashboard page', () => {
 
   it('has the same keys in English and Chinese', () => {
     const keys = (value: unknown, prefix = ''): string[] =>
-      typeof value === 'object' && value !== null ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`)) : [prefix];
+      typeof value === 'object' && value !== null
+        ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`))
+        : [prefix];
     expect(keys(dashboardStrings['zh-CN']).sort()).toEqual(keys(dashboardStrings.en).sort());
   });
 });

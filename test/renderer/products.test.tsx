@@ -60,7 +60,16 @@ function catalogue(initial: DashboardProduct[]) {
     totals: { available: 0, reserved: 0, sold: 0 },
     defaultLowStockThreshold: 10,
     needsReview: { count: 0, oldestAt: null },
-    ledger: { status: 'ok', entries: 0, autoVerify: true, verifiedEntries: 0, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] },
+    ledger: {
+      status: 'ok',
+      entries: 0,
+      autoVerify: true,
+      verifiedEntries: 0,
+      verifiedAt: null,
+      durationMs: null,
+      firstBadEntry: null,
+      problems: [],
+    },
     alerts: [],
     generatedAt: '2026-03-10T12:00:00.000Z',
   });
@@ -80,7 +89,11 @@ function catalogue(initial: DashboardProduct[]) {
     'dashboard.setLowStockThreshold': (input) => {
       const index = products.findIndex((p) => p.id === input.productId);
       const threshold = input.threshold ?? 10;
-      products[index] = { ...products[index]!, lowStockThreshold: threshold, thresholdSource: input.threshold === null ? 'default' : 'product' };
+      products[index] = {
+        ...products[index]!,
+        lowStockThreshold: threshold,
+        thresholdSource: input.threshold === null ? 'default' : 'product',
+      };
       return { productId: input.productId ?? null, threshold };
     },
   };
@@ -109,7 +122,11 @@ describe('products page: products', () => {
     await userEvent.type(within(dialog).getByRole('textbox', { name: /Price/ }), '49.90');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Create' }));
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
-    expect(transport.calls.find((c) => c.method === 'products.create')?.input).toEqual({ name: 'Steam 50', price: { amount: 4990, currency: 'CNY' }, onSale: true });
+    expect(transport.calls.find((c) => c.method === 'products.create')?.input).toEqual({
+      name: 'Steam 50',
+      price: { amount: 4990, currency: 'CNY' },
+      onSale: true,
+    });
     expect(await screen.findByRole('table', { name: 'Products' })).toBeTruthy();
     expect(text(screen.getByRole('table', { name: 'Products' }))).toContain('Steam 50');
   });
@@ -128,7 +145,13 @@ describe('products page: products', () => {
     await userEvent.clear(within(dialog).getByRole('textbox', { name: /Price/ }));
     await userEvent.type(within(dialog).getByRole('textbox', { name: /Price/ }), '1000');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Create' }));
-    await waitFor(() => expect(transport.calls.find((c) => c.method === 'products.create')?.input).toEqual({ name: 'Yen card', price: { amount: 1000, currency: 'JPY' }, onSale: true }));
+    await waitFor(() =>
+      expect(transport.calls.find((c) => c.method === 'products.create')?.input).toEqual({
+        name: 'Yen card',
+        price: { amount: 1000, currency: 'JPY' },
+        onSale: true,
+      }),
+    );
   });
 
   it('edits a product: takes it off sale and gives it its own low-stock alert', async () => {
@@ -141,8 +164,16 @@ describe('products page: products', () => {
     await userEvent.type(within(dialog).getByRole('textbox', { name: /Low-stock alert/ }), '25');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Save' }));
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
-    expect(transport.calls.find((c) => c.method === 'products.update')?.input).toEqual({ id: 'prd_a', name: 'Steam 50', price: { amount: 5000, currency: 'CNY' }, onSale: false });
-    expect(transport.calls.find((c) => c.method === 'dashboard.setLowStockThreshold')?.input).toEqual({ productId: 'prd_a', threshold: 25 });
+    expect(transport.calls.find((c) => c.method === 'products.update')?.input).toEqual({
+      id: 'prd_a',
+      name: 'Steam 50',
+      price: { amount: 5000, currency: 'CNY' },
+      onSale: false,
+    });
+    expect(transport.calls.find((c) => c.method === 'dashboard.setLowStockThreshold')?.input).toEqual({
+      productId: 'prd_a',
+      threshold: 25,
+    });
     await waitFor(() => expect(text(screen.getByRole('table', { name: 'Products' }))).toContain('Not on sale'));
   });
 
@@ -163,7 +194,9 @@ describe('products page: products', () => {
 
   it('has the same keys in English and Chinese', () => {
     const keys = (value: unknown, prefix = ''): string[] =>
-      typeof value === 'object' && value !== null ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`)) : [prefix];
+      typeof value === 'object' && value !== null
+        ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`))
+        : [prefix];
     expect(keys(productsStrings['zh-CN']).sort()).toEqual(keys(productsStrings.en).sort());
   });
 });
@@ -182,7 +215,9 @@ function millionKeys(total = 1_000_000): FakeHandlers {
           productId: input.productId ?? 'prd_a',
           status,
           orderId: status === 'sold' ? `ord_${offset + i}` : null,
-          masked: `••••••••${String(offset + i).padStart(4, '0').slice(-4)}`,
+          masked: `••••••••${String(offset + i)
+            .padStart(4, '0')
+            .slice(-4)}`,
           importedAt: '2026-03-01T00:00:00.000Z',
         })),
       };
@@ -242,7 +277,11 @@ describe('products page: keys', () => {
     const transport = setup({ ...shop.handlers, ...millionKeys(3) });
     await screen.findByRole('table', { name: 'Keys' });
     await userEvent.selectOptions(screen.getByRole('combobox', { name: 'Status' }), 'sold');
-    await waitFor(() => expect(transport.calls.some((c) => c.method === 'keys.list' && (c.input as { status?: string }).status === 'sold')).toBe(true));
+    await waitFor(() =>
+      expect(transport.calls.some((c) => c.method === 'keys.list' && (c.input as { status?: string }).status === 'sold')).toBe(
+        true,
+      ),
+    );
     expect(await screen.findByText('ord_0')).toBeTruthy();
   });
 
@@ -290,10 +329,16 @@ describe('products page: import', () => {
     });
     await userEvent.click(await screen.findByRole('button', { name: 'Import codes into Steam 50' }));
     const dialog = screen.getByRole('dialog', { name: 'Import codes into Steam 50' });
-    await userEvent.type(within(dialog).getByRole('textbox', { name: 'Codes, one per line' }), 'A{enter}B{enter}C{enter}A{enter}OLD');
+    await userEvent.type(
+      within(dialog).getByRole('textbox', { name: 'Codes, one per line' }),
+      'A{enter}B{enter}C{enter}A{enter}OLD',
+    );
     await userEvent.click(within(dialog).getByRole('button', { name: 'Preview' }));
     const report = await within(dialog).findByTestId('import-report');
-    expect(transport.calls.find((c) => c.method === 'keys.preview')?.input).toEqual({ productId: 'prd_a', source: { kind: 'text', text: 'A\nB\nC\nA\nOLD' } });
+    expect(transport.calls.find((c) => c.method === 'keys.preview')?.input).toEqual({
+      productId: 'prd_a',
+      source: { kind: 'text', text: 'A\nB\nC\nA\nOLD' },
+    });
     expect(text(within(report).getByTestId('report-accepted'))).toContain('3');
     expect(text(within(report).getByTestId('report-duplicatesInBatch'))).toContain('lines 4');
     expect(text(within(report).getByTestId('report-duplicatesInVault'))).toContain('lines 5');
@@ -310,7 +355,10 @@ describe('products page: import', () => {
     expect(within(dialog).getByRole('progressbar').getAttribute('aria-valuenow')).toBeNull();
     act(() => finish?.());
     await waitFor(() => expect(screen.queryByRole('dialog')).toBeNull());
-    expect(transport.calls.find((c) => c.method === 'keys.import')?.input).toEqual({ productId: 'prd_a', source: { kind: 'text', text: 'A\nB\nC\nA\nOLD' } });
+    expect(transport.calls.find((c) => c.method === 'keys.import')?.input).toEqual({
+      productId: 'prd_a',
+      source: { kind: 'text', text: 'A\nB\nC\nA\nOLD' },
+    });
   });
 
   it('sends a chosen CSV file as base64, with the picked column and an encoding override', async () => {
@@ -318,19 +366,30 @@ describe('products page: import', () => {
     const transport = setup({
       ...shop.handlers,
       ...millionKeys(0),
-      'keys.preview': (input) => ({ ...REPORT, format: 'csv', encoding: input.encoding ?? 'utf-8', column: { index: 2, name: '卡密' } }),
+      'keys.preview': (input) => ({
+        ...REPORT,
+        format: 'csv',
+        encoding: input.encoding ?? 'utf-8',
+        column: { index: 2, name: '卡密' },
+      }),
     });
     await userEvent.click(await screen.findByRole('button', { name: 'Import codes into Steam 50' }));
     const dialog = screen.getByRole('dialog');
     await userEvent.click(within(dialog).getByRole('radio', { name: 'File' }));
     const csv = '序号,卡密\n1,AAAA-1111\n2,BBBB-2222\n';
-    await userEvent.upload(within(dialog).getByLabelText('Choose a .txt or .csv file'), new File([csv], 'codes.csv', { type: 'text/csv' }));
+    await userEvent.upload(
+      within(dialog).getByLabelText('Choose a .txt or .csv file'),
+      new File([csv], 'codes.csv', { type: 'text/csv' }),
+    );
     const columnSelect = await within(dialog).findByRole('combobox', { name: /Code column/ });
     await waitFor(() => expect(text(columnSelect)).toContain('2: 卡密'));
     await userEvent.selectOptions(columnSelect, '2');
     await userEvent.click(within(dialog).getByRole('button', { name: 'Preview' }));
     await within(dialog).findByTestId('import-report');
-    const sent = transport.calls.find((c) => c.method === 'keys.preview')?.input as { source: { kind: string; name: string; base64: string }; column: number };
+    const sent = transport.calls.find((c) => c.method === 'keys.preview')?.input as {
+      source: { kind: string; name: string; base64: string };
+      column: number;
+    };
     expect(sent.source.kind).toBe('bytes');
     expect(sent.source.name).toBe('codes.csv');
     expect(new TextDecoder().decode(Uint8Array.from(atob(sent.source.base64), (c) => c.charCodeAt(0)))).toBe(csv);
@@ -338,7 +397,12 @@ describe('products page: import', () => {
 
     // Choosing another encoding after the preview previews again with it.
     await userEvent.selectOptions(within(dialog).getByRole('combobox', { name: /Encoding/ }), 'gbk');
-    await waitFor(() => expect(transport.calls.filter((c) => c.method === 'keys.preview').at(-1)?.input).toMatchObject({ encoding: 'gbk', column: 2 }));
+    await waitFor(() =>
+      expect(transport.calls.filter((c) => c.method === 'keys.preview').at(-1)?.input).toMatchObject({
+        encoding: 'gbk',
+        column: 2,
+      }),
+    );
     expect(await within(dialog).findByText(/Detected: GBK/)).toBeTruthy();
   });
 

@@ -6,7 +6,12 @@ import { verifyLedger } from '../../engine/ledger-verify';
 import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, requireString, UsageError, type Io } from '../context';
 
 export async function backupCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { ...DATA_OPTION, ...JSON_OPTION, out: { type: 'string' }, force: { type: 'boolean', default: false } });
+  const { values } = parse(argv, {
+    ...DATA_OPTION,
+    ...JSON_OPTION,
+    out: { type: 'string' },
+    force: { type: 'boolean', default: false },
+  });
   const out = resolve(requireString(values.out, '--out <file>'));
   if (existsSync(out) && !values.force) throw new UsageError(`${out} already exists (use --force to overwrite it)`);
   const engine = openEngine(values.data);

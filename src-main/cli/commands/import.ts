@@ -9,7 +9,8 @@ import type { ImportProgress, ImportReport } from '../../vault/import';
 import type { CodeSource } from '../../vault/import-source';
 import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, requireString, UsageError, type Io } from '../context';
 
-const USAGE = 'usage: oncekey import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]';
+const USAGE =
+  'usage: oncekey import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]';
 
 function lineList(lines: readonly number[], count: number): string {
   if (count === 0) return '0';
@@ -54,7 +55,9 @@ function progressPrinter(): { update: (p: ImportProgress) => void; done: () => v
       if (!tty && now - last < 5000) return;
       if (tty && now - last < 100) return;
       last = now;
-      const text = total ? `importing: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} lines (${Math.floor((done * 100) / Math.max(total, 1))}%)` : `importing: ${done.toLocaleString('en-US')} lines`;
+      const text = total
+        ? `importing: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} lines (${Math.floor((done * 100) / Math.max(total, 1))}%)`
+        : `importing: ${done.toLocaleString('en-US')} lines`;
       process.stderr.write(tty ? `\r${text}\u001b[K` : `${text}\n`);
       printed = true;
     },
@@ -78,11 +81,16 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
     true,
   );
   const productId = requireString(values.product, '--product <id>');
-  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? `a file (or - for stdin) is required; ${USAGE}` : `one file at a time; ${USAGE}`);
+  if (positionals.length !== 1)
+    throw new UsageError(
+      positionals.length === 0 ? `a file (or - for stdin) is required; ${USAGE}` : `one file at a time; ${USAGE}`,
+    );
   const file = positionals[0]!;
   const encoding = values.encoding;
-  if (encoding !== undefined && !/^(utf-?8|gbk|gb18030|auto)$/i.test(encoding)) throw new UsageError('--encoding must be utf-8 or gbk');
-  const source: CodeSource = file === '-' ? { kind: 'stream', stream: process.stdin, name: 'stdin' } : { kind: 'file', path: resolve(file) };
+  if (encoding !== undefined && !/^(utf-?8|gbk|gb18030|auto)$/i.test(encoding))
+    throw new UsageError('--encoding must be utf-8 or gbk');
+  const source: CodeSource =
+    file === '-' ? { kind: 'stream', stream: process.stdin, name: 'stdin' } : { kind: 'file', path: resolve(file) };
 
   const engine = openEngine(values.data);
   const controller = new AbortController();
@@ -96,7 +104,9 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
       signal: controller.signal,
       onProgress: progress.update,
     };
-    const report = values['dry-run'] ? await engine.previewImport(productId, source, options) : await engine.importCodes(productId, source, options);
+    const report = values['dry-run']
+      ? await engine.previewImport(productId, source, options)
+      : await engine.importCodes(productId, source, options);
     progress.done();
     if (values.json) printJson(io, report);
     else for (const line of describeReport(report)) io.out(line);

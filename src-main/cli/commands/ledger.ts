@@ -13,7 +13,9 @@ export async function ledgerCommand(argv: readonly string[], io: Io): Promise<nu
     } else if (report.ok) {
       io.out(`ledger ok: ${report.entries} entries, chain intact, every key and order matches its history`);
     } else {
-      io.out(`ledger BROKEN: ${report.entries} entries; first bad entry: ${report.firstBadEntry ?? 'none (state not in ledger)'}`);
+      io.out(
+        `ledger BROKEN: ${report.entries} entries; first bad entry: ${report.firstBadEntry ?? 'none (state not in ledger)'}`,
+      );
       for (const problem of report.problems) io.out(`  ${problem.seq === null ? '-' : `#${problem.seq}`}: ${problem.reason}`);
     }
     // A broken ledger is a finding, not a failure of the command, but scripts want to notice it.

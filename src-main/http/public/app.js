@@ -620,7 +620,10 @@ function updateProductCard(card, product) {
   radio.disabled = soldOut;
   radio.checked = product.id === shop.selectedId;
   setText(/** @type {HTMLElement} */ (card.querySelector('.product__name')), product.name);
-  setText(/** @type {HTMLElement} */ (card.querySelector('.product__price')), formatMoney(product.price.amount, product.price.currency));
+  setText(
+    /** @type {HTMLElement} */ (card.querySelector('.product__price')),
+    formatMoney(product.price.amount, product.price.currency),
+  );
   const stock = /** @type {HTMLElement} */ (card.querySelector('.product__stock'));
   setText(stock, soldOut ? t('shop.soldOut') : t('shop.inStock', { count: available }));
   stock.classList.toggle('product__stock--out', soldOut);
@@ -869,7 +872,10 @@ async function placeOrder(request) {
         break;
       case 'rate_limited': {
         const seconds = retryAfterSeconds(result.headers.get('Retry-After'));
-        shop.message = seconds === null ? { kind: 'warning', key: 'buy.rateLimitedLater' } : { kind: 'warning', key: 'buy.rateLimited', params: { seconds } };
+        shop.message =
+          seconds === null
+            ? { kind: 'warning', key: 'buy.rateLimitedLater' }
+            : { kind: 'warning', key: 'buy.rateLimited', params: { seconds } };
         if (seconds !== null) waitBeforeRetry(seconds);
         break;
       }
@@ -905,7 +911,8 @@ function initShop() {
     if (request) void placeOrder(request);
   });
   dom.email.addEventListener('input', () => {
-    if (dom.email.hasAttribute('aria-invalid') && isValidEmail(dom.email.value.trim())) clearFieldError(dom.email, dom.emailError);
+    if (dom.email.hasAttribute('aria-invalid') && isValidEmail(dom.email.value.trim()))
+      clearFieldError(dom.email, dom.emailError);
     renderBuyButton();
   });
   dom.email.addEventListener('blur', () => {

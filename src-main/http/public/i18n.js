@@ -149,7 +149,8 @@ export const CATALOGUES = {
     'buy.rateLimitedLater': 'Too many requests. Please try again later.',
     'buy.productGone': 'This product is no longer on sale.',
     'buy.busy': 'The shop is busy. Please press “Retry purchase” in a moment.',
-    'buy.purchaseLimit': 'This email already has the most unpaid orders allowed for this product. Pay for them first, or try again later.',
+    'buy.purchaseLimit':
+      'This email already has the most unpaid orders allowed for this product. Pay for them first, or try again later.',
     'buy.failed': 'The order failed: {reason}',
 
     'recent.heading': 'Your orders',
@@ -296,7 +297,9 @@ export function formatMoney(minor, currency) {
  */
 export function formatDateTime(date, now = new Date()) {
   const sameDay = date.toDateString() === now.toDateString();
-  const options = /** @type {Intl.DateTimeFormatOptions} */ (sameDay ? { timeStyle: 'short' } : { dateStyle: 'medium', timeStyle: 'short' });
+  const options = /** @type {Intl.DateTimeFormatOptions} */ (
+    sameDay ? { timeStyle: 'short' } : { dateStyle: 'medium', timeStyle: 'short' }
+  );
   return new Intl.DateTimeFormat(current, options).format(date);
 }
 

@@ -10,7 +10,9 @@ export const catalogHandlers: Handlers<keyof typeof catalogMethods> = {
     product: toAdminProduct(await engine.createProduct({ name: input.name, price: input.price, onSale: input.onSale ?? true })),
   }),
   'products.update': async (input, { engine }) => ({
-    product: toAdminProduct(await engine.updateProduct(input.id, { name: input.name, price: input.price, onSale: input.onSale ?? true })),
+    product: toAdminProduct(
+      await engine.updateProduct(input.id, { name: input.name, price: input.price, onSale: input.onSale ?? true }),
+    ),
   }),
   'products.stock': (input, { engine }) => {
     if (!engine.getProduct(input.id)) throw new RpcError('product_not_found', `no product ${input.id}`);

@@ -36,7 +36,10 @@ interface CachedVerify {
 const verifyCache = new WeakMap<Engine, CachedVerify>();
 
 function readThresholds(db: ReadableDB): { fallback: number; own: Map<string, number> } {
-  const rows = stmt(db, `SELECT key, value FROM meta WHERE key LIKE 'alert.low_stock.%'`).all() as { key: string; value: Buffer }[];
+  const rows = stmt(db, `SELECT key, value FROM meta WHERE key LIKE 'alert.low_stock.%'`).all() as {
+    key: string;
+    value: Buffer;
+  }[];
   let fallback = DEFAULT_LOW_STOCK_THRESHOLD;
   const own = new Map<string, number>();
   for (const row of rows) {
@@ -50,7 +53,11 @@ function readThresholds(db: ReadableDB): { fallback: number; own: Map<string, nu
 
 function writeThreshold(db: WritableDB, key: string, value: number | null): void {
   if (value === null) stmt(db, 'DELETE FROM meta WHERE key = ?').run(key);
-  else stmt(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(key, Buffer.from(String(value)));
+  else
+    stmt(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
+      key,
+      Buffer.from(String(value)),
+    );
 }
 
 function ledgerEntries(db: ReadableDB): number {
@@ -61,7 +68,12 @@ function verifyNow(engine: Engine): CachedVerify {
   const started = performance.now();
   const entries = ledgerEntries(engine.db);
   const report = engine.verifyLedger();
-  const cached = { report, at: engine.clock(), durationMs: Math.round(performance.now() - started), entries: report.entries || entries };
+  const cached = {
+    report,
+    at: engine.clock(),
+    durationMs: Math.round(performance.now() - started),
+    entries: report.entries || entries,
+  };
   verifyCache.set(engine, cached);
   return cached;
 }
@@ -74,7 +86,16 @@ function autoVerifies(engine: Engine, entries: number, cached: CachedVerify | un
 
 function ledgerState(cached: CachedVerify | undefined, entries: number, autoVerify: boolean): LedgerState {
   if (!cached) {
-    return { status: 'unverified', entries, autoVerify, verifiedEntries: null, verifiedAt: null, durationMs: null, firstBadEntry: null, problems: [] };
+    return {
+      status: 'unverified',
+      entries,
+      autoVerify,
+      verifiedEntries: null,
+      verifiedAt: null,
+      durationMs: null,
+      firstBadEntry: null,
+      problems: [],
+    };
   }
   return {
     status: cached.report.ok ? 'ok' : 'broken',
@@ -127,7 +148,10 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
         low: product.onSale && product.stock.available <= lowStockThreshold,
       };
     });
-    const review = stmt(engine.db, `SELECT count(*) AS n, min(updated_at) AS oldest FROM orders WHERE status = 'needs_review'`).get() as {
+    const review = stmt(
+      engine.db,
+      `SELECT count(*) AS n, min(updated_at) AS oldest FROM orders WHERE status = 'needs_review'`,
+    ).get() as {
       n: number;
       oldest: number | null;
     };
@@ -138,11 +162,22 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
     for (const p of products) {
       if (!p.onSale) continue;
       if (p.stock.available === 0) alerts.push({ kind: 'sold_out', productId: p.id, name: p.name });
-      else if (p.low) alerts.push({ kind: 'low_stock', productId: p.id, name: p.name, available: p.stock.available, threshold: p.lowStockThreshold });
+      else if (p.low)
+        alerts.push({
+          kind: 'low_stock',
+          productId: p.id,
+          name: p.name,
+          available: p.stock.available,
+          threshold: p.lowStockThreshold,
+        });
     }
     if (ledger.status === 'unverified') alerts.push({ kind: 'ledger_unverified', entries: ledger.entries });
     const totals = products.reduce(
-      (sum, p) => ({ available: sum.available + p.stock.available, reserved: sum.reserved + p.stock.reserved, sold: sum.sold + p.stock.sold }),
+      (sum, p) => ({
+        available: sum.available + p.stock.available,
+        reserved: sum.reserved + p.stock.reserved,
+        sold: sum.sold + p.stock.sold,
+      }),
       { available: 0, reserved: 0, sold: 0 },
     );
     return {

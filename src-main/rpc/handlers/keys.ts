@@ -43,8 +43,10 @@ function wire(report: ImportReport) {
 }
 
 export const keysHandlers: Handlers<keyof typeof keysMethods> = {
-  'keys.preview': async (input, { engine }) => wire(await engine.previewImport(input.productId, codeSource(input.source), options(input))),
-  'keys.import': async (input, { engine }) => wire(await engine.importCodes(input.productId, codeSource(input.source), options(input))),
+  'keys.preview': async (input, { engine }) =>
+    wire(await engine.previewImport(input.productId, codeSource(input.source), options(input))),
+  'keys.import': async (input, { engine }) =>
+    wire(await engine.importCodes(input.productId, codeSource(input.source), options(input))),
   'keys.list': (input, { engine }) => {
     const page = listKeys(engine.db, engine.vault, {
       offset: input.offset,
@@ -52,7 +54,10 @@ export const keysHandlers: Handlers<keyof typeof keysMethods> = {
       ...(input.productId !== undefined ? { productId: input.productId } : {}),
       ...(input.status !== undefined ? { status: input.status } : {}),
     });
-    return { total: page.total, rows: page.rows.map((r) => ({ ...r, importedAt: r.importedAt === null ? null : iso(r.importedAt) })) };
+    return {
+      total: page.total,
+      rows: page.rows.map((r) => ({ ...r, importedAt: r.importedAt === null ? null : iso(r.importedAt) })),
+    };
   },
   'keys.reveal': async (input, { engine, actor }) => ({
     code: await engine.writer.run((db, now) => revealKey(db, engine.vault, input.keyId, input.purpose, actor, now)),

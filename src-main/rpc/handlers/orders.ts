@@ -36,11 +36,7 @@ export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
   }),
   'orders.redeliver': async (input, { engine, actor }) => {
     const result = await engine.writer.run((db, now) =>
-      redeliver(
-        db,
-        { now },
-        { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor },
-      ),
+      redeliver(db, { now }, { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor }),
     );
     return { order: changed(engine, result.order), delivered: result.delivered, burned: result.burned };
   },

@@ -42,7 +42,8 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
   'reconcile.lookup': (input, { engine }) => lookup(engine.db, engine.vault, input.query),
   'reconcile.export': async (input, { engine }) => {
     const at = stamp(engine.clock());
-    if (input.kind === 'findings') return { fileName: `oncekey-findings-${at}.csv`, csv: findingsCsv(await runReconcile(engine)) };
+    if (input.kind === 'findings')
+      return { fileName: `oncekey-findings-${at}.csv`, csv: findingsCsv(await runReconcile(engine)) };
     return { fileName: `oncekey-evidence-${at}.csv`, csv: evidenceCsv(lookup(engine.db, engine.vault, input.query)) };
   },
 };

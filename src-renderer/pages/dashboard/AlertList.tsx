@@ -22,7 +22,12 @@ export function AlertList({ alerts }: { alerts: readonly DashboardAlert[] }) {
   function describe(alert: DashboardAlert): { title: string; hint: string; href: string; action: string } {
     switch (alert.kind) {
       case 'sold_out':
-        return { title: t('alerts.soldOut', { name: alert.name }), hint: t('alerts.soldOutHint'), href: hrefOf('products', `import/${alert.productId}`), action: t('alerts.importCodes') };
+        return {
+          title: t('alerts.soldOut', { name: alert.name }),
+          hint: t('alerts.soldOutHint'),
+          href: hrefOf('products', `import/${alert.productId}`),
+          action: t('alerts.importCodes'),
+        };
       case 'low_stock':
         return {
           title: t('alerts.lowStock', { name: alert.name, available: n(alert.available) }),
@@ -31,16 +36,29 @@ export function AlertList({ alerts }: { alerts: readonly DashboardAlert[] }) {
           action: t('alerts.importCodes'),
         };
       case 'needs_review':
-        return { title: t('alerts.needsReview', { count: alert.count }), hint: t('alerts.needsReviewHint'), href: hrefOf('orders', 'needs_review'), action: t('alerts.openOrders') };
+        return {
+          title: t('alerts.needsReview', { count: alert.count }),
+          hint: t('alerts.needsReviewHint'),
+          href: hrefOf('orders', 'needs_review'),
+          action: t('alerts.openOrders'),
+        };
       case 'ledger_broken':
         return {
           title: t('alerts.ledgerBroken'),
-          hint: alert.firstBadEntry === null ? t('alerts.ledgerBrokenNoSeq') : t('alerts.ledgerBrokenHint', { seq: alert.firstBadEntry }),
+          hint:
+            alert.firstBadEntry === null
+              ? t('alerts.ledgerBrokenNoSeq')
+              : t('alerts.ledgerBrokenHint', { seq: alert.firstBadEntry }),
           href: hrefOf('ledger'),
           action: t('alerts.openLedger'),
         };
       case 'ledger_unverified':
-        return { title: t('alerts.ledgerUnverified'), hint: t('alerts.ledgerUnverifiedHint', { entries: n(alert.entries) }), href: hrefOf('ledger'), action: t('alerts.openLedger') };
+        return {
+          title: t('alerts.ledgerUnverified'),
+          hint: t('alerts.ledgerUnverifiedHint', { entries: n(alert.entries) }),
+          href: hrefOf('ledger'),
+          action: t('alerts.openLedger'),
+        };
     }
   }
 

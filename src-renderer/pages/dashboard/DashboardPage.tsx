@@ -65,7 +65,12 @@ export function DashboardPage() {
       )}
       <div className="dash__grid">
         <AlertList alerts={summary.alerts} />
-        <LedgerCard ledger={summary.ledger} verifying={state.verifying} verifyError={state.verifyError} onVerify={() => void state.verifyLedger(transport)} />
+        <LedgerCard
+          ledger={summary.ledger}
+          verifying={state.verifying}
+          verifyError={state.verifyError}
+          onVerify={() => void state.verifyLedger(transport)}
+        />
       </div>
       {summary.products.length > 0 ? (
         <>

@@ -18,7 +18,13 @@ export function LedgerCard({ ledger, verifying, verifyError, onVerify }: LedgerC
   const { t, i18n } = useTranslation('dashboard');
   const lang = i18n.language;
   const badge =
-    ledger.status === 'ok' ? <Badge tone="success">{t('ledger.ok')}</Badge> : ledger.status === 'broken' ? <Badge tone="danger">{t('ledger.broken')}</Badge> : <Badge tone="info">{t('ledger.unverified')}</Badge>;
+    ledger.status === 'ok' ? (
+      <Badge tone="success">{t('ledger.ok')}</Badge>
+    ) : ledger.status === 'broken' ? (
+      <Badge tone="danger">{t('ledger.broken')}</Badge>
+    ) : (
+      <Badge tone="info">{t('ledger.unverified')}</Badge>
+    );
   const newSince = ledger.verifiedEntries === null ? 0 : ledger.entries - ledger.verifiedEntries;
   return (
     <Card

@@ -26,7 +26,13 @@ export function SalesChart({ sales, days, onDays }: SalesChartProps) {
   const scale = main ? 10 ** currencyExponent(main) : 1;
   const data = sales.points.map((point) => {
     const minor = point.revenue.find((m) => m.currency === main)?.amount ?? 0;
-    return { label: formatBucket(point.start, sales.bucket, lang), units: point.units, orders: point.orders, revenue: minor / scale, minor };
+    return {
+      label: formatBucket(point.start, sales.bucket, lang),
+      units: point.units,
+      orders: point.orders,
+      revenue: minor / scale,
+      minor,
+    };
   });
   const periodSelect = (
     <Field label={t('sales.range')} className="dash-period">
@@ -50,21 +56,62 @@ export function SalesChart({ sales, days, onDays }: SalesChartProps) {
       </p>
       {sales.totals.orders === 0 ? <p className="dash-sales__none">{t('sales.none')}</p> : null}
       <div className="dash-chart" aria-hidden="true">
-        <ComposedChart responsive data={data} style={{ width: '100%', height: 260 }} margin={{ top: 8, right: 8, bottom: 0, left: 0 }}>
+        <ComposedChart
+          responsive
+          data={data}
+          style={{ width: '100%', height: 260 }}
+          margin={{ top: 8, right: 8, bottom: 0, left: 0 }}
+        >
           <CartesianGrid strokeDasharray="3 3" vertical={false} stroke="var(--border)" />
           <XAxis dataKey="label" tick={{ fontSize: 12 }} interval="preserveStartEnd" minTickGap={16} stroke="var(--text-muted)" />
-          <YAxis yAxisId="units" allowDecimals={false} tickFormatter={(value: number) => formatCount(value, lang)} tick={{ fontSize: 12 }} width={40} stroke="var(--text-muted)" />
-          {main ? <YAxis yAxisId="revenue" orientation="right" tickFormatter={(value: number) => formatCount(value, lang)} tick={{ fontSize: 12 }} width={56} stroke="var(--text-muted)" /> : null}
+          <YAxis
+            yAxisId="units"
+            allowDecimals={false}
+            tickFormatter={(value: number) => formatCount(value, lang)}
+            tick={{ fontSize: 12 }}
+            width={40}
+            stroke="var(--text-muted)"
+          />
+          {main ? (
+            <YAxis
+              yAxisId="revenue"
+              orientation="right"
+              tickFormatter={(value: number) => formatCount(value, lang)}
+              tick={{ fontSize: 12 }}
+              width={56}
+              stroke="var(--text-muted)"
+            />
+          ) : null}
           <Tooltip
             formatter={(value, name, item) => {
               const payload = (item as { payload?: { minor?: number } } | undefined)?.payload;
-              if (name === 'revenue' && main && payload?.minor !== undefined) return [formatMoney({ amount: payload.minor, currency: main }, lang), t('sales.revenue', { currency: main })];
+              if (name === 'revenue' && main && payload?.minor !== undefined)
+                return [formatMoney({ amount: payload.minor, currency: main }, lang), t('sales.revenue', { currency: main })];
               return [formatCount(Number(value), lang), name === 'units' ? t('sales.units') : t('sales.orders')];
             }}
           />
-          <Legend formatter={(value) => (value === 'revenue' && main ? t('sales.revenue', { currency: main }) : t('sales.units'))} />
-          <Bar yAxisId="units" dataKey="units" name="units" fill="var(--accent)" radius={[3, 3, 0, 0]} isAnimationActive={false} />
-          {main ? <Line yAxisId="revenue" dataKey="revenue" name="revenue" stroke="var(--info)" strokeWidth={2} dot={false} isAnimationActive={false} /> : null}
+          <Legend
+            formatter={(value) => (value === 'revenue' && main ? t('sales.revenue', { currency: main }) : t('sales.units'))}
+          />
+          <Bar
+            yAxisId="units"
+            dataKey="units"
+            name="units"
+            fill="var(--accent)"
+            radius={[3, 3, 0, 0]}
+            isAnimationActive={false}
+          />
+          {main ? (
+            <Line
+              yAxisId="revenue"
+              dataKey="revenue"
+              name="revenue"
+              stroke="var(--info)"
+              strokeWidth={2}
+              dot={false}
+              isAnimationActive={false}
+            />
+          ) : null}
         </ComposedChart>
       </div>
       <table className="visually-hidden">

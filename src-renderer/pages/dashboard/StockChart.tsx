@@ -13,7 +13,12 @@ const ROW_HEIGHT = 34;
 export function StockChart({ products }: { products: readonly DashboardProduct[] }) {
   const { t, i18n } = useTranslation('dashboard');
   const n = (value: number) => formatCount(value, i18n.language);
-  const data = products.map((p) => ({ name: p.name, available: p.stock.available, reserved: p.stock.reserved, sold: p.stock.sold }));
+  const data = products.map((p) => ({
+    name: p.name,
+    available: p.stock.available,
+    reserved: p.stock.reserved,
+    sold: p.stock.sold,
+  }));
   const label = (key: string) => t(`totals.${key}`);
 
   const columns: Column<DashboardProduct>[] = [
@@ -23,7 +28,13 @@ export function StockChart({ products }: { products: readonly DashboardProduct[]
       render: (p) => (
         <span className="dash-stock__name">
           {p.name}
-          {!p.onSale ? <Badge tone="neutral">{t('stock.offSale')}</Badge> : p.stock.available === 0 ? <Badge tone="danger">{t('stock.soldOut')}</Badge> : p.low ? <Badge tone="warning">{t('stock.low')}</Badge> : null}
+          {!p.onSale ? (
+            <Badge tone="neutral">{t('stock.offSale')}</Badge>
+          ) : p.stock.available === 0 ? (
+            <Badge tone="danger">{t('stock.soldOut')}</Badge>
+          ) : p.low ? (
+            <Badge tone="warning">{t('stock.low')}</Badge>
+          ) : null}
         </span>
       ),
     },
@@ -44,7 +55,13 @@ export function StockChart({ products }: { products: readonly DashboardProduct[]
           margin={{ top: 4, right: 16, bottom: 4, left: 8 }}
         >
           <CartesianGrid strokeDasharray="3 3" horizontal={false} stroke="var(--border)" />
-          <XAxis type="number" allowDecimals={false} tickFormatter={(value: number) => n(value)} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
+          <XAxis
+            type="number"
+            allowDecimals={false}
+            tickFormatter={(value: number) => n(value)}
+            tick={{ fontSize: 12 }}
+            stroke="var(--text-muted)"
+          />
           <YAxis type="category" dataKey="name" width={140} tick={{ fontSize: 12 }} stroke="var(--text-muted)" />
           <Tooltip formatter={(value, name) => [n(Number(value)), label(String(name))]} />
           <Legend formatter={(value) => label(String(value))} />

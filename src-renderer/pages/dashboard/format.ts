@@ -25,6 +25,7 @@ export function formatTime(iso: string, language: string): string {
 
 /** A bucket label on a chart axis: the hour for hourly buckets, the day otherwise. */
 export function formatBucket(iso: string, bucket: 'hour' | 'day', language: string): string {
-  const options: Intl.DateTimeFormatOptions = bucket === 'hour' ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric' };
+  const options: Intl.DateTimeFormatOptions =
+    bucket === 'hour' ? { hour: '2-digit', minute: '2-digit' } : { month: 'short', day: 'numeric' };
   return new Intl.DateTimeFormat(language, options).format(new Date(iso));
 }

@@ -80,7 +80,8 @@ const en = {
     newSince_one: '{{count}} new entry since then.',
     newSince_other: '{{count}} new entries since then.',
     tookMs: 'That took {{ms}} ms.',
-    slowWarning: 'This shop is large, so the ledger is verified only when you ask: it replays every entry and checks every key, which takes a while.',
+    slowWarning:
+      'This shop is large, so the ledger is verified only when you ask: it replays every entry and checks every key, which takes a while.',
     verify: 'Verify now',
     verifying: 'Verifying…',
     firstBad: 'First bad entry: #{{seq}}',

@@ -26,9 +26,12 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
 
   useEffect(() => () => useImport.getState().reset(), []);
 
-  useLive((event) => {
-    if (event.type === 'import' && event.productId === product.id) useImport.getState().onProgress(event.done, event.total);
-  }, ['import']);
+  useLive(
+    (event) => {
+      if (event.type === 'import' && event.productId === product.id) useImport.getState().onProgress(event.done, event.total);
+    },
+    ['import'],
+  );
 
   const isCsv = s.mode === 'file' ? s.file !== null && isCsvName(s.file.name) : looksLikeCsv(s.text);
   useEffect(() => {
@@ -72,13 +75,20 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
         : null;
   const detected = s.report?.encoding ?? null;
   const encodingOptions = [
-    { value: '', label: detected && s.encoding === null ? `${t('import.encodingAuto')} (${detected.toUpperCase()})` : t('import.encodingAuto') },
+    {
+      value: '',
+      label:
+        detected && s.encoding === null ? `${t('import.encodingAuto')} (${detected.toUpperCase()})` : t('import.encodingAuto'),
+    },
     { value: 'utf-8', label: 'UTF-8' },
     { value: 'gbk', label: 'GBK / GB18030' },
   ];
   const columnOptions = [
     { value: '', label: t('import.columnAuto') },
-    ...header.map((cell, index) => ({ value: String(index + 1), label: cell ? `${index + 1}: ${cell}` : t('import.columnNumber', { number: index + 1 }) })),
+    ...header.map((cell, index) => ({
+      value: String(index + 1),
+      label: cell ? `${index + 1}: ${cell}` : t('import.columnNumber', { number: index + 1 }),
+    })),
   ];
 
   const footer = importing ? (
@@ -91,7 +101,12 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
           {t('import.import', { formatted: formatCount(s.report.accepted, lang) })}
         </Button>
       ) : (
-        <Button variant="primary" onClick={() => void s.preview(transport, product.id)} disabled={!hasSource || tooBig} busy={s.step === 'previewing'}>
+        <Button
+          variant="primary"
+          onClick={() => void s.preview(transport, product.id)}
+          disabled={!hasSource || tooBig}
+          busy={s.step === 'previewing'}
+        >
           {s.step === 'previewing' ? t('import.previewing') : t('import.preview')}
         </Button>
       )}
@@ -118,7 +133,14 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
           <div className="segmented" role="radiogroup" aria-label={t('import.sourceLabel')}>
             {(['paste', 'file'] as const).map((mode) => (
               <label key={mode} className={s.mode === mode ? 'segmented__item segmented__item--on' : 'segmented__item'}>
-                <input type="radio" name="import-mode" value={mode} checked={s.mode === mode} onChange={() => s.setMode(mode)} data-autofocus={s.mode === mode ? true : undefined} />
+                <input
+                  type="radio"
+                  name="import-mode"
+                  value={mode}
+                  checked={s.mode === mode}
+                  onChange={() => s.setMode(mode)}
+                  data-autofocus={s.mode === mode ? true : undefined}
+                />
                 {t(`import.${mode}`)}
               </label>
             ))}
@@ -126,7 +148,14 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
           {s.mode === 'paste' ? (
             <label className="field">
               <span className="field__text">{t('import.pasteLabel')}</span>
-              <textarea className="input import__text" rows={8} value={s.text} placeholder={t('import.pastePlaceholder')} onChange={(e) => s.setText(e.target.value)} spellCheck={false} />
+              <textarea
+                className="input import__text"
+                rows={8}
+                value={s.text}
+                placeholder={t('import.pastePlaceholder')}
+                onChange={(e) => s.setText(e.target.value)}
+                spellCheck={false}
+              />
             </label>
           ) : (
             <div className="field">
@@ -144,19 +173,36 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
                   {t('import.browse')}
                 </label>
                 <span className={s.file ? 'import__file-name' : 'muted'}>
-                  {s.file ? t('import.fileChosen', { name: s.file.name, size: formatBytes(s.file.size, lang) }) : t('import.noFile')}
+                  {s.file
+                    ? t('import.fileChosen', { name: s.file.name, size: formatBytes(s.file.size, lang) })
+                    : t('import.noFile')}
                 </span>
               </div>
-              {tooBig ? <p className="field__error" role="alert">{t('import.tooBig', { max: formatBytes(MAX_UPLOAD_BYTES, lang) })}</p> : null}
+              {tooBig ? (
+                <p className="field__error" role="alert">
+                  {t('import.tooBig', { max: formatBytes(MAX_UPLOAD_BYTES, lang) })}
+                </p>
+              ) : null}
             </div>
           )}
           <div className="import__options">
-            <Field label={t('import.encoding')} hint={detected ? t('import.encodingDetected', { encoding: detected.toUpperCase() }) : undefined}>
-              <Select value={s.encoding ?? ''} onChange={(e) => s.setEncoding((e.target.value || null) as ImportEncodingChoice | null)} options={encodingOptions} />
+            <Field
+              label={t('import.encoding')}
+              hint={detected ? t('import.encodingDetected', { encoding: detected.toUpperCase() }) : undefined}
+            >
+              <Select
+                value={s.encoding ?? ''}
+                onChange={(e) => s.setEncoding((e.target.value || null) as ImportEncodingChoice | null)}
+                options={encodingOptions}
+              />
             </Field>
             {isCsv ? (
               <Field label={t('import.column')} hint={t('import.columnHint')}>
-                <Select value={s.column === null ? '' : String(s.column)} onChange={(e) => s.setColumn(e.target.value ? Number(e.target.value) : null)} options={columnOptions} />
+                <Select
+                  value={s.column === null ? '' : String(s.column)}
+                  onChange={(e) => s.setColumn(e.target.value ? Number(e.target.value) : null)}
+                  options={columnOptions}
+                />
               </Field>
             ) : null}
           </div>
@@ -177,7 +223,10 @@ export function ImportDialog({ product, onClose }: { product: DashboardProduct; 
               aria-valuemax={100}
               aria-valuenow={percent ?? undefined}
             >
-              <div className={percent === null ? 'progress__bar progress__bar--indeterminate' : 'progress__bar'} style={percent === null ? undefined : { width: `${percent}%` }} />
+              <div
+                className={percent === null ? 'progress__bar progress__bar--indeterminate' : 'progress__bar'}
+                style={percent === null ? undefined : { width: `${percent}%` }}
+              />
             </div>
             <p className="muted" aria-live="polite">
               {progressLine}

@@ -11,14 +11,26 @@ export function ImportReportView({ report }: { report: ImportOutcome }) {
   const lines = (sample: readonly number[], count: number) =>
     sample.length === 0 ? null : (
       <span className="muted import__lines">
-        {t('import.linesAt', { lines: sample.slice(0, SAMPLE_LINES).join(', ') + (count > Math.min(sample.length, SAMPLE_LINES) ? ', …' : '') })}
+        {t('import.linesAt', {
+          lines: sample.slice(0, SAMPLE_LINES).join(', ') + (count > Math.min(sample.length, SAMPLE_LINES) ? ', …' : ''),
+        })}
       </span>
     );
   const duplicates = report.duplicatesInBatch + report.duplicatesInVault;
   const rows: { key: string; label: string; value: number; sample?: readonly number[]; tone?: string }[] = [
     { key: 'accepted', label: t('import.accepted'), value: report.accepted, tone: 'good' },
-    { key: 'duplicatesInBatch', label: t('import.duplicatesInBatch'), value: report.duplicatesInBatch, sample: report.samples.duplicatesInBatch },
-    { key: 'duplicatesInVault', label: t('import.duplicatesInVault'), value: report.duplicatesInVault, sample: report.samples.duplicatesInVault },
+    {
+      key: 'duplicatesInBatch',
+      label: t('import.duplicatesInBatch'),
+      value: report.duplicatesInBatch,
+      sample: report.samples.duplicatesInBatch,
+    },
+    {
+      key: 'duplicatesInVault',
+      label: t('import.duplicatesInVault'),
+      value: report.duplicatesInVault,
+      sample: report.samples.duplicatesInVault,
+    },
     { key: 'blank', label: t('import.blank'), value: report.blank, sample: report.samples.blank },
     { key: 'overLong', label: t('import.overLong'), value: report.overLong, sample: report.samples.overLong },
     { key: 'invalid', label: t('import.invalid'), value: report.invalid, sample: report.samples.invalid },
@@ -30,13 +42,19 @@ export function ImportReportView({ report }: { report: ImportOutcome }) {
         <span className="muted">
           {t('import.format')}: {report.format.toUpperCase()}
           {report.encoding ? ` · ${report.encoding.toUpperCase()}` : ''}
-          {report.column ? ` · ${t('import.column')}: ${report.column.name ?? t('import.columnNumber', { number: report.column.index })}` : ''}
+          {report.column
+            ? ` · ${t('import.column')}: ${report.column.name ?? t('import.columnNumber', { number: report.column.index })}`
+            : ''}
           {` · ${t('import.lines')}: ${n(report.lines)}`}
         </span>
       </header>
       <dl className="import-report__grid">
         {rows.map((row) => (
-          <div key={row.key} className={`import-report__item${row.tone === 'good' ? ' import-report__item--good' : row.value > 0 ? ' import-report__item--warn' : ''}`} data-testid={`report-${row.key}`}>
+          <div
+            key={row.key}
+            className={`import-report__item${row.tone === 'good' ? ' import-report__item--good' : row.value > 0 ? ' import-report__item--warn' : ''}`}
+            data-testid={`report-${row.key}`}
+          >
             <dt>{row.label}</dt>
             <dd>
               <strong className="num">{n(row.value)}</strong>

@@ -20,7 +20,13 @@ const VIEW_ROWS = 14;
 /** Wait this long after scrolling stops moving the range before fetching (a fast drag skips pages). */
 const FETCH_DELAY_MS = 60;
 
-const TONES: Record<string, BadgeTone> = { available: 'success', reserved: 'warning', sold: 'info', burned: 'danger', staged: 'neutral' };
+const TONES: Record<string, BadgeTone> = {
+  available: 'success',
+  reserved: 'warning',
+  sold: 'info',
+  burned: 'danger',
+  staged: 'neutral',
+};
 
 export function KeyTable({ product, onImport }: { product: DashboardProduct; onImport: () => void }) {
   const { t, i18n } = useTranslation('products');
@@ -84,20 +90,33 @@ export function KeyTable({ product, onImport }: { product: DashboardProduct; onI
       <Select
         value={status ?? ''}
         onChange={(event) => setStatus((event.target.value || null) as KeyStatus | null)}
-        options={[{ value: '', label: t('keys.all') }, ...KEY_STATUSES.map((s) => ({ value: s, label: t(`keys.statuses.${s}`) }))]}
+        options={[
+          { value: '', label: t('keys.all') },
+          ...KEY_STATUSES.map((s) => ({ value: s, label: t(`keys.statuses.${s}`) })),
+        ]}
       />
     </Field>
   );
 
   let body;
   if (error && total === null) {
-    body = <p className="field__error" role="alert">{describeError(t, error)}</p>;
+    body = (
+      <p className="field__error" role="alert">
+        {describeError(t, error)}
+      </p>
+    );
   } else if (total === 0) {
     body = (
       <EmptyState
         title={status ? t('keys.noneFiltered') : t('keys.none')}
         hint={status ? undefined : t('keys.importFirst')}
-        action={status ? undefined : <Button variant="primary" onClick={onImport}>{t('list.import')}</Button>}
+        action={
+          status ? undefined : (
+            <Button variant="primary" onClick={onImport}>
+              {t('list.import')}
+            </Button>
+          )
+        }
       />
     );
   } else {
@@ -109,16 +128,30 @@ export function KeyTable({ product, onImport }: { product: DashboardProduct; onI
           <span role="columnheader">{t('keys.status')}</span>
           <span role="columnheader">{t('keys.order')}</span>
           <span role="columnheader">{t('keys.imported')}</span>
-          <span role="columnheader" className="visually-hidden">{t('keys.actions')}</span>
+          <span role="columnheader" className="visually-hidden">
+            {t('keys.actions')}
+          </span>
         </div>
-        <div ref={scroller} className="keys__scroll" style={{ height: ROW_HEIGHT * VIEW_ROWS }} tabIndex={0} data-testid="key-scroller">
+        <div
+          ref={scroller}
+          className="keys__scroll"
+          style={{ height: ROW_HEIGHT * VIEW_ROWS }}
+          tabIndex={0}
+          data-testid="key-scroller"
+        >
           <div role="rowgroup" style={{ height: virtualizer.getTotalSize(), position: 'relative' }}>
             {items.map((item) => {
               const row = rowAt(item.index);
               const style = { height: ROW_HEIGHT, transform: `translateY(${item.start}px)` };
               if (!row) {
                 return (
-                  <div key={item.key} className="keys__row keys__row--loading" role="row" aria-rowindex={item.index + 2} style={style}>
+                  <div
+                    key={item.key}
+                    className="keys__row keys__row--loading"
+                    role="row"
+                    aria-rowindex={item.index + 2}
+                    style={style}
+                  >
                     <span role="cell" className="keys__skeleton">
                       <span className="visually-hidden">{t('keys.loadingRow')}</span>
                     </span>
@@ -127,25 +160,59 @@ export function KeyTable({ product, onImport }: { product: DashboardProduct; onI
               }
               const code = revealed.get(row.id);
               return (
-                <div key={item.key} className="keys__row" role="row" aria-rowindex={item.index + 2} style={style} data-key-id={row.id}>
-                  <span role="cell" className="num muted">{row.id}</span>
-                  <span role="cell" className={code ? 'mono keys__code keys__code--shown' : 'mono keys__code'}>{code ?? row.masked}</span>
-                  <span role="cell">
-                    <Badge tone={TONES[row.status] ?? 'neutral'}>{t(`keys.statuses.${row.status}`, { defaultValue: row.status })}</Badge>
+                <div
+                  key={item.key}
+                  className="keys__row"
+                  role="row"
+                  aria-rowindex={item.index + 2}
+                  style={style}
+                  data-key-id={row.id}
+                >
+                  <span role="cell" className="num muted">
+                    {row.id}
                   </span>
-                  <span role="cell" className="mono keys__order">{row.orderId ?? ''}</span>
-                  <span role="cell" className="muted">{row.importedAt ? formatTime(row.importedAt, lang) : ''}</span>
+                  <span role="cell" className={code ? 'mono keys__code keys__code--shown' : 'mono keys__code'}>
+                    {code ?? row.masked}
+                  </span>
+                  <span role="cell">
+                    <Badge tone={TONES[row.status] ?? 'neutral'}>
+                      {t(`keys.statuses.${row.status}`, { defaultValue: row.status })}
+                    </Badge>
+                  </span>
+                  <span role="cell" className="mono keys__order">
+                    {row.orderId ?? ''}
+                  </span>
+                  <span role="cell" className="muted">
+                    {row.importedAt ? formatTime(row.importedAt, lang) : ''}
+                  </span>
                   <span role="cell" className="keys__actions">
                     {code ? (
-                      <Button size="sm" variant="ghost" aria-label={t('keys.hideNamed', { id: row.id })} onClick={() => setRevealed(row.id, null)}>
+                      <Button
+                        size="sm"
+                        variant="ghost"
+                        aria-label={t('keys.hideNamed', { id: row.id })}
+                        onClick={() => setRevealed(row.id, null)}
+                      >
                         {t('keys.hide')}
                       </Button>
                     ) : (
-                      <Button size="sm" variant="ghost" aria-label={t('keys.revealNamed', { id: row.id })} disabled={busyKey === row.id} onClick={() => void reveal(row, 'reveal')}>
+                      <Button
+                        size="sm"
+                        variant="ghost"
+                        aria-label={t('keys.revealNamed', { id: row.id })}
+                        disabled={busyKey === row.id}
+                        onClick={() => void reveal(row, 'reveal')}
+                      >
                         {t('keys.reveal')}
                       </Button>
                     )}
-                    <Button size="sm" variant="ghost" aria-label={t('keys.copyNamed', { id: row.id })} disabled={busyKey === row.id} onClick={() => void reveal(row, 'copy')}>
+                    <Button
+                      size="sm"
+                      variant="ghost"
+                      aria-label={t('keys.copyNamed', { id: row.id })}
+                      disabled={busyKey === row.id}
+                      onClick={() => void reveal(row, 'copy')}
+                    >
                       {t('keys.copy')}
                     </Button>
                   </span>
@@ -161,7 +228,11 @@ export function KeyTable({ product, onImport }: { product: DashboardProduct; onI
   return (
     <Card
       title={t('keys.title', { name: product.name })}
-      subtitle={total === null ? t('states.loading', { ns: 'common' }) : t('keys.count', { count: total, formatted: formatCount(total, lang) })}
+      subtitle={
+        total === null
+          ? t('states.loading', { ns: 'common' })
+          : t('keys.count', { count: total, formatted: formatCount(total, lang) })
+      }
       actions={filter}
       className="keys-card"
     >

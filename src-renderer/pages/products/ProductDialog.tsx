@@ -41,7 +41,10 @@ export function ProductDialog({ product, onClose }: ProductDialogProps) {
   const thresholdValue = threshold.trim() === '' ? null : /^\d{1,9}$/.test(threshold.trim()) ? Number(threshold.trim()) : NaN;
   const errors = {
     name: name.trim().length < 1 || name.trim().length > 200 ? t('dialog.nameRequired') : null,
-    price: amount === null && currencyOk ? t('dialog.priceInvalid', { example: example(currency), decimals: currencyExponent(currency) }) : null,
+    price:
+      amount === null && currencyOk
+        ? t('dialog.priceInvalid', { example: example(currency), decimals: currencyExponent(currency) })
+        : null,
     currency: currencyOk ? null : t('dialog.currencyInvalid'),
     threshold: Number.isNaN(thresholdValue) ? t('dialog.thresholdInvalid') : null,
   };
@@ -56,7 +59,11 @@ export function ProductDialog({ product, onClose }: ProductDialogProps) {
     setBusy(true);
     setFailure(null);
     try {
-      const id = await save(transport, { name, price: { amount, currency }, onSale, lowStockThreshold: thresholdValue }, product?.id);
+      const id = await save(
+        transport,
+        { name, price: { amount, currency }, onSale, lowStockThreshold: thresholdValue },
+        product?.id,
+      );
       toast.success(product ? t('dialog.saved', { name: name.trim() }) : t('dialog.created', { name: name.trim() }));
       onClose(id);
     } catch (error) {
@@ -84,8 +91,18 @@ export function ProductDialog({ product, onClose }: ProductDialogProps) {
           <Input data-autofocus value={name} maxLength={200} onChange={(e) => setName(e.target.value)} autoComplete="off" />
         </Field>
         <div className="product-form__row">
-          <Field label={t('dialog.price')} hint={t('dialog.priceHint', { currency, example: example(currency) })} error={show(errors.price)}>
-            <Input value={price} inputMode="decimal" onChange={(e) => setPrice(e.target.value)} placeholder={example(currency)} autoComplete="off" />
+          <Field
+            label={t('dialog.price')}
+            hint={t('dialog.priceHint', { currency, example: example(currency) })}
+            error={show(errors.price)}
+          >
+            <Input
+              value={price}
+              inputMode="decimal"
+              onChange={(e) => setPrice(e.target.value)}
+              placeholder={example(currency)}
+              autoComplete="off"
+            />
           </Field>
           <Field label={t('dialog.currency')} error={show(errors.currency)}>
             <Select value={currency} onChange={(e) => setCurrency(e.target.value)} options={currencyOptions} />
@@ -99,7 +116,13 @@ export function ProductDialog({ product, onClose }: ProductDialogProps) {
           </span>
         </label>
         <Field label={t('dialog.threshold')} hint={t('dialog.thresholdHint', { fallback })} error={show(errors.threshold)}>
-          <Input value={threshold} inputMode="numeric" onChange={(e) => setThreshold(e.target.value)} placeholder={String(fallback)} autoComplete="off" />
+          <Input
+            value={threshold}
+            inputMode="numeric"
+            onChange={(e) => setThreshold(e.target.value)}
+            placeholder={String(fallback)}
+            autoComplete="off"
+          />
         </Field>
         {failure ? (
           <p className="field__error" role="alert">

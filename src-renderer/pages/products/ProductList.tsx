@@ -18,19 +18,42 @@ export function ProductList({ products, selectedId, onSelect, onEdit, onImport }
   const n = (value: number) => formatCount(value, lang);
   const columns: Column<DashboardProduct>[] = [
     { key: 'name', header: t('list.name'), render: (p) => <strong>{p.name}</strong> },
-    { key: 'price', header: t('list.price'), align: 'end', render: (p) => <span className="num">{formatMoney(p.price, lang)}</span> },
+    {
+      key: 'price',
+      header: t('list.price'),
+      align: 'end',
+      render: (p) => <span className="num">{formatMoney(p.price, lang)}</span>,
+    },
     {
       key: 'status',
       header: t('list.status'),
       render: (p) => (
         <span className="row">
           {p.onSale ? <Badge tone="success">{t('list.onSale')}</Badge> : <Badge>{t('list.offSale')}</Badge>}
-          {p.onSale && p.stock.available === 0 ? <Badge tone="danger">{t('list.soldOut')}</Badge> : p.onSale && p.low ? <Badge tone="warning">{t('list.low')}</Badge> : null}
+          {p.onSale && p.stock.available === 0 ? (
+            <Badge tone="danger">{t('list.soldOut')}</Badge>
+          ) : p.onSale && p.low ? (
+            <Badge tone="warning">{t('list.low')}</Badge>
+          ) : null}
         </span>
       ),
     },
-    { key: 'available', header: t('list.available'), align: 'end', render: (p) => <span className="num" data-testid={`available-${p.id}`}>{n(p.stock.available)}</span> },
-    { key: 'reserved', header: t('list.reserved'), align: 'end', render: (p) => <span className="num">{n(p.stock.reserved)}</span> },
+    {
+      key: 'available',
+      header: t('list.available'),
+      align: 'end',
+      render: (p) => (
+        <span className="num" data-testid={`available-${p.id}`}>
+          {n(p.stock.available)}
+        </span>
+      ),
+    },
+    {
+      key: 'reserved',
+      header: t('list.reserved'),
+      align: 'end',
+      render: (p) => <span className="num">{n(p.stock.reserved)}</span>,
+    },
     { key: 'sold', header: t('list.sold'), align: 'end', render: (p) => <span className="num">{n(p.stock.sold)}</span> },
     {
       key: 'actions',
@@ -38,7 +61,11 @@ export function ProductList({ products, selectedId, onSelect, onEdit, onImport }
       align: 'end',
       render: (p) => (
         // Buttons inside a clickable row: stop the click from also selecting the row twice.
-        <span className="row products-actions" onClick={(event) => event.stopPropagation()} onKeyDown={(event) => event.stopPropagation()}>
+        <span
+          className="row products-actions"
+          onClick={(event) => event.stopPropagation()}
+          onKeyDown={(event) => event.stopPropagation()}
+        >
           <Button size="sm" variant="ghost" aria-label={t('list.editNamed', { name: p.name })} onClick={() => onEdit(p)}>
             {t('list.edit')}
           </Button>
@@ -49,5 +76,14 @@ export function ProductList({ products, selectedId, onSelect, onEdit, onImport }
       ),
     },
   ];
-  return <Table caption={t('list.caption')} columns={columns} rows={products} rowKey={(p) => p.id} onRowClick={(p) => onSelect(p.id)} selectedKey={selectedId} />;
+  return (
+    <Table
+      caption={t('list.caption')}
+      columns={columns}
+      rows={products}
+      rowKey={(p) => p.id}
+      onRowClick={(p) => onSelect(p.id)}
+      selectedKey={selectedId}
+    />
+  );
 }

@@ -17,7 +17,8 @@ import { ProductList } from './ProductList';
 import './products.css';
 import { useProducts } from './store';
 
-type Open = { kind: 'create' } | { kind: 'edit'; product: DashboardProduct } | { kind: 'import'; product: DashboardProduct } | null;
+type Open =
+  { kind: 'create' } | { kind: 'edit'; product: DashboardProduct } | { kind: 'import'; product: DashboardProduct } | null;
 
 export function ProductsPage() {
   const { t } = useTranslation('products');
@@ -87,7 +88,9 @@ export function ProductsPage() {
               }}
             />
           </Card>
-          {selected ? <KeyTable key={selected.id} product={selected} onImport={() => setOpen({ kind: 'import', product: selected })} /> : null}
+          {selected ? (
+            <KeyTable key={selected.id} product={selected} onImport={() => setOpen({ kind: 'import', product: selected })} />
+          ) : null}
         </>
       )}
       {open?.kind === 'create' ? <ProductDialog onClose={close} /> : null}

@@ -38,7 +38,8 @@ export async function revealKey(transport: Transport, keyId: number, purpose: 'r
 export type ImportEncodingChoice = 'utf-8' | 'gbk';
 
 /** What the import dialog sends: pasted text, or a file's bytes (base64) with its name. */
-export type ImportSource = { readonly kind: 'text'; readonly text: string } | { readonly kind: 'bytes'; readonly base64: string; readonly name: string };
+export type ImportSource =
+  { readonly kind: 'text'; readonly text: string } | { readonly kind: 'bytes'; readonly base64: string; readonly name: string };
 
 export interface ImportOptions {
   readonly productId: string;

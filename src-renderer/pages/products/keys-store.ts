@@ -52,7 +52,9 @@ export const useKeys = create<KeysState>()((set, get) => {
         pages.set(page, result.rows);
         // Forget the least recently used pages beyond the budget.
         if (pages.size > MAX_PAGES) {
-          const oldest = [...pages.keys()].sort((a, b) => (touched.get(a) ?? 0) - (touched.get(b) ?? 0)).slice(0, pages.size - MAX_PAGES);
+          const oldest = [...pages.keys()]
+            .sort((a, b) => (touched.get(a) ?? 0) - (touched.get(b) ?? 0))
+            .slice(0, pages.size - MAX_PAGES);
           for (const key of oldest) {
             pages.delete(key);
             touched.delete(key);

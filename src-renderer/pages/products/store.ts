@@ -60,7 +60,8 @@ export const useProducts = create<ProductsState>()((set, get) => ({
   async save(transport, draft, id) {
     const body = { name: draft.name.trim(), price: draft.price, onSale: draft.onSale ?? true };
     const before = id === undefined ? undefined : get().products.find((p) => p.id === id);
-    const { product } = id === undefined ? await transport.call('products.create', body) : await transport.call('products.update', { ...body, id });
+    const { product } =
+      id === undefined ? await transport.call('products.create', body) : await transport.call('products.update', { ...body, id });
     const ownBefore = before?.thresholdSource === 'product' ? before.lowStockThreshold : null;
     if (draft.lowStockThreshold !== ownBefore) {
       await transport.call('dashboard.setLowStockThreshold', { productId: product.id, threshold: draft.lowStockThreshold });

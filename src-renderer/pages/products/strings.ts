@@ -43,7 +43,8 @@ const en = {
     onSale: 'On sale',
     onSaleHint: 'Buyers can order it on the shop page.',
     threshold: 'Low-stock alert',
-    thresholdHint: 'Warn on the dashboard when available codes fall to this number. Leave empty for the shop default ({{fallback}}).',
+    thresholdHint:
+      'Warn on the dashboard when available codes fall to this number. Leave empty for the shop default ({{fallback}}).',
     thresholdInvalid: 'A whole number, 0 or more.',
     created: 'Product “{{name}}” created. Import its codes next.',
     saved: 'Saved “{{name}}”.',
