@@ -12,6 +12,7 @@ import type { Result } from '../../shared/errors';
 import { allRows, runRows, stmt, type RowsStatement } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, VaultCryptoError, type VaultKeys } from '../vault/crypto';
+import { writeAudit } from './audit';
 import { EngineError } from './errors';
 import { sha256 } from './ids';
 import { appendLedger, appendLedgerEntries, type LedgerEntryInput, type OrderState } from './ledger';
@@ -576,7 +577,7 @@ function sell(
 export function pay(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
   const result = applyPayment(db, ctx, args);
   if (args.actor !== undefined) {
-    audit(db, ctx, args.actor, 'order.mark_paid', args.orderId, {
+    writeAudit(db, ctx.now, args.actor, 'order.mark_paid', args.orderId, {
       eventId: args.eventId,
       effect: result.effect,
       ...(result.reason ? { reason: result.reason } : {}),
@@ -672,7 +673,7 @@ export function releaseOrder(db: WritableDB, ctx: Ctx, orderId: string, actor: s
     throw new EngineError('order_not_releasable', `order ${orderId} is ${order.status} and holds no keys`);
   }
   releaseHolds(db, ctx, order, 'expired', { reason: 'released_by_hand', actor });
-  audit(db, ctx, actor, 'order.release', orderId, {});
+  writeAudit(db, ctx.now, actor, 'order.release', orderId, {});
   return toView(orderRow(db, orderId)!);
 }
 
@@ -723,25 +724,8 @@ export function refund(
       detail,
     });
   }
-  audit(db, ctx, args.actor, 'order.refund', order.id, { keys: args.keys, reason: args.reason });
+  writeAudit(db, ctx.now, args.actor, 'order.refund', order.id, { keys: args.keys, reason: args.reason });
   return toView(orderRow(db, order.id)!);
-}
-
-export function audit(
-  db: WritableDB,
-  ctx: Ctx,
-  actor: string,
-  action: string,
-  subject: string,
-  detail: Record<string, unknown>,
-): void {
-  stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
-    ctx.now,
-    actor,
-    action,
-    subject,
-    JSON.stringify(detail),
-  );
 }
 
 export function getOrder(db: ReadableDB, id: string): OrderView | null {

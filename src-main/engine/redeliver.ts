@@ -15,9 +15,10 @@
  */
 import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
+import { writeAudit } from './audit';
 import { EngineError } from './errors';
 import { appendLedger } from './ledger';
-import { audit, getOrder, pay, type Ctx, type OrderView, type PayResult } from './orders';
+import { getOrder, pay, type Ctx, type OrderView, type PayResult } from './orders';
 import { firstAvailableKeys, moveStock } from './products';
 
 /** A manual payment of the order's full amount, for an order that is waiting for one (reserved or expired). */
@@ -181,6 +182,6 @@ export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): Redeli
       detail: { ...detail, from: order.status },
     });
   }
-  audit(db, ctx, args.actor, 'order.redeliver', order.id, { reason: args.reason, delivered, burned });
+  writeAudit(db, ctx.now, args.actor, 'order.redeliver', order.id, { reason: args.reason, delivered, burned });
   return { order: getOrder(db, order.id)!, delivered, burned };
 }

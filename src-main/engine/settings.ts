@@ -13,6 +13,7 @@ import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, passphraseKek, SCRYPT_PARAMS, unwrapDataKey, VaultCryptoError, wrapDataKey } from '../vault/crypto';
 import type { UnlockedVault } from '../vault/vault';
+import { writeAudit } from './audit';
 import { EngineError } from './errors';
 import { verifyLedger } from './ledger-verify';
 
@@ -92,27 +93,9 @@ export function writeSettings(db: WritableDB, now: number, patch: Partial<ShopSe
   if (changed.length > 0) {
     const detail: Record<string, unknown> = {};
     for (const name of changed) detail[name] = { from: before[name], to: patch[name] };
-    audit(db, now, actor, 'settings.set', 'settings', detail);
+    writeAudit(db, now, actor, 'settings.set', 'settings', detail);
   }
   return changed;
-}
-
-/** One audit row (who changed a setting); the same table orders.audit writes to. */
-function audit(
-  db: WritableDB,
-  now: number,
-  actor: string,
-  action: string,
-  subject: string,
-  detail: Record<string, unknown>,
-): void {
-  stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
-    now,
-    actor,
-    action,
-    subject,
-    JSON.stringify(detail),
-  );
 }
 
 export function rotatedAt(db: ReadableDB, which: SecretName): string | null {
@@ -133,7 +116,7 @@ export function writeNewSecret(dataDir: string, which: SecretName): { value: str
 /** Records a rotation (never the value). Call in a write transaction. */
 export function recordRotation(db: WritableDB, now: number, which: SecretName, actor: string): void {
   writeMeta(db, ROTATED[which], now);
-  audit(db, now, actor, 'settings.rotate_secret', which, {});
+  writeAudit(db, now, actor, 'settings.rotate_secret', which, {});
 }
 
 export function vaultWrapKinds(db: ReadableDB): { passphrase: boolean; secretStore: boolean } {
@@ -176,7 +159,7 @@ export function storePassphraseWrap(
     `INSERT INTO vault_wraps (kind, salt, params, wrapped, created_at) VALUES ('passphrase', ?, ?, ?, ?)
      ON CONFLICT (kind) DO UPDATE SET salt = excluded.salt, params = excluded.params, wrapped = excluded.wrapped, created_at = excluded.created_at`,
   ).run(wrap.salt, JSON.stringify(SCRYPT_PARAMS), wrap.wrapped, now);
-  audit(db, now, actor, changed ? 'vault.change_passphrase' : 'vault.set_passphrase', 'vault', {});
+  writeAudit(db, now, actor, changed ? 'vault.change_passphrase' : 'vault.set_passphrase', 'vault', {});
 }
 
 export interface BackupSummary {

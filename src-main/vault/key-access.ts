@@ -6,6 +6,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
+import { writeAudit } from '../engine/audit';
 import { EngineError } from '../engine/errors';
 import { keyAad, open, type VaultKeys } from './crypto';
 
@@ -109,13 +110,10 @@ export function revealKey(
   ) as Pick<KeyRow, 'product_id' | 'fingerprint' | 'sealed' | 'status'> | undefined;
   if (!row) throw new EngineError('not_found', `no key ${keyId}`);
   const code = openCode(vault, row);
-  stmt(db, 'INSERT INTO audit (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)').run(
-    now,
-    actor,
-    purpose === 'copy' ? 'key.copy' : 'key.reveal',
-    `key:${keyId}`,
-    JSON.stringify({ productId: row.product_id, status: row.status }),
-  );
+  writeAudit(db, now, actor, purpose === 'copy' ? 'key.copy' : 'key.reveal', `key:${keyId}`, {
+    productId: row.product_id,
+    status: row.status,
+  });
   return code;
 }
 

@@ -1,4 +1,8 @@
-/** The audit record every reconciliation write leaves: who, what, on which subject, with what detail. */
+/**
+ * The audit trail: one row for every action a person took (a setting changed, an order marked paid or
+ * refunded, a code revealed, a dispute resolved), saying who, what, on which subject, with what detail.
+ * Written in the caller's transaction, with the change it records.
+ */
 import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
 
