@@ -529,6 +529,35 @@ function markForReview(db: WritableDB, ctx: Ctx, order: OrderRow, reason: Review
   });
 }
 
+/**
+ * Sells keys to an order and records their delivery, moving the product's stock counters: keys the
+ * order holds (`fromHold`), or free ones. In the caller's transaction, so a key found in another state
+ * is a bug, not a race.
+ */
+export function sellKeys(
+  db: WritableDB,
+  now: number,
+  order: { readonly id: string; readonly product_id: string },
+  keyIds: readonly number[],
+  fromHold: boolean,
+): void {
+  if (keyIds.length === 0) return;
+  const claim = fromHold
+    ? stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`)
+    : stmt(db, `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
+  const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
+  for (const keyId of keyIds) {
+    const changed = fromHold ? claim.run(now, keyId, order.id).changes : claim.run(order.id, now, keyId).changes;
+    if (changed !== 1) throw new Error(`key ${keyId} changed under the write lock`);
+    deliver.run(keyId, order.id, now);
+  }
+  moveStock(
+    db,
+    order.product_id,
+    fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length },
+  );
+}
+
 /** Sells `keyIds` to the order and delivers them, in the caller's transaction. */
 function sell(
   db: WritableDB,
@@ -538,20 +567,7 @@ function sell(
   fromHold: boolean,
   paymentDetail: Record<string, unknown>,
 ): void {
-  const claim = fromHold
-    ? stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`)
-    : stmt(db, `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`);
-  const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
-  for (const keyId of keyIds) {
-    const changed = fromHold ? claim.run(ctx.now, keyId, order.id).changes : claim.run(order.id, ctx.now, keyId).changes;
-    if (changed !== 1) throw new Error(`key ${keyId} changed under the write lock`);
-    deliver.run(keyId, order.id, ctx.now);
-  }
-  moveStock(
-    db,
-    order.product_id,
-    fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length },
-  );
+  sellKeys(db, ctx.now, order, keyIds, fromHold);
   stmt(
     db,
     `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = ?, delivered_at = ?, updated_at = ? WHERE id = ?`,

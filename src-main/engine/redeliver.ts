@@ -18,7 +18,7 @@ import type { WritableDB } from '../db/types';
 import { writeAudit } from './audit';
 import { EngineError } from './errors';
 import { appendLedger } from './ledger';
-import { getOrder, pay, type Ctx, type OrderView, type PayResult } from './orders';
+import { getOrder, pay, sellKeys, type Ctx, type OrderView, type PayResult } from './orders';
 import { firstAvailableKeys, moveStock } from './products';
 
 /** A manual payment of the order's full amount, for an order that is waiting for one (reserved or expired). */
@@ -80,25 +80,14 @@ export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): Redeli
   const detail = { reason: args.reason, actor: args.actor, redeliver: true };
   const delivered: number[] = [];
   const burned: number[] = [];
-  const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
   let wroteLedger = false;
 
   // 1. Held keys: sell them to the order.
   const held = stmt(db, `SELECT id FROM keys WHERE order_id = ? AND status = 'reserved' ORDER BY id`)
     .pluck()
     .all(order.id) as number[];
-  if (held.length > 0) {
-    for (const id of held) {
-      stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`).run(
-        ctx.now,
-        id,
-        order.id,
-      );
-      deliver.run(id, order.id, ctx.now);
-    }
-    moveStock(db, order.product_id, { reserved: -held.length, sold: held.length });
-    delivered.push(...held);
-  }
+  sellKeys(db, ctx.now, order, held, true);
+  delivered.push(...held);
 
   // 2. Bad keys: burn each, take its delivery back, and sell a fresh key in its place.
   const replace = [...new Set(args.replaceKeyIds)].sort((a, b) => a - b);
@@ -134,15 +123,7 @@ export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): Redeli
       detail: { ...detail, replacedBy: fresh },
     });
     wroteLedger = true;
-    for (const id of fresh) {
-      const changed = stmt(
-        db,
-        `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`,
-      ).run(order.id, ctx.now, id).changes;
-      if (changed !== 1) throw new Error(`key ${id} changed under the write lock`);
-      deliver.run(id, order.id, ctx.now);
-    }
-    moveStock(db, order.product_id, { available: -fresh.length, sold: fresh.length });
+    sellKeys(db, ctx.now, order, fresh, false);
     delivered.push(...fresh);
     burned.push(...replace);
   }

@@ -22,7 +22,7 @@ import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
 import { EngineError } from '../engine/errors';
 import { appendLedger } from '../engine/ledger';
-import { pay, refund, releaseOrder, type Ctx } from '../engine/orders';
+import { pay, refund, releaseOrder, sellKeys, type Ctx } from '../engine/orders';
 import { firstAvailableKeys, moveStock } from '../engine/products';
 import { redeliver } from '../engine/redeliver';
 import { writeAudit } from '../engine/audit';
@@ -143,25 +143,8 @@ function redeliverAction(db: WritableDB, ctx: Ctx, t: Resolved, note: string, ac
   const fresh = firstAvailableKeys(db, order.product_id, short);
   if (fresh.length < short)
     throw new EngineError('sold_out', `order ${order.id} needs ${short} fresh key(s); ${fresh.length} available`);
-  const deliver = stmt(db, 'INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)');
-  for (const id of held) {
-    stmt(db, `UPDATE keys SET status = 'sold', updated_at = ? WHERE id = ? AND order_id = ? AND status = 'reserved'`).run(
-      ctx.now,
-      id,
-      order.id,
-    );
-    deliver.run(id, order.id, ctx.now);
-  }
-  for (const id of fresh) {
-    const changed = stmt(
-      db,
-      `UPDATE keys SET status = 'sold', order_id = ?, updated_at = ? WHERE id = ? AND status = 'available'`,
-    ).run(order.id, ctx.now, id).changes;
-    if (changed !== 1) throw new Error(`key ${id} changed under the write lock`);
-    deliver.run(id, order.id, ctx.now);
-  }
-  if (held.length > 0) moveStock(db, order.product_id, { reserved: -held.length, sold: held.length });
-  if (fresh.length > 0) moveStock(db, order.product_id, { available: -fresh.length, sold: fresh.length });
+  sellKeys(db, ctx.now, order, held, true);
+  sellKeys(db, ctx.now, order, fresh, false);
   stmt(
     db,
     `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = coalesce(paid_at, ?), delivered_at = ?, updated_at = ? WHERE id = ?`,
