@@ -5,6 +5,7 @@ export { Card, type CardProps } from './Card';
 export { Confirm, type ConfirmProps } from './Confirm';
 export { Dialog, type DialogProps } from './Dialog';
 export { EmptyState } from './EmptyState';
+export { download, downloadDataUrl } from './download';
 export { describeError } from './errors';
 export { Field, Input, Select, type SelectOption } from './Field';
 export { Spinner } from './Spinner';

@@ -4,10 +4,9 @@
  */
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Badge, Button, Card, describeError, Field, Input } from '../../components';
+import { Badge, Button, Card, describeError, download, Field, Input } from '../../components';
 import { useTransport } from '../../transport';
 import { formatMoney, formatTime } from '../dashboard/format';
-import { downloadText } from './download';
 import { useReconcile } from './store';
 
 export function LookupPanel() {
@@ -24,7 +23,7 @@ export function LookupPanel() {
     setExporting(true);
     try {
       const file = await transport.call('reconcile.export', { kind: 'evidence', query: query.trim() });
-      downloadText(file.fileName, file.csv);
+      download(file.fileName, file.csv);
     } finally {
       setExporting(false);
     }

@@ -6,12 +6,11 @@
 import { useEffect, useMemo, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { FINDING_KINDS, type ActionKind, type FindingKind, type ReconcileFinding } from '../../../shared/reconcile';
-import { Badge, Button, Card, describeError, EmptyState, Field, Input, Select, Spinner } from '../../components';
+import { Badge, Button, Card, describeError, download, EmptyState, Field, Input, Select, Spinner } from '../../components';
 import { useTransport } from '../../transport';
 import { formatMoney, formatTime } from '../dashboard/format';
 import { useDebouncedLive } from '../dashboard/live';
 import { ActionDialog } from './ActionDialog';
-import { downloadText } from './download';
 import { FindingCard } from './FindingCard';
 import { LookupPanel } from './LookupPanel';
 import './reconcile.css';
@@ -53,7 +52,7 @@ export function ReconcilePage() {
     setExporting(true);
     try {
       const file = await transport.call('reconcile.export', { kind: 'findings' });
-      downloadText(file.fileName, file.csv);
+      download(file.fileName, file.csv);
     } finally {
       setExporting(false);
     }

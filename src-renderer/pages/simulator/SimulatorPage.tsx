@@ -6,10 +6,10 @@
  */
 import { useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
-import { Badge, Button, Card, describeError } from '../../components';
+import { Badge, Button, Card, describeError, download, downloadDataUrl } from '../../components';
 import { useTransport } from '../../transport';
 import { Comparison, RunCharts } from './Charts';
-import { chartsPng, download, downloadDataUrl, resultsCsv } from './export';
+import { chartsPng, resultsCsv } from './export';
 import { ScenarioForm } from './ScenarioForm';
 import { shownEvents, useSimulator } from './store';
 import { buildTimeline } from './timeline';

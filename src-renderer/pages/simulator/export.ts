@@ -1,26 +1,5 @@
-/** Downloads from the Simulator page: the history as JSON, results as CSV, charts and timeline as PNG. */
+/** What the Simulator page downloads: results as CSV, and the charts as one PNG. */
 import { comparisonRow, type RunSummary } from '../../../shared/sim';
-
-export function download(name: string, data: Blob | string, type = 'application/octet-stream'): void {
-  const blob = typeof data === 'string' ? new Blob([data], { type }) : data;
-  const url = URL.createObjectURL(blob);
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
-export function downloadDataUrl(name: string, dataUrl: string): void {
-  const a = document.createElement('a');
-  a.href = dataUrl;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-}
 
 function cell(value: unknown): string {
   const text = Array.isArray(value) ? value.join(' ') : String(value);
