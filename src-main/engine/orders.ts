@@ -558,7 +558,7 @@ export function sellKeys(
   );
 }
 
-/** Sells `keyIds` to the order and delivers them, in the caller's transaction. */
+/** A payment's sale: sells and delivers `keyIds`, marks the order delivered, and appends its ledger entry. */
 function sell(
   db: WritableDB,
   ctx: Ctx,

@@ -7,10 +7,10 @@
  * transaction copies the rows into `keys` as `available`, in fingerprint order so the UNIQUE
  * (product_id, fingerprint) index is filled (and read, for the codes it already holds) in order, moves
  * the product's stock counter, appends ONE ledger `import` entry and drops the table: the vault gets
- * every accepted code or none. That index,
- * not a set in memory, decides what is a duplicate; `classifyStaged` reads the staged rows in
- * fingerprint order to tell repeats inside the file from codes already in the vault. A failed,
- * cancelled or crashed import is discarded: its rows deleted, its state `discarded`.
+ * every accepted code or none. That index, not a set in memory, decides what is a duplicate;
+ * `classifyStaged` reads the staged rows in fingerprint order to tell repeats inside the file from codes
+ * already in the vault. A failed, cancelled or crashed import is discarded: its table dropped, its state
+ * `discarded`.
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
@@ -102,6 +102,12 @@ export function beginImport(db: WritableDB, productId: string, origin: ImportOri
   return Number(result.lastInsertRowid);
 }
 
+/** The name of an import's temporary staging table. */
+function stagingTable(importId: number): string {
+  if (!Number.isSafeInteger(importId)) throw new TypeError(`not an import id: ${importId}`);
+  return `temp.import_staging_${importId}`;
+}
+
 /**
  * Makes an import's temporary staging table on this connection, if it is not there yet (a temporary
  * table is the connection's own); returns its name. A table per import, rather than one shared by every
@@ -110,8 +116,7 @@ export function beginImport(db: WritableDB, productId: string, origin: ImportOri
  * is new for every import.
  */
 export function staging(db: ReadableDB, importId: number): string {
-  if (!Number.isSafeInteger(importId)) throw new TypeError(`not an import id: ${importId}`);
-  const table = `temp.import_staging_${importId}`;
+  const table = stagingTable(importId);
   db.exec(`CREATE TABLE IF NOT EXISTS ${table} (
     line INTEGER NOT NULL,
     fingerprint BLOB NOT NULL,
@@ -122,7 +127,7 @@ export function staging(db: ReadableDB, importId: number): string {
 
 /** Drops an import's staging table, if this connection has one. */
 function dropStaging(db: WritableDB, importId: number): void {
-  db.exec(`DROP TABLE IF EXISTS temp.import_staging_${Math.trunc(importId)}`);
+  db.exec(`DROP TABLE IF EXISTS ${stagingTable(importId)}`);
 }
 
 export interface StagedChunk {
