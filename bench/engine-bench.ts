@@ -148,7 +148,7 @@ export function seedRawKeys(db: WritableDB, productId: string, count: number): v
   stmt(
     db,
     `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-     INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) SELECT ?, randomblob(32), randomblob(50), 'available', 0 FROM n`,
+     INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) SELECT (SELECT no FROM products WHERE id = ?), randomblob(32), randomblob(50), 'available', 0 FROM n`,
   ).run(count, productId);
 }
 
@@ -164,7 +164,11 @@ export function rawClaimer(db: WritableDB): (i: number) => void {
   const sealedToken = Buffer.alloc(72, 9);
   const findIdem = db.prepare('SELECT fingerprint, sealed_response, response FROM idempotency WHERE scope = ? AND key = ?');
   const product = db.prepare('SELECT price_amount, currency, on_sale FROM products WHERE id = ?');
-  const freeKey = db.prepare(`SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT 1`).pluck();
+  const freeKey = db
+    .prepare(
+      `SELECT id FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND status = 'available' ORDER BY id LIMIT 1`,
+    )
+    .pluck();
   const insertOrder = db.prepare(
     `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
      VALUES (?, ?, 1, ?, ?, ?, 'reserved', ?, ?, ?, ?)`,

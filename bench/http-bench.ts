@@ -88,7 +88,7 @@ export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, co
   const chunk = 20_000;
   const insert = stmt(
     db,
-    `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`,
+    `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = ?), ?, ?, 'available', ?)`,
   );
   for (let start = 0; start < count; start += chunk) {
     db.transaction(() => {

@@ -37,8 +37,9 @@ export function build(db: WritableDB, orders: number): void {
          @t + i * 10, @t + i * 10 + 900000, @t + i * 10 + 5, @t + i * 10 + 5, @t + i * 10 + 5 FROM s`,
     ).run(params);
     db.prepare(
-      `${series} INSERT INTO keys (id, product_id, fingerprint, sealed, status, order_id, updated_at)
-       SELECT i, 'prd_' || CAST((i - 1) / @per AS INTEGER), randomblob(32), x'00', 'sold', 'ord_' || i, @t + i * 10 + 5 FROM s`,
+      `${series} INSERT INTO keys (id, product_no, fingerprint, sealed, status, order_id, updated_at)
+       SELECT i, (SELECT no FROM products WHERE id = 'prd_' || CAST((i - 1) / @per AS INTEGER)), randomblob(32), x'00', 'sold',
+         'ord_' || i, @t + i * 10 + 5 FROM s`,
     ).run(params);
     db.prepare(
       `${series} INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT i, 'ord_' || i, @t + i * 10 + 5 FROM s`,

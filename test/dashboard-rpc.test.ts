@@ -181,7 +181,10 @@ describe('dashboard ledger state on a big shop', () => {
   it('does not verify by itself past the inline limit, and says so; verifying on request caches the result', async () => {
     const { engine, productId, call } = await setup({ keys: 1 });
     // Push the key ids past the inline limit without storing 200,000 rows: the size estimate reads the highest id.
-    stmt(engine.db, `UPDATE keys SET id = ? WHERE product_id = ?`).run(INLINE_VERIFY_MAX_ROWS + 1, productId);
+    stmt(engine.db, `UPDATE keys SET id = ? WHERE product_no = (SELECT no FROM products WHERE id = ?)`).run(
+      INLINE_VERIFY_MAX_ROWS + 1,
+      productId,
+    );
     const summary = await call('dashboard.summary', {});
     expect(summary.ledger).toMatchObject({ status: 'unverified', autoVerify: false, verifiedAt: null });
     expect(summary.alerts).toContainEqual({ kind: 'ledger_unverified', entries: 1 });

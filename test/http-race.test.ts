@@ -39,7 +39,7 @@ function expectDatabaseAgrees(engine: Engine, productId: string): void {
   const orders = engine.db.prepare('SELECT count(*) FROM orders WHERE product_id = ?').pluck().get(productId);
   expect(orders).toBe(1);
   const held = engine.db
-    .prepare(`SELECT count(*) FROM keys WHERE product_id = ? AND order_id IS NOT NULL`)
+    .prepare(`SELECT count(*) FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND order_id IS NOT NULL`)
     .pluck()
     .get(productId);
   expect(held).toBe(1);

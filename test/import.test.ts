@@ -53,7 +53,9 @@ async function shop(): Promise<{ engine: Engine; dir: string; productId: string 
  */
 function storedCodes(engine: Engine, productId: string): string[] {
   const rows = engine.db
-    .prepare(`SELECT import_id, fingerprint, sealed FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id`)
+    .prepare(
+      `SELECT import_id, fingerprint, sealed FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND status = 'available' ORDER BY id`,
+    )
     .all(productId) as { import_id: number; fingerprint: Buffer; sealed: Buffer }[];
   return rows
     .map((r) => ({
@@ -427,7 +429,9 @@ describe('import preview', () => {
     expect(engine.verifyLedger().ok).toBe(true);
     // A key that came from no import at all is in the vault too.
     engine.db
-      .prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'00', 'available', 4)`)
+      .prepare(
+        `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = ?), ?, x'00', 'available', 4)`,
+      )
       .run(productId, fp('C-8'));
     // An import whose every staged code is in the vault by the commit writes nothing and says why.
     const late = write(() => beginImport(engine.db, productId, { name: 'late.txt', pid: process.pid }, 4));

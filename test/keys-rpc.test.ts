@@ -171,7 +171,7 @@ describe('keys.list, keys.reveal and keys.audit', () => {
     expect(engine.db.prepare(`SELECT count(*) FROM temp.import_staging_${id}`).pluck().get()).toBe(1);
     const legacy = engine.db
       .prepare(
-        `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, x'01', x'', 'staged', 1)`,
+        `INSERT INTO keys (product_no, import_id, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = ?), ?, x'01', x'', 'staged', 1)`,
       )
       .run(productId, id).lastInsertRowid;
     expect(await call('keys.list', { offset: 0, limit: 10 })).toEqual({ total: 0, rows: [] });

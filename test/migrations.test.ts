@@ -96,6 +96,8 @@ const ADDS: Record<
   9: { tables: [], indices: [], triggers: [], dropsIndices: ['idempotency_age'] },
   // Staged codes move to a temporary table; imports.staged counts them (checked below).
   10: { tables: [], indices: [], triggers: [], dropsTables: ['import_rows'] },
+  // Products get a number; keys are rebuilt to name it (checked below).
+  11: { tables: [], indices: ['products_no'], triggers: ['products_number'] },
 };
 
 function expectedAt(version: number) {
@@ -128,12 +130,21 @@ function schemaSql(db: Database.Database): string[] {
     .all() as string[];
 }
 
-/** A shop at the latest version with a product, two keys and a reserved and an expired order, written by hand. */
+/** Keys name their product by number from version 11 on, by id before. */
+function keyProduct(db: WritableDB, productId: string): { column: string; value: string } {
+  const byNumber = (db.pragma('table_info(keys)') as { name: string }[]).some((c) => c.name === 'product_no');
+  return byNumber
+    ? { column: 'product_no', value: `(SELECT no FROM products WHERE id = '${productId}')` }
+    : { column: 'product_id', value: `'${productId}'` };
+}
+
+/** A shop with a product, two keys and a reserved and an expired order, written by hand. */
 function populated(db: WritableDB) {
   const now = Date.now();
   db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p1', 'Card', 100, 'CNY', ?)`).run(now);
+  const product = keyProduct(db, 'p1');
   const key = db.prepare(
-    `INSERT INTO keys (product_id, fingerprint, sealed, status, order_id, updated_at) VALUES ('p1', ?, x'00', ?, ?, ?)`,
+    `INSERT INTO keys (${product.column}, fingerprint, sealed, status, order_id, updated_at) VALUES (${product.value}, ?, x'00', ?, ?, ?)`,
   );
   const order = db.prepare(
     `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
@@ -284,15 +295,15 @@ describe('migrations', () => {
     old.close();
     const db = open(file);
     expect(db.prepare(`SELECT count(*) FROM sqlite_schema WHERE name = 'keys_available'`).pluck().get()).toBe(0);
-    const plan = db
-      .prepare(`EXPLAIN QUERY PLAN SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`)
-      .all() as { detail: string }[];
+    // The lookup as the engine makes it (from version 11, by the product's number).
+    const free = `SELECT id FROM keys WHERE product_no = (SELECT no FROM products WHERE id = 'p1') AND status = 'available' ORDER BY id LIMIT 64`;
+    const plan = db.prepare(`EXPLAIN QUERY PLAN ${free}`).all() as { detail: string }[];
     expect(plan.map((row) => row.detail)).toEqual([
-      'SEARCH keys USING COVERING INDEX keys_product_status (product_id=? AND status=?)',
+      'SEARCH keys USING COVERING INDEX keys_product_status (product_no=? AND status=?)',
+      'SCALAR SUBQUERY 1',
+      'SEARCH products USING INDEX sqlite_autoindex_products_1 (id=?)',
     ]);
-    expect(
-      db.prepare(`SELECT id FROM keys WHERE product_id = 'p1' AND status = 'available' ORDER BY id LIMIT 64`).pluck().all(),
-    ).toHaveLength(2);
+    expect(db.prepare(free).pluck().all()).toHaveLength(2);
   });
 
   it('version 8 rebuilds idempotency as a rowid table with a UNIQUE (scope, key) index, keeping every record', () => {
@@ -349,6 +360,54 @@ describe('migrations', () => {
     expect(
       db.prepare(`SELECT name FROM sqlite_schema WHERE tbl_name = 'idempotency' AND type = 'index' ORDER BY name`).pluck().all(),
     ).toEqual(['idempotency_key']);
+  });
+
+  it('version 11 numbers products and rebuilds keys to name the number, keeping every key, id and reference', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 10 });
+    const { k1, k2, now } = populated(old);
+    old.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p0', 'Other', 1, 'CNY', 0)`).run();
+    old
+      .prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('p0', x'09', x'00', 'burned', 0)`)
+      .run();
+    old.prepare(`UPDATE keys SET status = 'reserved', order_id = 'o-live' WHERE id = ?`).run(k1);
+    old.prepare('INSERT INTO deliveries (key_id, order_id, delivered_at) VALUES (?, ?, ?)').run(k2, 'o-live', now);
+    const keysBefore = old
+      .prepare('SELECT id, product_id AS product, fingerprint, sealed, status, order_id, updated_at FROM keys ORDER BY id')
+      .all();
+    old.close();
+
+    const db = open(file);
+    expect(schemaVersion(db)).toBe(11);
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('foreign_key_check')).toEqual([]);
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+    expect(db.prepare('SELECT id, no FROM products ORDER BY no').all()).toEqual([
+      { id: 'p1', no: 1 },
+      { id: 'p0', no: 2 },
+    ]);
+    const keysAfter = db
+      .prepare(
+        `SELECT k.id, p.id AS product, k.fingerprint, k.sealed, k.status, k.order_id, k.updated_at
+         FROM keys k JOIN products p ON p.no = k.product_no ORDER BY k.id`,
+      )
+      .all();
+    expect(keysAfter).toEqual(keysBefore);
+    const columns = (db.pragma('table_info(keys)') as { name: string }[]).map((c) => c.name);
+    expect(columns).toContain('product_no');
+    expect(columns).not.toContain('product_id');
+    // The delivery still points at its key; the triggers on keys and orders still hold.
+    expect(db.prepare('SELECT key_id FROM deliveries').pluck().all()).toEqual([k2]);
+    expect(() => db.prepare(`UPDATE orders SET status = 'expired' WHERE id = 'o-live'`).run()).toThrow(
+      'an order must release or sell its held keys',
+    );
+    expect(() => db.prepare(`UPDATE keys SET status = 'reserved', order_id = 'o-dead' WHERE id = ?`).run(k2)).toThrow(
+      'a held key must reference a reserved order',
+    );
+    // A new product, however inserted, gets the next number; two products cannot share one.
+    db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p3', 'New', 1, 'CNY', 0)`).run();
+    expect(db.prepare(`SELECT no FROM products WHERE id = 'p3'`).pluck().get()).toBe(3);
+    expect(() => db.prepare(`UPDATE products SET no = 1 WHERE id = 'p3'`).run()).toThrow(/UNIQUE constraint failed: products.no/);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {
@@ -470,16 +529,18 @@ describe('constraints the schema enforces by itself', () => {
     ).toThrow(/CHECK constraint failed/);
   });
 
-  it('refuses the same code twice for a product (UNIQUE product_id, fingerprint), but not for another product', () => {
+  it('refuses the same code twice for a product (UNIQUE product_no, fingerprint), but not for another product', () => {
     const db = open(freshFile());
     const { key, now } = populated(db);
     expect(() => key.run(Buffer.from('fp-1'), 'available', null, now)).toThrow(
-      /UNIQUE constraint failed: keys.product_id, keys.fingerprint/,
+      /UNIQUE constraint failed: keys.product_no, keys.fingerprint/,
     );
     db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p2', 'Other', 1, 'CNY', 0)`).run();
     expect(() =>
       db
-        .prepare(`INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('p2', ?, x'00', 'available', 0)`)
+        .prepare(
+          `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = 'p2'), ?, x'00', 'available', 0)`,
+        )
         .run(Buffer.from('fp-1')),
     ).not.toThrow();
   });
@@ -525,7 +586,7 @@ describe('constraints the schema enforces by itself', () => {
     expect(() =>
       db
         .prepare(
-          `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES ('nope', x'01', x'00', 'available', 0)`,
+          `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES (999, x'01', x'00', 'available', 0)`,
         )
         .run(),
     ).toThrow(/FOREIGN KEY constraint failed/);

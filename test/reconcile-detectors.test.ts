@@ -99,11 +99,13 @@ describe('reconciliation detectors', () => {
     // A tamperer moves the second sold key to a product id the products table does not have, with a copy of the code.
     const db = engine.db;
     const moved = db
-      .prepare("SELECT id, fingerprint FROM keys WHERE product_id = ? AND status = 'sold' ORDER BY id DESC LIMIT 1")
+      .prepare(
+        "SELECT id, fingerprint FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND status = 'sold' ORDER BY id DESC LIMIT 1",
+      )
       .get(productId) as { id: number; fingerprint: Buffer };
     db.pragma('foreign_keys = OFF');
     db.prepare(
-      "INSERT INTO keys (product_id, fingerprint, sealed, status, order_id, updated_at) SELECT 'prd_ghost', fingerprint, sealed, status, order_id, updated_at FROM keys WHERE id = ?",
+      'INSERT INTO keys (product_no, fingerprint, sealed, status, order_id, updated_at) SELECT 999, fingerprint, sealed, status, order_id, updated_at FROM keys WHERE id = ?',
     ).run(moved.id);
     db.pragma('foreign_keys = ON');
     const codes = (): string[] =>

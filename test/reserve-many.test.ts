@@ -82,7 +82,7 @@ function state(db: WritableDB): unknown {
   const all = (sql: string): unknown[] => db.prepare(sql).all();
   return {
     orders: all('SELECT * FROM orders ORDER BY id'),
-    keys: all('SELECT id, product_id, status, order_id, updated_at FROM keys ORDER BY id'),
+    keys: all('SELECT id, product_no, status, order_id, updated_at FROM keys ORDER BY id'),
     products: all('SELECT id, available, reserved, sold FROM products ORDER BY id'),
     ledger: all('SELECT * FROM ledger ORDER BY seq'),
     idempotency: all('SELECT * FROM idempotency ORDER BY scope, key'),

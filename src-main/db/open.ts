@@ -83,11 +83,27 @@ export function migrate(db: WritableDB, target: number = LATEST_VERSION): void {
     db.pragma(`busy_timeout = ${Math.max(busy, MIGRATION_BUSY_TIMEOUT_MS)}`);
     try {
       for (const migration of pending) {
-        db.transaction(() => {
-          if (schemaVersion(db) >= migration.version) return;
-          migration.up(db);
-          db.pragma(`user_version = ${migration.version}`);
-        }).immediate();
+        // Outside a transaction only: SQLite ignores this pragma inside one.
+        const foreignKeys = db.pragma('foreign_keys', { simple: true }) as number;
+        if (migration.foreignKeysOff) db.pragma('foreign_keys = OFF');
+        try {
+          db.transaction(() => {
+            if (schemaVersion(db) >= migration.version) return;
+            migration.up(db);
+            if (migration.foreignKeysOff) {
+              const broken = db.pragma('foreign_key_check') as { table: string; parent: string }[];
+              if (broken.length > 0) {
+                const first = broken[0]!;
+                throw new Error(
+                  `migration ${migration.version} left ${broken.length} broken reference(s) (${first.table} -> ${first.parent})`,
+                );
+              }
+            }
+            db.pragma(`user_version = ${migration.version}`);
+          }).immediate();
+        } finally {
+          if (migration.foreignKeysOff) db.pragma(`foreign_keys = ${foreignKeys}`);
+        }
       }
     } finally {
       db.pragma(`busy_timeout = ${busy}`);

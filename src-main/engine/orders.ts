@@ -763,7 +763,7 @@ export function getOrderWithToken(db: ReadableDB, id: string, accessToken: strin
 export function deliveredCodes(db: ReadableDB, vault: VaultKeys, orderId: string): string[] {
   const rows = stmt(
     db,
-    `SELECT k.product_id, k.fingerprint, k.sealed FROM deliveries d JOIN keys k ON k.id = d.key_id
+    `SELECT p.id AS product_id, k.fingerprint, k.sealed FROM deliveries d JOIN keys k ON k.id = d.key_id JOIN products p ON p.no = k.product_no
      WHERE d.order_id = ? AND d.returned_at IS NULL ORDER BY k.id`,
   ).all(orderId) as { product_id: string; fingerprint: Buffer; sealed: Buffer }[];
   return rows.map((r) => open(vault.sealKey, r.sealed, keyAad(r.product_id, r.fingerprint)).toString('utf8'));

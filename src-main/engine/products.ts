@@ -124,14 +124,20 @@ export function moveStock(db: WritableDB, productId: string, delta: Partial<Reco
  */
 export function firstAvailableKeys(db: ReadableDB, productId: string, count: number): number[] {
   if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`key count must be a positive integer, not ${count}`);
-  return stmt(db, `SELECT id FROM keys WHERE product_id = ? AND status = 'available' ORDER BY id LIMIT ${count}`)
+  return stmt(
+    db,
+    `SELECT id FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND status = 'available' ORDER BY id LIMIT ${count}`,
+  )
     .pluck()
     .all(productId) as number[];
 }
 
 /** Stock counted from the key rows themselves (what the stored counters must agree with). */
 export function countStock(db: ReadableDB, productId: string): Stock {
-  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_id = ? GROUP BY status`).all(productId) as {
+  const rows = stmt(
+    db,
+    `SELECT status, count(*) AS n FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) GROUP BY status`,
+  ).all(productId) as {
     status: string;
     n: number;
   }[];

@@ -177,8 +177,10 @@ export function inspectDatabase(db: ReadableDB, file: string, vault?: UnlockedVa
   if (integrity !== 'ok')
     throw new EngineError('validation_failed', `${file} fails SQLite's integrity check: ${String(integrity).slice(0, 200)}`);
   if (vault) {
-    const sample = stmt(db, 'SELECT product_id, fingerprint, sealed FROM keys ORDER BY id LIMIT 1').get() as
-      { product_id: string; fingerprint: Buffer; sealed: Buffer } | undefined;
+    const sample = stmt(
+      db,
+      'SELECT p.id AS product_id, k.fingerprint, k.sealed FROM keys k JOIN products p ON p.no = k.product_no ORDER BY k.id LIMIT 1',
+    ).get() as { product_id: string; fingerprint: Buffer; sealed: Buffer } | undefined;
     if (sample) {
       try {
         open(vault.sealKey, sample.sealed, keyAad(sample.product_id, sample.fingerprint));

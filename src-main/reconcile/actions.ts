@@ -220,7 +220,8 @@ function releaseAction(db: WritableDB, ctx: Ctx, t: Resolved, actor: string, not
       `UPDATE keys SET status = 'available', order_id = NULL, updated_at = ? WHERE order_id = ? AND status = 'reserved'`,
     ).run(ctx.now, t.orderId);
     const product =
-      (stmt(db, 'SELECT product_id FROM keys WHERE id = ?').pluck().get(held[0]) as string | undefined) ?? order?.product_id;
+      (stmt(db, 'SELECT p.id FROM keys k LEFT JOIN products p ON p.no = k.product_no WHERE k.id = ?').pluck().get(held[0]) as
+        string | undefined) ?? order?.product_id;
     if (product === undefined) throw new Error(`key ${held[0]} vanished under the write lock`);
     moveStock(db, product, { available: held.length, reserved: -held.length });
     appendLedger(db, {

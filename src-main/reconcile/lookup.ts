@@ -78,9 +78,9 @@ function ordersFor(
       .pluck()
       .get(query, query) as number) > 0;
   if (byPayment.length > 0 || paymentSeen) return { matchedBy: 'payment', orderIds: byPayment.slice(0, MAX_ORDERS), keyIds: [] };
-  // A pasted code: its fingerprint under each product (the UNIQUE (product_id, fingerprint) index).
+  // A pasted code: its fingerprint under each product (the UNIQUE (product_no, fingerprint) index).
   const fp = fingerprint(vault.fingerprintKey, query);
-  const keys = stmt(db, 'SELECT id, order_id FROM keys WHERE product_id IN (SELECT id FROM products) AND fingerprint = ?').all(
+  const keys = stmt(db, 'SELECT id, order_id FROM keys WHERE product_no IN (SELECT no FROM products) AND fingerprint = ?').all(
     fp,
   ) as {
     id: number;
@@ -122,7 +122,10 @@ export function lookup(db: ReadableDB, vault: VaultKeys, rawQuery: string): Look
       .sort((a, b) => a - b)
       .map(
         (id) =>
-          stmt(db, 'SELECT id, product_id, status, order_id, fingerprint FROM keys WHERE id = ?').get(id) as KeyRow | undefined,
+          stmt(
+            db,
+            'SELECT k.id, p.id AS product_id, k.status, k.order_id, k.fingerprint FROM keys k LEFT JOIN products p ON p.no = k.product_no WHERE k.id = ?',
+          ).get(id) as KeyRow | undefined,
       )
       .filter((k): k is KeyRow => !!k);
 

@@ -5,7 +5,7 @@
  * the connection, so staged codes never reach the shop's file or its WAL, and an import that dies with
  * its process leaves no rows behind; `imports.staged` counts them for everyone else. One final
  * transaction copies the rows into `keys` as `available`, in fingerprint order so the UNIQUE
- * (product_id, fingerprint) index is filled (and read, for the codes it already holds) in order, moves
+ * (product_no, fingerprint) index is filled (and read, for the codes it already holds) in order, moves
  * the product's stock counter, appends ONE ledger `import` entry and drops the table: the vault gets
  * every accepted code or none. That index, not a set in memory, decides what is a duplicate;
  * `classifyStaged` reads the staged rows in fingerprint order to tell repeats inside the file from codes
@@ -205,7 +205,7 @@ export function classifyStaged(db: ReadableDB, importId: number, productId: stri
     .prepare(
       `WITH r AS MATERIALIZED (SELECT line, fingerprint FROM ${staging(db, importId)} ORDER BY fingerprint, line)
        SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT ?
-       FROM r LEFT JOIN keys k ON k.product_id = ? AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
+       FROM r LEFT JOIN keys k ON k.product_no = (SELECT no FROM products WHERE id = ?) AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
     )
     .raw();
   const inBatch = new LineSample(keep);
@@ -248,9 +248,10 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
   // The UPSERT needs its SELECT to have a WHERE clause: see SQLite's "parsing ambiguity".
   const imported = db
     .prepare(
-      `INSERT INTO keys (product_id, import_id, fingerprint, sealed, status, updated_at)
-       SELECT ?, ?, fingerprint, sealed, 'available', ? FROM ${table} WHERE true ORDER BY fingerprint, line
-       ON CONFLICT (product_id, fingerprint) DO NOTHING`,
+      `INSERT INTO keys (product_no, import_id, fingerprint, sealed, status, updated_at)
+       SELECT (SELECT no FROM products WHERE id = ?), ?, fingerprint, sealed, 'available', ? FROM ${table} WHERE true
+       ORDER BY fingerprint, line
+       ON CONFLICT (product_no, fingerprint) DO NOTHING`,
     )
     .run(row.productId, importId, now).changes;
   // Only when a code clashed is there anything to sort out.

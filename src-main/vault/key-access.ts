@@ -58,7 +58,7 @@ export function listKeys(db: ReadableDB, vault: VaultKeys, query: KeyListQuery):
   const where: string[] = [`k.status <> 'staged'`];
   const args: (string | number)[] = [];
   if (query.productId !== undefined) {
-    where.push('k.product_id = ?');
+    where.push('k.product_no = (SELECT no FROM products WHERE id = ?)');
     args.push(query.productId);
   }
   if (query.status !== undefined) {
@@ -73,9 +73,9 @@ export function listKeys(db: ReadableDB, vault: VaultKeys, query: KeyListQuery):
         .get(...args) as number;
       const rows = stmt(
         db,
-        `SELECT k.id, k.product_id, k.status, k.order_id, k.fingerprint, k.sealed,
+        `SELECT k.id, p.id AS product_id, k.status, k.order_id, k.fingerprint, k.sealed,
                 CASE WHEN i.state = 'committed' THEN i.updated_at END AS imported_at
-         FROM keys k LEFT JOIN imports i ON i.id = k.import_id
+         FROM keys k JOIN products p ON p.no = k.product_no LEFT JOIN imports i ON i.id = k.import_id
          WHERE ${filter} ORDER BY k.id DESC LIMIT ? OFFSET ?`,
       ).all(...args, query.limit, query.offset) as KeyRow[];
       return {
@@ -105,9 +105,10 @@ export function revealKey(
   actor: string,
   now: number,
 ): string {
-  const row = stmt(db, `SELECT product_id, fingerprint, sealed, status FROM keys WHERE id = ? AND status <> 'staged'`).get(
-    keyId,
-  ) as Pick<KeyRow, 'product_id' | 'fingerprint' | 'sealed' | 'status'> | undefined;
+  const row = stmt(
+    db,
+    `SELECT p.id AS product_id, k.fingerprint, k.sealed, k.status FROM keys k JOIN products p ON p.no = k.product_no WHERE k.id = ? AND k.status <> 'staged'`,
+  ).get(keyId) as Pick<KeyRow, 'product_id' | 'fingerprint' | 'sealed' | 'status'> | undefined;
   if (!row) throw new EngineError('not_found', `no key ${keyId}`);
   const code = openCode(vault, row);
   writeAudit(db, now, actor, purpose === 'copy' ? 'key.copy' : 'key.reveal', `key:${keyId}`, {

@@ -26,7 +26,7 @@ export function seedKeys(
     .transaction(() => {
       const insert = stmt(
         db,
-        `INSERT INTO keys (product_id, fingerprint, sealed, status, updated_at) VALUES (?, ?, ?, 'available', ?)`,
+        `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = ?), ?, ?, 'available', ?)`,
       );
       const ids = codes.map((code) => {
         const fp = fingerprint(vault.fingerprintKey, code);

@@ -10,12 +10,15 @@ import * as m007 from './007-drop-keys-available';
 import * as m008 from './008-idempotency-rowid';
 import * as m009 from './009-drop-idempotency-age';
 import * as m010 from './010-import-staging';
+import * as m011 from './011-key-product-number';
 
 export interface Migration {
   readonly version: number;
+  /** A migration that rebuilds a table others reference runs with foreign keys off (checked before commit). */
+  readonly foreignKeysOff?: boolean;
   up(db: WritableDB): void;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011];
 
 export const LATEST_VERSION = MIGRATIONS.length;
