@@ -458,12 +458,13 @@ describe('migrations', () => {
 });
 
 describe('connection settings', () => {
-  it('opens in WAL with synchronous=FULL, foreign keys on and a busy timeout', () => {
+  it('opens in WAL with synchronous=FULL, foreign keys on, a busy timeout and a sort helper thread', () => {
     const db = open(freshFile());
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('busy_timeout', { simple: true })).toBe(DEFAULT_BUSY_TIMEOUT_MS);
+    expect(db.pragma('threads', { simple: true })).toBe(1);
     const quick = open(freshFile(), { busyTimeoutMs: 100 });
     expect(quick.pragma('busy_timeout', { simple: true })).toBe(100);
   });
