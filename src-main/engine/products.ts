@@ -118,26 +118,28 @@ export function moveStock(db: WritableDB, productId: string, delta: Partial<Reco
 }
 
 /**
+ * SQL for the number of the product whose id is bound here. Keys name their product by this number
+ * (migration 11); SQLite evaluates the subquery once per statement, so an index on keys still serves.
+ */
+export const PRODUCT_NO = '(SELECT no FROM products WHERE id = ?)';
+
+/**
  * The first `count` keys of a product that are on sale, oldest first. The count is written into the SQL
  * (one cached statement per count): a bound LIMIT makes SQLite re-prepare the statement at every
  * execution, several times the cost of the lookup itself on the purchase path.
  */
 export function firstAvailableKeys(db: ReadableDB, productId: string, count: number): number[] {
   if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`key count must be a positive integer, not ${count}`);
-  return stmt(
-    db,
-    `SELECT id FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) AND status = 'available' ORDER BY id LIMIT ${count}`,
-  )
+  return stmt(db, `SELECT id FROM keys WHERE product_no = ${PRODUCT_NO} AND status = 'available' ORDER BY id LIMIT ${count}`)
     .pluck()
     .all(productId) as number[];
 }
 
 /** Stock counted from the key rows themselves (what the stored counters must agree with). */
 export function countStock(db: ReadableDB, productId: string): Stock {
-  const rows = stmt(
-    db,
-    `SELECT status, count(*) AS n FROM keys WHERE product_no = (SELECT no FROM products WHERE id = ?) GROUP BY status`,
-  ).all(productId) as {
+  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_no = ${PRODUCT_NO} GROUP BY status`).all(
+    productId,
+  ) as {
     status: string;
     n: number;
   }[];

@@ -16,7 +16,7 @@ import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../engine/errors';
 import { appendLedger, KeyIdRuns } from '../engine/ledger';
-import { moveStock, requireProduct } from '../engine/products';
+import { moveStock, PRODUCT_NO, requireProduct } from '../engine/products';
 
 export type ImportState = 'staging' | 'committed' | 'discarded';
 
@@ -205,7 +205,7 @@ export function classifyStaged(db: ReadableDB, importId: number, productId: stri
     .prepare(
       `WITH r AS MATERIALIZED (SELECT line, fingerprint FROM ${staging(db, importId)} ORDER BY fingerprint, line)
        SELECT r.line, r.fingerprint, k.id IS NOT NULL AND k.import_id IS NOT ?
-       FROM r LEFT JOIN keys k ON k.product_no = (SELECT no FROM products WHERE id = ?) AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
+       FROM r LEFT JOIN keys k ON k.product_no = ${PRODUCT_NO} AND k.fingerprint = r.fingerprint ORDER BY r.fingerprint, r.line`,
     )
     .raw();
   const inBatch = new LineSample(keep);
@@ -249,7 +249,7 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
   const imported = db
     .prepare(
       `INSERT INTO keys (product_no, import_id, fingerprint, sealed, status, updated_at)
-       SELECT (SELECT no FROM products WHERE id = ?), ?, fingerprint, sealed, 'available', ? FROM ${table} WHERE true
+       SELECT ${PRODUCT_NO}, ?, fingerprint, sealed, 'available', ? FROM ${table} WHERE true
        ORDER BY fingerprint, line
        ON CONFLICT (product_no, fingerprint) DO NOTHING`,
     )

@@ -8,6 +8,7 @@ import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { writeAudit } from '../engine/audit';
 import { EngineError } from '../engine/errors';
+import { PRODUCT_NO } from '../engine/products';
 import { keyAad, open, type VaultKeys } from './crypto';
 
 export type KeyStatus = 'available' | 'reserved' | 'sold' | 'burned';
@@ -58,7 +59,7 @@ export function listKeys(db: ReadableDB, vault: VaultKeys, query: KeyListQuery):
   const where: string[] = [`k.status <> 'staged'`];
   const args: (string | number)[] = [];
   if (query.productId !== undefined) {
-    where.push('k.product_no = (SELECT no FROM products WHERE id = ?)');
+    where.push(`k.product_no = ${PRODUCT_NO}`);
     args.push(query.productId);
   }
   if (query.status !== undefined) {
