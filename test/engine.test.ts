@@ -299,22 +299,16 @@ describe('purchase engine', () => {
     const { result } = await engine.reserve({ productId, quantity: 1, email: 'a@example.com' });
     if (!result.ok) throw new Error('expected an order');
     const id = result.value.id;
-    const first = await engine.pay({
+    const payment = {
       orderId: id,
       amount: 5000,
       currency: 'CNY',
       eventId: `manual:${id}`,
       source: 'manual',
       actor: 'alice',
-    });
-    const again = await engine.pay({
-      orderId: id,
-      amount: 5000,
-      currency: 'CNY',
-      eventId: `manual:${id}`,
-      source: 'manual',
-      actor: 'alice',
-    });
+    } as const;
+    const first = await engine.pay(payment);
+    const again = await engine.pay(payment);
     expect([first.effect, again.effect]).toEqual(['delivered', 'duplicate_event']);
     const rows = engine.db.prepare(`SELECT actor, action, subject, detail FROM audit ORDER BY id`).all() as {
       actor: string;
