@@ -31,6 +31,12 @@ export const ERROR_CODES = {
   bad_request: 400,
   /** The request body's Content-Type is not one the endpoint reads. */
   unsupported_media_type: 415,
+  /** No such payment channel is configured and switched on. */
+  channel_not_configured: 404,
+  /** The channel does not take the order's currency (epay, Alipay and WeChat Pay take CNY). */
+  currency_not_supported: 409,
+  /** The payment gateway could not be reached or refused the request; nothing changed here. */
+  channel_unavailable: 502,
 } as const;
 
 /** One of the stable error codes. */

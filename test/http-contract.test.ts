@@ -81,6 +81,18 @@ describe('the OpenAPI document', () => {
         'POST /api/v1/admin/orders/{id}/mark-paid',
         'GET /api/v1/admin/reconciliation',
         'GET /api/v1/admin/ledger/verify',
+        'GET /api/v1/payment-channels',
+        'POST /api/v1/orders/{id}/checkout',
+        'GET /api/v1/orders/{id}/checkout/{channel}/qr.svg',
+        'POST /api/v1/orders/{id}/refresh',
+        'GET /api/v1/payments/{channel}/notify',
+        'POST /api/v1/payments/{channel}/notify',
+        'GET /api/v1/payments/{channel}/return/{id}',
+        'GET /api/v1/admin/payment-channels',
+        'PUT /api/v1/admin/payment-channels/{channel}',
+        'DELETE /api/v1/admin/payment-channels/{channel}',
+        'POST /api/v1/admin/payment-channels/{channel}/test',
+        'POST /api/v1/admin/orders/{id}/requery',
       ].sort(),
     );
   });

@@ -98,6 +98,8 @@ const ADDS: Record<
   10: { tables: [], indices: [], triggers: [], dropsTables: ['import_rows'] },
   // Products get a number; keys are rebuilt to name it (checked below).
   11: { tables: [], indices: ['products_no'], triggers: ['products_number'] },
+  // Payment channels and checkouts; payments rebuilt to name channel payments (checked below).
+  12: { tables: ['payment_channels', 'checkouts'], indices: ['checkouts_due', 'payments_trade'], triggers: [] },
 };
 
 function expectedAt(version: number) {
@@ -377,7 +379,7 @@ describe('migrations', () => {
       .all();
     old.close();
 
-    const db = open(file);
+    const db = open(file, { migrateTo: 11 });
     expect(schemaVersion(db)).toBe(11);
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(db.pragma('foreign_key_check')).toEqual([]);
@@ -408,6 +410,46 @@ describe('migrations', () => {
     db.prepare(`INSERT INTO products (id, name, price_amount, currency, created_at) VALUES ('p3', 'New', 1, 'CNY', 0)`).run();
     expect(db.prepare(`SELECT no FROM products WHERE id = 'p3'`).pluck().get()).toBe(3);
     expect(() => db.prepare(`UPDATE products SET no = 1 WHERE id = 'p3'`).run()).toThrow(/UNIQUE constraint failed: products.no/);
+  });
+
+  it('version 12 rebuilds payments to name channel payments, keeping every payment and its id', () => {
+    const file = freshFile();
+    const old = open(file, { migrateTo: 11 });
+    const { now } = populated(old);
+    const pay = old.prepare(
+      `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES (?, 'o-live', 100, 'CNY', ?, ?, ?)`,
+    );
+    pay.run('evt-1', 'webhook', 'delivered', now);
+    pay.run('manual:1', 'manual', 'needs_review', now + 1);
+    const before = old.prepare('SELECT * FROM payments ORDER BY id').all();
+    old.close();
+
+    const db = open(file);
+    expect(schemaVersion(db)).toBe(LATEST_VERSION);
+    expect(
+      db.prepare('SELECT id, event_id, order_id, amount, currency, source, outcome, received_at FROM payments').all(),
+    ).toEqual(before);
+    expect(db.prepare('SELECT count(*) FROM payments WHERE trade_no IS NULL AND via IS NULL').pluck().get()).toBe(2);
+    // The covering index reconciliation reads is back under its name.
+    expect(db.prepare(`SELECT sql FROM sqlite_schema WHERE name = 'payments_order'`).pluck().get()).toMatch(
+      /\(order_id, outcome\)/,
+    );
+    const insert = db.prepare(
+      `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at, trade_no, via) VALUES (?, 'o-live', 100, 'CNY', ?, 'delivered', 0, ?, ?)`,
+    );
+    insert.run('epay:T1', 'epay', 'T1', 'notify');
+    // The same gateway payment can be recorded once only; a channel payment names its trade number.
+    expect(() => insert.run('epay:T1', 'epay', 'T1', 'query')).toThrow(/UNIQUE constraint failed: payments.event_id/);
+    expect(() => insert.run('alipay:T2', 'alipay', null, 'notify')).toThrow(/CHECK constraint failed/);
+    expect(() => insert.run('paypal:T3', 'paypal', 'T3', 'notify')).toThrow(/CHECK constraint failed/);
+    // One checkout per order and channel; a closed checkout is never queried again.
+    const checkout = db.prepare(
+      `INSERT INTO checkouts (order_id, channel, method, amount, currency, state, created_at, expires_at, next_query_at) VALUES ('o-live', ?, 'alipay', 100, 'CNY', ?, 0, 1, ?)`,
+    );
+    checkout.run('epay', 'open', 5);
+    expect(() => checkout.run('epay', 'open', 5)).toThrow(/UNIQUE constraint failed/);
+    expect(() => checkout.run('stripe', 'closed', 5)).toThrow(/CHECK constraint failed/);
+    expect(db.pragma('foreign_key_check')).toEqual([]);
   });
 
   it('re-opening is idempotent: same version, same schema, same data', () => {

@@ -34,6 +34,17 @@ export const ShopSettings = z.object({
     .max(7 * 24 * 60),
   /** Most live orders one e-mail may hold per product within 24 hours; 0 means no limit. */
   purchaseLimit: z.int().min(0).max(1000),
+  /**
+   * The shop's address as payment gateways and returning buyers reach it (a reverse proxy's https URL, say);
+   * empty: the address the endpoint listens on. Notification URLs are built from it.
+   */
+  publicUrl: z.union([
+    z.literal(''),
+    z
+      .url({ protocol: /^https?$/, error: 'a public address is an http:// or https:// URL' })
+      .max(500)
+      .transform((url) => url.replace(/\/+$/, '')),
+  ]),
 });
 export type ShopSettings = z.infer<typeof ShopSettings>;
 

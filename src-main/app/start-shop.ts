@@ -81,6 +81,15 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
       ...(sessions && options.adminUiDir ? { browserSessions: sessions, adminUiDir: options.adminUiDir } : {}),
     });
     const running = server;
+    // Gateways are told to notify this address unless the owner set the shop's public one (Settings).
+    engine.payments.listenUrl = running.url;
+    engine.payments.start();
+    if (engine.payments.list().length > 0 && engine.payments.notifyUnreachable()) {
+      notice(
+        `warning: payment notifications go to ${engine.payments.notifyUrl('epay').replace(/epay\/notify$/, '<channel>/notify')}, ` +
+          'which no gateway outside this PC can reach; payments are still found by querying the channel',
+      );
+    }
     let closing: Promise<void> | null = null;
     return {
       engine,

@@ -10,6 +10,7 @@ import { openDatabase } from '../db/open';
 import type { WritableDB } from '../db/types';
 import { KeyFileStore, type SecretStore } from '../vault/secret-store';
 import { runImport, type CodeSource, type ImportOptions, type ImportReport } from '../vault/import';
+import { PaymentService, type PaymentOptions } from '../payments/service';
 import { discardStaleImports } from '../vault/import-store';
 import { unlockVault, type UnlockedVault } from '../vault/vault';
 import { EngineError } from './errors';
@@ -41,6 +42,7 @@ export interface EngineOptions {
   readonly clock?: () => number;
   readonly writer?: WriterOptions;
   readonly tickets?: TicketPoolOptions;
+  readonly payments?: PaymentOptions;
 }
 
 export class Engine {
@@ -52,6 +54,8 @@ export class Engine {
   private sweepTimer: NodeJS.Timeout | null = null;
   /** New orders' ids and access tokens, made ahead of time (see tickets.ts). */
   readonly tickets: TicketPool;
+  /** Payment channels: checkouts, gateway notifications and the status poller (see payments/service.ts). */
+  readonly payments: PaymentService;
 
   private constructor(
     readonly db: WritableDB,
@@ -62,9 +66,11 @@ export class Engine {
     /** The shop's folder (secrets, staged restore). */
     readonly dataDir: string,
     tickets: TicketPoolOptions = {},
+    payments: PaymentOptions = {},
   ) {
     this.holdSeconds = holdSeconds;
     this.tickets = new TicketPool(vault.sealKey, tickets);
+    this.payments = new PaymentService({ db, vault, writer, clock, orderChanged: (order) => this.orderChanged(order) }, payments);
   }
 
   static open(options: EngineOptions): Engine {
@@ -87,7 +93,7 @@ export class Engine {
       discardStaleImports(db, clock());
       const writer = new GroupCommitWriter(db, { clock, ...options.writer });
       const holdSeconds = options.holdSeconds ?? storedHoldSeconds(db) ?? DEFAULT_HOLD_SECONDS;
-      return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir, options.tickets);
+      return new Engine(db, vault, writer, clock, holdSeconds, options.dataDir, options.tickets, options.payments);
     } catch (error) {
       db.close();
       throw error;
@@ -146,7 +152,8 @@ export class Engine {
     return this.orderChanged(await this.writer.run((db, now) => orders.releaseOrder(db, this.ctx(now), orderId, actor)));
   }
 
-  private orderChanged(order: orders.OrderView): orders.OrderView {
+  /** Tells live pages that an order (and so its product's stock) changed. */
+  orderChanged(order: orders.OrderView): orders.OrderView {
     this.events.emit({ type: 'order', orderId: order.id, productId: order.productId, status: order.status });
     this.events.emit({ type: 'stock', productId: order.productId });
     return order;
@@ -239,6 +246,7 @@ export class Engine {
   /** Finishes every queued write, then closes the database. */
   async close(): Promise<void> {
     this.stopSweeper();
+    await this.payments.stop();
     await this.writer.close();
     await this.tickets.close();
     this.db.close();

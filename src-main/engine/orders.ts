@@ -65,10 +65,15 @@ export interface PayArgs {
   readonly currency: string;
   /** The gateway's event id; recorded with the effect so the same event never takes effect twice. */
   readonly eventId: string;
-  readonly source: 'webhook' | 'manual';
+  /** OnceKey's own webhook, a confirmation by hand, or a payment channel (payments/). */
+  readonly source: PaymentSource;
+  /** A channel payment: the gateway's trade number and whether its notification or a query brought it. */
+  readonly channel?: { readonly tradeNo: string; readonly via: 'notify' | 'query' };
   /** Who confirmed a manual payment; written to the audit trail with the payment's effect. */
   readonly actor?: string;
 }
+
+export type PaymentSource = 'webhook' | 'manual' | 'epay' | 'alipay' | 'wechatpay' | 'stripe';
 
 export interface PayResult {
   readonly effect: 'delivered' | 'needs_review' | 'duplicate_event' | 'unknown_order';
@@ -612,8 +617,19 @@ function applyPayment(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
   const record = (outcome: 'delivered' | 'needs_review' | 'ignored'): void => {
     stmt(
       db,
-      `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(args.eventId, args.orderId, args.amount, args.currency, args.source, outcome, ctx.now);
+      `INSERT INTO payments (event_id, order_id, amount, currency, source, outcome, received_at, trade_no, via)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      args.eventId,
+      args.orderId,
+      args.amount,
+      args.currency,
+      args.source,
+      outcome,
+      ctx.now,
+      args.channel?.tradeNo ?? null,
+      args.channel?.via ?? null,
+    );
   };
   if (!order) {
     record('ignored');

@@ -22,15 +22,24 @@ export interface ShopSettings {
   readonly port: number;
   readonly holdMinutes: number;
   readonly purchaseLimit: number;
+  /** The shop's address as payment gateways and returning buyers reach it ('' = the address it listens on). */
+  readonly publicUrl: string;
 }
 
-export const DEFAULT_SETTINGS: ShopSettings = { host: '127.0.0.1', port: 8787, holdMinutes: 15, purchaseLimit: 0 };
+export const DEFAULT_SETTINGS: ShopSettings = {
+  host: '127.0.0.1',
+  port: 8787,
+  holdMinutes: 15,
+  purchaseLimit: 0,
+  publicUrl: '',
+};
 
 const KEYS = {
   host: 'settings.host',
   port: 'settings.port',
   holdMinutes: 'settings.hold_minutes',
   purchaseLimit: 'settings.purchase_limit',
+  publicUrl: 'settings.public_url',
 } as const;
 const ROTATED = { adminToken: 'settings.rotated.admin_token', webhookSecret: 'settings.rotated.webhook_secret' } as const;
 /** The files `oncekey serve` reads its secrets from (cli/secrets.ts). */
@@ -66,11 +75,13 @@ export function readSettings(db: ReadableDB): ShopSettings {
   const port = readMeta(db, KEYS.port);
   const hold = readMeta(db, KEYS.holdMinutes);
   const limit = readMeta(db, KEYS.purchaseLimit);
+  const publicUrl = readMeta(db, KEYS.publicUrl);
   return {
     host: typeof host === 'string' && host !== '' ? host : DEFAULT_SETTINGS.host,
     port: isInt(port, 1, 65535) ? port : DEFAULT_SETTINGS.port,
     holdMinutes: isInt(hold, 1, 7 * 24 * 60) ? hold : DEFAULT_SETTINGS.holdMinutes,
     purchaseLimit: isInt(limit, 0, 1000) ? limit : DEFAULT_SETTINGS.purchaseLimit,
+    publicUrl: typeof publicUrl === 'string' && /^https?:\/\//.test(publicUrl) ? publicUrl : DEFAULT_SETTINGS.publicUrl,
   };
 }
 

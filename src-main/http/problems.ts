@@ -128,7 +128,12 @@ export function mapError(error: unknown): Mapped {
   if (error instanceof HttpProblem) return { code: error.code, detail: error.detail, ...error.extra };
   if (isEngineError(error)) {
     const field = error.details?.field;
-    const errors = typeof field === 'string' ? [{ path: field, message: error.message }] : undefined;
+    const listed = error.details?.errors;
+    const errors = Array.isArray(listed)
+      ? (listed as FieldError[])
+      : typeof field === 'string'
+        ? [{ path: field, message: error.message }]
+        : undefined;
     return {
       code: error.code,
       detail: error.message,

@@ -41,7 +41,7 @@ export interface PublicRouteOptions {
 /** Window of the per-e-mail purchase limit. */
 export const PURCHASE_LIMIT_WINDOW_MS = 24 * 60 * 60 * 1000;
 
-function rateLimited(name: string, perMinute: number): FastifyContextConfig {
+export function rateLimited(name: string, perMinute: number): FastifyContextConfig {
   if (perMinute <= 0) return {};
   return { rateLimit: { max: perMinute, timeWindow: 60_000 }, ratePolicy: { name, max: perMinute, window: 60 } };
 }

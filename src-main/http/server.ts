@@ -18,6 +18,8 @@ import { adminRoutes } from './admin-routes';
 import { adminRpcRoutes } from './admin-rpc';
 import type { BrowserSessions } from './admin-session';
 import { openApiRoute, registerOpenApi } from './openapi';
+import { paymentAdminRoutes } from './payment-admin-routes';
+import { paymentRoutes } from './payment-routes';
 import { clientErrorHandler, errorHandler, HttpProblem, mapError, notFoundHandler, sendProblem } from './problems';
 import { publicRoutes } from './public-routes';
 import { adminTokenDigest, HostAllowlist, hostAndOriginGuard, setSecurityHeaders } from './security';
@@ -150,6 +152,8 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
   await app.register(publicRoutes, { engine, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
   await app.register(webhookRoutes, { engine, webhookSecret: config.webhookSecret });
+  await app.register(paymentRoutes, { engine, rateLimitPerMinute });
+  await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
   // Only a digest of the admin token stays in memory here.
   await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
   await app.register(adminRpcRoutes, {

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../../src-main/engine/engine';
 import { startHttpServer, type HttpConfig } from '../../src-main/http/server';
+import type { PaymentOptions } from '../../src-main/payments/service';
 import { openShop } from './shop';
 
 export const ADMIN_TOKEN = 'test-admin-token';
@@ -114,13 +115,23 @@ export const freshKey = (): string => `test-${process.pid}-${Date.now()}-${++key
 
 /** A temp shop (one product, `keys` codes) served on 127.0.0.1 with a free port. */
 export async function startShop(
-  options: { keys?: number; price?: number; holdSeconds?: number; clock?: () => number; http?: Partial<HttpConfig> } = {},
+  options: {
+    keys?: number;
+    price?: number;
+    holdSeconds?: number;
+    clock?: () => number;
+    http?: Partial<HttpConfig>;
+    /** Payment channels' options (a fast query schedule, say); `poll` starts the status poller as `serve` does. */
+    payments?: PaymentOptions;
+    poll?: boolean;
+  } = {},
 ): Promise<HttpShop> {
   const shop = await openShop({
     keys: options.keys ?? 1,
     ...(options.price !== undefined ? { price: options.price } : {}),
     ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.payments ? { payments: options.payments } : {}),
   });
   const server = await startHttpServer(shop.engine, {
     host: '127.0.0.1',
@@ -130,6 +141,8 @@ export async function startShop(
     rateLimitPerMinute: 0,
     ...options.http,
   });
+  shop.engine.payments.listenUrl = server.url;
+  if (options.poll) shop.engine.payments.start();
   const s: HttpShop = {
     engine: shop.engine,
     productId: shop.productId,

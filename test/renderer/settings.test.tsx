@@ -27,6 +27,7 @@ function view(over: Partial<SettingsView> = {}): SettingsView {
     port: 8787,
     holdMinutes: 15,
     purchaseLimit: 0,
+    publicUrl: '',
     exposed: false,
     vault: { passphrase: false, secretStore: true },
     secrets: { adminTokenRotatedAt: null, webhookSecretRotatedAt: null },
@@ -44,11 +45,11 @@ function setup(handlers: FakeHandlers = {}): { transport: FakeTransport; state: 
       const changed = (Object.keys(input) as (keyof ShopSettings)[]).filter(
         (k) => input[k] !== undefined && input[k] !== state.settings[k],
       );
-      state.settings = { ...state.settings, ...input };
+      state.settings = { ...state.settings, ...input, publicUrl: input.publicUrl ?? state.settings.publicUrl };
       state.settings.exposed = !['127.0.0.1', 'localhost', '::1'].includes(state.settings.host);
       return {
         settings: state.settings,
-        restartNeeded: changed.filter((k): k is 'host' | 'port' | 'purchaseLimit' => k !== 'holdMinutes'),
+        restartNeeded: changed.filter((k): k is 'host' | 'port' | 'purchaseLimit' => k !== 'holdMinutes' && k !== 'publicUrl'),
       };
     },
     ...handlers,

@@ -1,0 +1,20 @@
+/**
+ * Makes a channel from its stored settings. The provider SDKs (alipay-sdk, stripe) load on first use, so
+ * a shop that never configures them, and every CLI command, starts without them.
+ */
+import type { ChannelName, ChannelSettings } from '../../shared/payments';
+import type { ChannelDeps, PaymentChannel } from './channel';
+import { EpayChannel } from './epay';
+
+export async function createChannel<C extends ChannelName>(
+  name: C,
+  settings: ChannelSettings[C],
+  deps: ChannelDeps,
+): Promise<PaymentChannel> {
+  switch (name) {
+    case 'epay':
+      return new EpayChannel(settings as ChannelSettings['epay'], deps);
+    default:
+      throw new Error(`the ${name} channel is not available in this build`);
+  }
+}
