@@ -118,6 +118,13 @@ export function saveCheckout(db: WritableDB, now: number, input: SaveCheckout, s
   return findCheckout(db, input.orderId, input.channel)!;
 }
 
+/** When the next query of any checkout is due (null: none is scheduled). A read: no write lock. */
+export function nextDueAt(db: ReadableDB): number | null {
+  return (
+    (stmt(db, 'SELECT min(next_query_at) FROM checkouts WHERE next_query_at IS NOT NULL').pluck().get() as number | null) ?? null
+  );
+}
+
 /**
  * Claims up to `limit` checkouts whose query is due: moves each one's next query `leaseMs` ahead in this
  * same write, so no other poller (another process serving the shop) takes it meanwhile; the query's

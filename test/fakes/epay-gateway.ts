@@ -62,7 +62,9 @@ export class FakeEpayGateway {
   readonly notifications: SentNotification[] = [];
   /** Requests the gateway refused (a bad signature, a wrong pid): each a one-line reason. */
   readonly refused: string[] = [];
+  /** The order each query asked about, in arrival order, and when (unix ms). */
   readonly queries: string[] = [];
+  readonly queryTimes: { readonly outTradeNo: string; readonly at: number }[] = [];
   /** How `pay()` notifies by default. */
   notifyMethod: 'GET' | 'POST' = 'GET';
   private server: Server | null = null;
@@ -178,6 +180,11 @@ export class FakeEpayGateway {
     return order;
   }
 
+  private recordQuery(outTradeNo: string): void {
+    this.queries.push(outTradeNo);
+    this.queryTimes.push({ outTradeNo, at: Date.now() });
+  }
+
   private json(res: ServerResponse, value: unknown): void {
     res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value));
   }
@@ -221,7 +228,7 @@ export class FakeEpayGateway {
     }
     if (path === '/api.php' && url.searchParams.get('act') === 'order') {
       const q = Object.fromEntries(url.searchParams);
-      this.queries.push(q.out_trade_no ?? '');
+      this.recordQuery(q.out_trade_no ?? '');
       if (q.pid !== this.options.pid || q.key !== this.options.key) return this.refuse(res, 'bad merchant key', true);
       const order = this.orders.get(q.out_trade_no ?? '');
       if (!order) return this.json(res, { code: -1, msg: '订单号不存在' });
@@ -239,7 +246,7 @@ export class FakeEpayGateway {
       return;
     }
     if (path === '/api/pay/query') {
-      this.queries.push(params.out_trade_no ?? '');
+      this.recordQuery(params.out_trade_no ?? '');
       if (!this.verify(params)) return this.refuse(res, 'bad signature on api/pay/query', true);
       const order = this.orders.get(params.out_trade_no ?? '');
       if (!order) return this.json(res, { code: -1, msg: 'order not found' });
