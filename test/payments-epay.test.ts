@@ -325,6 +325,39 @@ describe('the epay channel over real sockets', () => {
     expect(stranger.status).toBe(404);
   });
 
+  it('refunds through the gateway first, then the order; a refusal at the gateway changes nothing here', async () => {
+    const g = await gateway();
+    const s = await shop();
+    await configure(s, { gateway: g.url, pid: PID, key: KEY });
+    const order = await reserve(s);
+    await openGatewayPage(s, order);
+    await g.pay(order.id);
+    expect(await statusOf(s, order)).toBe('delivered');
+    const tradeNo = g.orders.get(order.id)!.tradeNo;
+
+    // The gateway refuses (it already refunded the trade in its console): the order stays delivered.
+    g.orders.get(order.id)!.status = 2;
+    await expect(
+      s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' }),
+    ).rejects.toMatchObject({ code: 'channel_unavailable' });
+    expect(await statusOf(s, order)).toBe('delivered');
+
+    g.orders.get(order.id)!.status = 1;
+    const refunded = await s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' });
+    expect(refunded.status).toBe('refunded');
+    expect(g.orders.get(order.id)!.status).toBe(2);
+    const audit = stmt(s.engine.db, `SELECT detail FROM audit WHERE action = 'payment.refunded' AND subject = ?`)
+      .pluck()
+      .get(order.id);
+    expect(JSON.parse(audit as string)).toMatchObject({ channel: 'epay', tradeNo, amount: 3000, currency: 'CNY', state: 'done' });
+    // A manual payment has no channel to refund through.
+    const manual = await reserve(s);
+    await s.admin(`/api/v1/admin/orders/${manual.id}/mark-paid`, { method: 'POST' });
+    await expect(
+      s.engine.payments.refund({ orderId: manual.id, keys: 'return', reason: 'x', actor: 'support' }),
+    ).rejects.toMatchObject({ code: 'order_not_refundable' });
+  });
+
   it('refuses a checkout for an order that is not reserved, a channel that is off, and another currency', async () => {
     const g = await gateway();
     const s = await shop();

@@ -44,6 +44,7 @@ import {
   type QueryReason,
   type QuerySchedule,
 } from './records';
+import { refundThroughChannel, type GatewayRefund } from './refund';
 import { createChannel } from './registry';
 
 /** What the service needs from the engine that owns it. */
@@ -53,7 +54,7 @@ export interface PaymentHost {
   readonly writer: GroupCommitWriter;
   readonly clock: () => number;
   /** A payment changed an order (live pages refresh). */
-  orderChanged(order: OrderView): void;
+  orderChanged(order: OrderView): unknown;
 }
 
 export interface PaymentOptions {
@@ -343,6 +344,13 @@ export class PaymentService {
       return applied;
     });
     if (paid?.order && paid.effect !== 'duplicate_event') this.host.orderChanged(paid.order);
+  }
+
+  /** Gives the money back through the channel that took it, then refunds the order (see refund.ts). */
+  async refund(args: GatewayRefund): Promise<OrderView> {
+    const order = await refundThroughChannel(this.host, (name) => this.channel(name, true), args);
+    this.host.orderChanged(order);
+    return order;
   }
 
   // ------------------------------------------------------------ the poller
