@@ -80,6 +80,24 @@ describe('dispute lookup', () => {
     expect(JSON.stringify(byCode)).not.toContain(code);
   });
 
+  it("finds an order paid through a channel by the gateway's trade number, as the buyer's receipt shows it", async () => {
+    const shop = await openShop({ keys: 1 });
+    cleanups.push(shop.cleanup);
+    const { engine, productId } = shop;
+    const { result } = await engine.reserve({ productId, quantity: 1, email: 'buyer@example.com' });
+    if (!result.ok) throw new Error('sold out');
+    const id = result.value.id;
+    await engine.pay({
+      orderId: id,
+      amount: 5000,
+      currency: 'CNY',
+      eventId: 'epay:2026120512345',
+      source: 'epay',
+      channel: { tradeNo: '2026120512345', via: 'notify' },
+    });
+    expect(lookup(engine.db, engine.vault, '2026120512345')).toMatchObject({ matchedBy: 'payment', orders: [{ id }] });
+  });
+
   it('shows audited actions and resolutions in the timeline', async () => {
     const shop = await openShop({ keys: 2 });
     cleanups.push(shop.cleanup);

@@ -68,6 +68,7 @@ function ordersFor(
   const byPayment = stmt(
     db,
     `SELECT order_id FROM payments WHERE event_id = @q
+     UNION SELECT order_id FROM payments WHERE trade_no = @q
      UNION SELECT coalesce(l.order_id, r.order_id) FROM statement_rows r LEFT JOIN payment_links l ON l.payment_id = r.payment_id
        WHERE (r.payment_id = @q OR r.ref_payment_id = @q) AND coalesce(l.order_id, r.order_id) IS NOT NULL`,
   )
