@@ -3,6 +3,7 @@ import { isEngineError } from '../engine/errors';
 import { backupCommand } from './commands/backup';
 import { importCommand } from './commands/import';
 import { ledgerCommand } from './commands/ledger';
+import { openApiCommand } from './commands/openapi';
 import { productCommand } from './commands/product';
 import { reconcileCommand } from './commands/reconcile';
 import { serveCommand } from './commands/serve';
@@ -25,6 +26,10 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   reconcile: {
     run: reconcileCommand,
     summary: 'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic]] [--json]',
+  },
+  openapi: {
+    run: openApiCommand,
+    summary: "openapi [--out <file>]   the shop endpoint's OpenAPI document (as GET /api/v1/openapi.json)",
   },
   simulate: {
     run: simulateCommand,

@@ -69,6 +69,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Create a product',
+        operationId: 'adminCreateProduct',
         tags: ['admin'],
         security,
         body: CreateProductBody,
@@ -90,6 +91,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Import keys: text/plain (one code per line) or JSON {"codes": [...]}',
+        operationId: 'adminImportKeys',
         description: 'Atomic: every accepted code is stored, or none.',
         tags: ['admin'],
         security,
@@ -143,6 +145,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Stock of one product',
+        operationId: 'adminGetStock',
         tags: ['admin'],
         security,
         params: IdParams,
@@ -164,6 +167,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Confirm a payment by hand (same effects as a valid webhook)',
+        operationId: 'adminMarkPaid',
         description: 'Recorded as payment event `manual:<orderId>`, so pressing twice has one effect.',
         tags: ['admin'],
         security,
@@ -200,6 +204,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Disagreements between orders, keys, payments, imported statements and the ledger',
+        operationId: 'adminGetReconciliation',
         tags: ['admin'],
         security,
         response: responses({ 200: { schema: Reconciliation, description: 'findings' } }, [...ADMIN_ERRORS]),
@@ -213,6 +218,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     {
       schema: {
         summary: 'Verify the hash-chained ledger against the rows',
+        operationId: 'adminVerifyLedger',
         tags: ['admin'],
         security,
         response: responses({ 200: { schema: LedgerVerify, description: 'the verification report' } }, [...ADMIN_ERRORS]),

@@ -30,7 +30,35 @@ function inputSchema(schema: z.ZodType): Record<string, unknown> {
   return json;
 }
 
-/** Adjustments the route schemas cannot express: the two body types of a key import, an optional mark-paid body. */
+/**
+ * Drops the component schemas nothing refers to (the zod provider registers an input and an output copy
+ * of every named schema, and a schema used only as a response has no use for its input copy), and lists
+ * the rest by name so that generated clients do not change from one build to the next.
+ */
+function dropUnusedSchemas(document: Record<string, unknown>): void {
+  const schemas = (document.components as { schemas?: Record<string, unknown> } | undefined)?.schemas;
+  if (!schemas) return;
+  for (;;) {
+    const text = JSON.stringify({ ...document, components: { ...(document.components as object), schemas: {} } });
+    const used = new Set([...text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)].map((m) => m[1]));
+    // A schema that only another unused schema refers to goes in the next round.
+    for (const schema of Object.values(schemas)) {
+      for (const m of JSON.stringify(schema).matchAll(/"#\/components\/schemas\/([^"]+)"/g)) used.add(m[1]);
+    }
+    const unused = Object.keys(schemas).filter((name) => !used.has(name));
+    if (unused.length === 0) break;
+    for (const name of unused) delete schemas[name];
+  }
+  // In name order: the zod registry's order depends on which app in the process built its document first.
+  const sorted = Object.fromEntries(Object.entries(schemas).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  for (const name of Object.keys(schemas)) delete schemas[name];
+  Object.assign(schemas, sorted);
+}
+
+/**
+ * Adjustments the route schemas cannot express: the two body types of a key import, an optional mark-paid
+ * body, and no unused components.
+ */
 function patchDocument(document: Record<string, unknown>): Record<string, unknown> {
   const paths = document.paths as Record<string, Record<string, Record<string, unknown>>> | undefined;
   const importOp = paths?.[`${API_PREFIX}/admin/products/{id}/keys`]?.post;
@@ -45,6 +73,7 @@ function patchDocument(document: Record<string, unknown>): Record<string, unknow
   const markPaid = paths?.[`${API_PREFIX}/admin/orders/{id}/mark-paid`]?.post;
   const body = markPaid?.requestBody as Record<string, unknown> | undefined;
   if (body) body.required = false;
+  dropUnusedSchemas(document);
   return document;
 }
 
@@ -52,7 +81,14 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
-      info: { title: 'OnceKey shop API', version: '1.0.0', description: DESCRIPTION },
+      info: {
+        title: 'OnceKey shop API',
+        version: '1.0.0',
+        description: DESCRIPTION,
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      // Relative: the shop that serves this document is the one it describes.
+      servers: [{ url: '/', description: 'this shop (oncekey serve, default http://127.0.0.1:8787)' }],
       components: {
         securitySchemes: {
           adminToken: { type: 'http', scheme: 'bearer', description: 'the admin token given to `serve`' },

@@ -185,48 +185,54 @@ const notifyRoutes: FastifyPluginAsyncZod<{ engine: Engine }> = async (app, { en
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
-  app.route({
-    method: ['GET', 'POST'],
-    url: `${API_PREFIX}/payments/:channel/notify`,
-    schema: {
-      summary: "A payment channel's notification, in that channel's own format",
-      description:
-        'epay: the signed parameters as a query string or a form body, answered text/plain `success` (a bad signature: 400 `fail`). ' +
-        'alipay: a signed form, answered `success`. wechatpay: signed JSON with an encrypted resource, answered 204. ' +
-        'stripe: `checkout.session.completed` signed with Stripe-Signature, answered 200. A trade number takes effect once.',
-      operationId: 'paymentNotify',
-      tags: ['gateway'],
-      security: [],
-      params: ChannelParams,
-      response: {
-        ...responses({}, ['channel_not_configured', 'busy']),
-        200: { description: "the channel's success answer", content: { 'text/plain': { schema: z.string() } } },
-        204: z.null().describe('received (WeChat Pay)'),
-        400: { description: "the channel's failure answer (bad signature)", content: { 'text/plain': { schema: z.string() } } },
+  // GET (epay may notify by query string) and POST: one handler, an operationId each.
+  for (const [method, operationId] of [
+    ['GET', 'paymentNotifyByQuery'],
+    ['POST', 'paymentNotify'],
+  ] as const) {
+    app.route({
+      method,
+      url: `${API_PREFIX}/payments/:channel/notify`,
+      schema: {
+        summary: "A payment channel's notification, in that channel's own format",
+        description:
+          'epay: the signed parameters as a query string or a form body, answered text/plain `success` (a bad signature: 400 `fail`). ' +
+          'alipay: a signed form, answered `success`. wechatpay: signed JSON with an encrypted resource, answered 204. ' +
+          'stripe: `checkout.session.completed` signed with Stripe-Signature, answered 200. A trade number takes effect once.',
+        operationId,
+        tags: ['gateway'],
+        security: [],
+        params: ChannelParams,
+        response: {
+          ...responses({}, ['channel_not_configured', 'busy']),
+          200: { description: "the channel's success answer", content: { 'text/plain': { schema: z.string() } } },
+          204: z.null().describe('received (WeChat Pay)'),
+          400: { description: "the channel's failure answer (bad signature)", content: { 'text/plain': { schema: z.string() } } },
+        },
       },
-    },
-    handler: async (request, reply) => {
-      const name = ChannelName.safeParse(request.params.channel);
-      if (!name.success) throw new HttpProblem('channel_not_configured', 'there is no such payment channel');
-      const headers: Record<string, string | undefined> = {};
-      for (const [key, value] of Object.entries(request.headers)) headers[key] = Array.isArray(value) ? value[0] : value;
-      const query: Record<string, string> = {};
-      for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) {
-        const first = Array.isArray(value) ? (value as unknown[])[0] : value;
-        if (typeof first === 'string') query[key] = first;
-      }
-      const incoming: IncomingNotification = {
-        method: request.method,
-        query,
-        headers,
-        contentType: String(request.headers['content-type'] ?? ''),
-        rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
-      };
-      const answer = await engine.payments.notify(name.data, incoming);
-      return reply
-        .code(answer.status as 200)
-        .type(answer.contentType)
-        .send(answer.body);
-    },
-  });
+      handler: async (request, reply) => {
+        const name = ChannelName.safeParse(request.params.channel);
+        if (!name.success) throw new HttpProblem('channel_not_configured', 'there is no such payment channel');
+        const headers: Record<string, string | undefined> = {};
+        for (const [key, value] of Object.entries(request.headers)) headers[key] = Array.isArray(value) ? value[0] : value;
+        const query: Record<string, string> = {};
+        for (const [key, value] of Object.entries(request.query as Record<string, unknown>)) {
+          const first = Array.isArray(value) ? (value as unknown[])[0] : value;
+          if (typeof first === 'string') query[key] = first;
+        }
+        const incoming: IncomingNotification = {
+          method: request.method,
+          query,
+          headers,
+          contentType: String(request.headers['content-type'] ?? ''),
+          rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
+        };
+        const answer = await engine.payments.notify(name.data, incoming);
+        return reply
+          .code(answer.status as 200)
+          .type(answer.contentType)
+          .send(answer.body);
+      },
+    });
+  }
 };

@@ -57,7 +57,9 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
     {
       schema: {
         summary: 'Liveness check',
+        operationId: 'getHealth',
         tags: ['public'],
+        security: [],
         response: responses({ 200: { schema: Health, description: 'up' } }, []),
       },
     },
@@ -69,7 +71,9 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
     {
       schema: {
         summary: 'Products on sale, with the keys available now',
+        operationId: 'listProducts',
         tags: ['public'],
+        security: [],
         response: responses({ 200: { schema: ProductList, description: 'products on sale' } }, []),
       },
     },
@@ -81,6 +85,8 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
     {
       schema: {
         summary: 'Reserve keys for a new order (idempotent)',
+        operationId: 'createOrder',
+        security: [],
         description:
           'Holds `quantity` keys until `expiresAt`, all or nothing. Requires Idempotency-Key; the same key and body replay the ' +
           'stored status and body with `Idempotent-Replayed: true` (results are kept at least 24 hours).',
@@ -131,6 +137,7 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
     {
       schema: {
         summary: 'An order, for its buyer (the access token from creation)',
+        operationId: 'getOrder',
         description: 'An unknown id and a wrong token get the same 404. `codes` is present only when the order is delivered.',
         tags: ['public'],
         security: [{ orderToken: [] }],

@@ -59,11 +59,14 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRouteOptions> = async (
     {
       schema: {
         summary: 'Payment succeeded (called by the payment gateway)',
+        operationId: 'paymentWebhook',
         description:
           'Signed with `OnceKey-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>` over the raw body; ' +
           '`t` must be within 300 s. Any valid event gets 200; a repeated event id has no second effect; a mismatch puts the ' +
           'order in needs_review. Fields beyond the documented ones are ignored.',
         tags: ['gateway'],
+        // Authenticated by the body's signature, not by a bearer token.
+        security: [],
         headers: WebhookHeaders,
         body: WebhookEvent,
         response: responses({ 200: { schema: WebhookAck, description: 'event received' } }, [
