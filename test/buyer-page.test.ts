@@ -72,9 +72,17 @@ const load = <T>(file: string): Promise<T> => import(pathToFileURL(join(PUBLIC_D
 let i18n: I18nModule;
 let app: AppModule;
 
+interface PayModule {
+  methodLabel(channel: string, method: string): string;
+  scanHint(channel: string, method: string): string;
+  payProblem(result: ApiResult, currency: string): { kind: string; text: string };
+}
+let pay: PayModule;
+
 beforeAll(async () => {
   i18n = await load<I18nModule>('i18n.js');
   app = await load<AppModule>('app.js');
+  pay = await load<PayModule>('pay.js');
 });
 
 afterEach(() => {
@@ -84,9 +92,9 @@ afterEach(() => {
 
 // ---------------------------------------------------------------- translation keys
 
-/** Keys app.js uses: literal first arguments of `t(...)` and `key: '...'` in notice objects. */
-function keysUsedInApp(): { keys: Set<string>; nonLiteral: string[] } {
-  const source = ts.createSourceFile('app.js', read('app.js'), ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+/** Keys a script uses: literal first arguments of `t(...)` and `key: '...'` in notice objects. */
+function keysUsedIn(file: string): { keys: Set<string>; nonLiteral: string[] } {
+  const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
   const keys = new Set<string>();
   const nonLiteral: string[] = [];
   const visit = (node: ts.Node): void => {
@@ -112,6 +120,9 @@ function keysUsedInApp(): { keys: Set<string>; nonLiteral: string[] } {
   visit(source);
   return { keys, nonLiteral };
 }
+
+const keysUsedInApp = () => keysUsedIn('app.js');
+const keysUsedInPay = () => keysUsedIn('pay.js');
 
 /** Keys index.html names in data-i18n and data-i18n-aria-label attributes. */
 function keysUsedInHtml(): Set<string> {
@@ -146,6 +157,18 @@ describe('translation catalogues', () => {
     }
   });
 
+  it('every key pay.js passes to t() exists in both catalogues, each named literally', () => {
+    const { keys, nonLiteral } = keysUsedInPay();
+    expect(keys.size).toBeGreaterThan(20);
+    expect(nonLiteral).toEqual([]);
+    for (const lang of i18n.LANGUAGES) {
+      expect(
+        [...keys].filter((key) => !(key in i18n.CATALOGUES[lang])),
+        `keys missing from ${lang}`,
+      ).toEqual([]);
+    }
+  });
+
   it('every key index.html names exists in both catalogues', () => {
     const keys = keysUsedInHtml();
     expect(keys.size).toBeGreaterThan(15);
@@ -156,7 +179,7 @@ describe('translation catalogues', () => {
   });
 
   it('has no unused entries', () => {
-    const used = new Set([...keysUsedInApp().keys, ...keysUsedInHtml()]);
+    const used = new Set([...keysUsedInApp().keys, ...keysUsedInPay().keys, ...keysUsedInHtml()]);
     expect(Object.keys(i18n.CATALOGUES.en).filter((key) => !used.has(key))).toEqual([]);
   });
 
@@ -244,7 +267,7 @@ describe('index.html under a strict CSP', () => {
   });
 
   it('keeps the scripts type-checked and free of HTML injection and eval', () => {
-    for (const file of ['app.js', 'i18n.js']) {
+    for (const file of ['app.js', 'i18n.js', 'pay.js']) {
       const source = read(file);
       expect(source.startsWith('// @ts-check\n'), file).toBe(true);
       expect(source, file).not.toMatch(
@@ -363,6 +386,66 @@ describe('Idempotency-Key per purchase attempt', () => {
     const a = app.newIdempotencyKey();
     expect(a).toMatch(uuid);
     expect(app.newIdempotencyKey()).not.toBe(a);
+  });
+});
+
+describe('paying', () => {
+  it('names every channel method in both languages, and an unknown one by its names', () => {
+    const names = (lang: Lang) => {
+      i18n.setLang(lang);
+      return [
+        ['epay', 'alipay'],
+        ['epay', 'wxpay'],
+        ['epay', 'qqpay'],
+        ['alipay', 'precreate'],
+        ['alipay', 'page'],
+        ['wechatpay', 'native'],
+        ['stripe', 'card'],
+        ['epay', 'bank'],
+      ].map(([channel, method]) => pay.methodLabel(channel!, method!));
+    };
+    expect(names('zh-CN')).toEqual([
+      '支付宝',
+      '微信支付',
+      'QQ钱包',
+      '支付宝扫码',
+      '支付宝网页支付',
+      '微信扫码',
+      '银行卡 (Stripe)',
+      'epay：bank',
+    ]);
+    expect(names('en')).toEqual([
+      'Alipay',
+      'WeChat Pay',
+      'QQ Wallet',
+      'Alipay (scan)',
+      'Alipay (web)',
+      'WeChat Pay (scan)',
+      'Card (Stripe)',
+      'epay: bank',
+    ]);
+    expect(pay.scanHint('epay', 'wxpay')).toBe('Open WeChat and scan to pay');
+    expect(pay.scanHint('alipay', 'precreate')).toBe('Open Alipay and scan to pay');
+  });
+
+  it("tells the buyer what went wrong with a checkout in the buyer's words", () => {
+    const problem = (code: string, status: number): ApiResult => ({
+      kind: 'problem',
+      status,
+      problem: { code, detail: 'internal words' },
+      headers: new Headers(),
+    });
+    expect(pay.payProblem(problem('channel_unavailable', 502), 'CNY')).toEqual({
+      kind: 'warning',
+      text: 'The payment service did not answer. Try again or choose another method.',
+    });
+    expect(pay.payProblem(problem('currency_not_supported', 409), 'USD').text).toBe(
+      'This payment method does not take USD. Please choose another.',
+    );
+    expect(pay.payProblem(problem('order_not_payable', 409), 'CNY').text).toBe('This order can no longer be paid.');
+    expect(pay.payProblem({ kind: 'network', error: new Error('x') }, 'CNY').kind).toBe('warning');
+    i18n.setLang('zh-CN');
+    expect(pay.payProblem(problem('channel_not_configured', 404), 'CNY').text).toBe('此付款方式已不再提供，请选择其他方式。');
   });
 });
 

@@ -205,7 +205,7 @@ export class FakeEpayGateway {
       if (!this.verify(params)) return this.refuse(res, `bad signature on ${path}`, false);
       const order = this.create(params);
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(
-        `<!doctype html><html><head><meta charset="utf-8"><title>Fake epay</title></head><body>
+        `<!doctype html><html><head><meta charset="utf-8"><title>Fake epay</title><link rel="icon" href="data:,"></head><body>
          <h1>Fake epay</h1><p id="amount">¥${escapeHtml(order.money)}</p><p>${escapeHtml(order.name)}</p>
          <form method="post" action="/pay"><input type="hidden" name="out_trade_no" value="${escapeHtml(order.outTradeNo)}">
          <button type="submit" id="pay">Pay</button></form></body></html>`,

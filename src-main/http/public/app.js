@@ -8,7 +8,8 @@
  *
  * Routes live in the URL fragment, so nothing in them is ever sent to the server:
  *   `#/`                               the shop
- *   `#/order/<id>?token=<accessToken>` one order, polled every 3 s until it is final
+ *   `#/order/<id>?token=<accessToken>` one order, polled every 3 s until it is final (2 s while a
+ *                                      checkout is under way); a reserved order is paid from here (pay.js)
  *
  * The one rule that matters most: a purchase attempt gets one `Idempotency-Key`, and a retry after a
  * network failure sends the same key again, so a retry can never buy twice (see PurchaseAttempts).
@@ -25,6 +26,7 @@ import {
   setLang,
   t,
 } from './i18n.js';
+import { CHECKOUT_POLL_MS, PayPanel } from './pay.js';
 
 // ---------------------------------------------------------------- types
 
@@ -465,11 +467,14 @@ function collectDom() {
     codeList: byId('code-list', HTMLElement),
     copyStatus: byId('copy-status', HTMLElement),
     orderBookmark: byId('order-bookmark', HTMLElement),
+    orderPay: byId('order-pay', HTMLElement),
   };
 }
 
 /** @type {ReturnType<typeof collectDom>} */
 let dom;
+/** @type {PayPanel} */
+let pay;
 
 // ---------------------------------------------------------------- language
 
@@ -1037,6 +1042,7 @@ function openOrder(id, tokenFromUrl) {
   dom.codeList.replaceChildren();
   orderView.drawnCodes = '';
   setText(dom.copyStatus, '');
+  pay.open(id, orderView.token);
   if (!shop.loaded) void loadProducts();
   renderOrder();
   if (orderView.token) void pollOrder(generation);
@@ -1047,6 +1053,18 @@ function closeOrder() {
   stopOrderTimers();
   orderView.generation++;
   orderView.active = false;
+  pay?.close();
+}
+
+/**
+ * A newer state of the open order than the last lookup (the answer to "I have paid").
+ * @param {Order} order
+ */
+function orderArrived(order) {
+  if (!orderView.active || order.id !== orderView.id) return;
+  orderView.order = order;
+  orderView.notice = null;
+  renderOrder();
 }
 
 /**
@@ -1060,7 +1078,7 @@ async function pollOrder(generation) {
   });
   if (generation !== orderView.generation) return;
 
-  let delay = ORDER_POLL_MS;
+  let delay = pay.active ? CHECKOUT_POLL_MS : ORDER_POLL_MS;
   let again = true;
   if (result.kind === 'ok' && result.data.order) {
     orderView.order = result.data.order;
@@ -1089,7 +1107,7 @@ function renderCountdown() {
   const order = orderView.order;
   const show = orderView.active && order !== null && order.status === 'reserved';
   dom.orderCountdown.hidden = !show;
-  dom.orderPayHint.hidden = !show;
+  dom.orderPayHint.hidden = !show || !pay.offersNone;
   if (!show || !order) return;
   const left = Date.parse(order.expiresAt) - Date.now();
   dom.orderCountdown.classList.toggle('countdown--urgent', left < 60_000);
@@ -1196,6 +1214,7 @@ function renderOrder() {
   const codes = order?.status === 'delivered' && Array.isArray(order.codes) ? order.codes : null;
   dom.orderCodes.hidden = codes === null;
   if (codes) renderCodes(codes);
+  pay.render(order);
   renderCountdown();
 }
 
@@ -1225,6 +1244,7 @@ function route({ focus }) {
 
 function start() {
   dom = collectDom();
+  pay = new PayPanel(dom.orderPay, { request: apiRequest, onOrder: orderArrived });
   initLanguage();
   initShop();
   window.addEventListener('hashchange', () => route({ focus: true }));
