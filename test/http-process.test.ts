@@ -51,6 +51,26 @@ describe('serve process', () => {
     expect(await server.stop('SIGINT')).toBe(0);
   }, 30_000);
 
+  it('tells gateways to notify its --public-url and answers requests forwarded under that name', async () => {
+    const { dir } = await seededDir(1);
+    const server = await serve(dir, ['--public-url', 'https://shop.tunnel.example/']);
+    const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+    const put = await send(server.url, '/api/v1/admin/payment-channels/epay', {
+      method: 'PUT',
+      headers: auth,
+      body: { gateway: 'https://pay.example.com', pid: '1001', key: 'merchant-key-0001' },
+    });
+    expect((put.json as { channel: { notifyUrl: string } }).channel.notifyUrl).toBe(
+      'https://shop.tunnel.example/api/v1/payments/epay/notify',
+    );
+    expect((await send(server.url, '/api/v1/health', { headers: { host: 'shop.tunnel.example' } })).status).toBe(200);
+    expect(await server.stop('SIGTERM')).toBe(0);
+
+    for (const bad of ['ftp://shop.example.com', 'https://shop.example.com/pay', 'not a url']) {
+      await expect(serve(dir, ['--public-url', bad])).rejects.toThrow(/--public-url/);
+    }
+  }, 40_000);
+
   it('releases holds that expired while it was down, before taking orders', async () => {
     const { dir, productId } = await seededDir(1);
     const first = await serve(dir, ['--hold-seconds', '1']);

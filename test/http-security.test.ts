@@ -41,6 +41,19 @@ describe('Host allowlist', () => {
     expect((await withHost('pay.example.com')).status).toBe(403);
   });
 
+  it("answers the host of the shop's public address (a tunnel or proxy forwards that name), on any port", async () => {
+    expect((await withHost('abc123.tunnel.example')).status).toBe(403);
+    shop.engine.payments.publicUrl = 'https://abc123.tunnel.example';
+    try {
+      expect((await withHost('abc123.tunnel.example')).status).toBe(200);
+      expect((await withHost('ABC123.tunnel.example:443')).status).toBe(200);
+      expect((await withHost('tunnel.example')).status).toBe(403);
+    } finally {
+      shop.engine.payments.publicUrl = null;
+    }
+    expect((await withHost('abc123.tunnel.example')).status).toBe(403);
+  });
+
   it('refuses any other Host with 403 host_not_allowed, on every route', async () => {
     for (const host of [
       'evil.example',

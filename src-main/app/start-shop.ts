@@ -21,6 +21,8 @@ export interface StartShopOptions {
   readonly holdSeconds?: number | undefined;
   readonly rateLimitPerMinute: number;
   readonly shopHosts?: readonly string[];
+  /** The shop's address as gateways reach it (a tunnel or proxy URL) for this run; absent: the saved one. */
+  readonly publicUrl?: string | undefined;
   readonly maxOrdersPerEmail?: number;
   readonly log?: boolean;
   /** Where the vault's key lives (the desktop's OS keychain); default: a key file, or `passphrase`. */
@@ -83,6 +85,7 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
     const running = server;
     // Gateways are told to notify this address unless the owner set the shop's public one (Settings).
     engine.payments.listenUrl = running.url;
+    if (options.publicUrl) engine.payments.publicUrl = options.publicUrl;
     engine.payments.start();
     if (engine.payments.list().length > 0 && engine.payments.notifyUnreachable()) {
       notice(

@@ -14,7 +14,10 @@ import { consoleIo, UsageError, type Io } from './context';
 type Command = (argv: readonly string[], io: Io) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  serve: { run: serveCommand, summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787]   run the shop endpoint' },
+  serve: {
+    run: serveCommand,
+    summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787] [--public-url https://...]   run the shop endpoint',
+  },
   product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
   import: {
     run: importCommand,

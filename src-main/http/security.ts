@@ -27,10 +27,16 @@ export class HostAllowlist {
   private readonly anyPort = new Set<string>();
   private readonly shopExact = new Set<string>();
 
+  /**
+   * @param publicHost the host of the shop's public address (Settings, or `serve --public-url`), asked
+   *   only for a Host nothing else allows: a tunnel or proxy in front of the shop forwards that name,
+   *   and a gateway's notification must not be refused for it.
+   */
   constructor(
     private readonly bindHost: string,
     private readonly port: () => number,
     shopHosts: readonly string[] = [],
+    private readonly publicHost: () => string | null = () => null,
   ) {
     for (const entry of shopHosts) {
       const host = entry.trim().toLowerCase();
@@ -65,7 +71,7 @@ export class HostAllowlist {
     const value = host.toLowerCase();
     if (this.exact.has(value)) return true;
     const name = value.startsWith('[') ? value.slice(0, value.indexOf(']') + 1) : value.replace(/:\d+$/, '');
-    return this.anyPort.has(name);
+    return this.anyPort.has(name) || name === this.publicHost()?.toLowerCase();
   }
 }
 

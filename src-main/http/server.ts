@@ -115,7 +115,10 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
     if (typeof address === 'object' && address !== null) boundPort = address.port;
     return boundPort ?? config.port;
   };
-  app.addHook('onRequest', hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [])));
+  app.addHook(
+    'onRequest',
+    hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [], () => engine.payments.publicHost())),
+  );
   // While closing, in-flight requests are answered with `Connection: close`, so an idle keep-alive
   // socket cannot hold the shutdown open until its timeout.
   let closing = false;

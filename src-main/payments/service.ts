@@ -83,6 +83,8 @@ export interface ChannelView extends ChannelSummary {
 export class PaymentService {
   /** The address the endpoint listens on (set when it starts): the notify URL's base when none is set. */
   listenUrl: string | null = null;
+  /** `serve --public-url`: wins over the saved setting for this run. */
+  publicUrl: string | null = null;
   readonly schedule: QuerySchedule;
   private readonly built = new Map<ChannelName, { updatedAt: number; channel: Promise<PaymentChannel> }>();
   private readonly creating = new Map<string, Promise<CheckoutRow>>();
@@ -101,8 +103,19 @@ export class PaymentService {
 
   /** The shop's address as gateways and returning buyers reach it. */
   publicBase(): string {
-    const configured = readSettings(this.host.db).publicUrl;
+    const configured = this.publicUrl || readSettings(this.host.db).publicUrl;
     return (configured || this.listenUrl || 'http://127.0.0.1:8787').replace(/\/+$/, '');
+  }
+
+  /** The host name of the public address the owner gave (bracketed if IPv6), or null when none. */
+  publicHost(): string | null {
+    const configured = this.publicUrl || readSettings(this.host.db).publicUrl;
+    if (!configured) return null;
+    try {
+      return new URL(configured).hostname;
+    } catch {
+      return null;
+    }
   }
 
   notifyUrl(name: ChannelName): string {

@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { ensureBuilt, RENDERER_DIR } from '../../app/build';
 import { startShop, type RunningShop } from '../../app/start-shop';
-import { DATA_OPTION, parse, parseInteger, requireString, type Io } from '../context';
+import { DATA_OPTION, parse, parseInteger, requireString, UsageError, type Io } from '../context';
 
 export const SERVE_OPTIONS = {
   ...DATA_OPTION,
@@ -21,10 +21,25 @@ export const SERVE_OPTIONS = {
   'hold-seconds': { type: 'string' },
   'rate-limit': { type: 'string' },
   'shop-host': { type: 'string', multiple: true },
+  'public-url': { type: 'string' },
   'max-orders-per-email': { type: 'string' },
   log: { type: 'boolean', default: false },
   browser: { type: 'boolean', default: false },
 } as const;
+
+/** `--public-url`: an http(s) address without a path, query or fragment (gateways append their paths). */
+function publicUrlOption(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new UsageError(`--public-url ${value} is not a URL (e.g. https://shop.example.com)`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.pathname.length > 1)
+    throw new UsageError('--public-url is an http:// or https:// address with no path, e.g. https://shop.example.com');
+  return url.origin;
+}
 
 export async function serveCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parse(argv, SERVE_OPTIONS);
@@ -62,6 +77,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
       holdSeconds,
       rateLimitPerMinute: rateLimit,
       shopHosts: values['shop-host'] ?? [],
+      publicUrl: publicUrlOption(values['public-url']),
       maxOrdersPerEmail,
       log: values.log,
       passphrase: process.env.ONCEKEY_PASSPHRASE,
