@@ -1,16 +1,24 @@
 /**
  * HTTP benchmark: `POST /api/v1/orders` with a distinct Idempotency-Key per request against a large
  * stock (synchronous=FULL, group commit, rate limit off), compared in the same run with a bare
- * `node:http` server answering a small JSON under the same load. Load comes from autocannon (64
- * connections), run in a child process (the fair setup on a 2-core machine: one core serves, one
- * loads) and, for comparison, in this same process. After each run the database is checked: no key
- * held twice, every order holding exactly its quantity, one order per 201.
+ * `node:http` server answering a small JSON under the same load. The load generators run in a child
+ * process (bench/http-clients.ts; the fair setup on a 2-core machine: one core serves, one loads).
+ *
+ * - Closed loop, 64 connections, in interleaved rounds of the shop and the bare server: orders/s and
+ *   `http_orders_vs_bare`, and the server process's own CPU per answer (`process.cpuUsage`, all its
+ *   threads, over the round): `http_server_us_per_order`, `http_bare_server_us_per_request` and
+ *   `http_cpu_vs_bare` (bare / shop), which takes the load generator's share of the two cores out of
+ *   the comparison. Ratios are medians of the rounds with their lowest and highest.
+ * - The burst a buyer feels: 100 buyers at once on a product of 1,000 keys, fresh connections, 20
+ *   times (`http_burst100_p99_ms` over all 2,000 answers; every buyer must get a key).
+ * - A constant 2,000 orders/s for 10 s (`http_open2k_p99_ms`, latency from when each was due).
+ *
+ * After the runs the database is checked (`http_oversold`): no key held twice, every order holding
+ * exactly its quantity, stock counters equal to the key rows, one order per 201.
  *
  * `benchHttp()` returns ratios and figures measured in one run; `node --import tsx bench/http-bench.ts`
  * prints them.
  */
-import { fork } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -25,63 +33,25 @@ import { appendLedger } from '../src-main/engine/ledger';
 import { countStock, moveStock } from '../src-main/engine/products';
 import { startHttpServer } from '../src-main/http/server';
 import { fingerprint, keyAad, seal, type VaultKeys } from '../src-main/vault/crypto';
+import { ClientProcess, closedLoad, type ClientTask, type LoadResult } from './http-clients';
+import { median, percentile, spread } from './rounds';
 
 export interface HttpBenchOptions {
   readonly keys?: number;
   readonly connections?: number;
   readonly durationSeconds?: number;
   readonly warmupSeconds?: number;
-  /** Also measure with autocannon inside this process (default true). */
+  /** Also measure with autocannon inside this process (default false). */
   readonly sameProcess?: boolean;
+  /** Interleaved rounds of the shop and the bare server (default 3, `durationSeconds` each). */
+  readonly rounds?: number;
+  /** Bursts of 100 buyers (default 20). */
+  readonly bursts?: number;
+  /** The open-loop arrival rate and how long (default 2,000 orders/s for 10 s). */
+  readonly open?: { readonly perSecond: number; readonly seconds: number };
   /** Group-commit settings for the server's engine (default: the engine's own). */
   readonly writer?: WriterOptions;
 }
-
-interface LoadSpec {
-  readonly url: string;
-  readonly connections: number;
-  readonly duration: number;
-  readonly productId: string;
-  readonly prefix: string;
-}
-
-interface LoadResult {
-  readonly perSecond: number;
-  readonly p99: number;
-  /** 201 answers received. */
-  readonly created: number;
-  readonly errors: number;
-  readonly non2xx: number;
-  /** Requests started (one Idempotency-Key each) and answers received: the difference was cut off by the end of the run. */
-  readonly started: number;
-  readonly answered: number;
-}
-
-const SELF = fileURLToPath(import.meta.url);
-
-/** The part of autocannon's API used here (it ships no types). */
-interface AutocannonRequest {
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  setupRequest?: (request: AutocannonRequest) => AutocannonRequest;
-}
-interface AutocannonResult {
-  requests: { average: number; total: number };
-  latency: { p99: number };
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  statusCodeStats?: Record<string, { count: number | string }>;
-}
-type Autocannon = (options: {
-  url: string;
-  connections: number;
-  duration: number;
-  requests: AutocannonRequest[];
-}) => Promise<AutocannonResult>;
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 /** Seeds `count` sealed keys straight into the vault (as an import would leave them), in chunks. */
 export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, count: number): void {
@@ -105,51 +75,6 @@ export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, co
   }
 }
 
-/** Runs autocannon against `spec`; orders get a distinct Idempotency-Key each. */
-async function load(spec: LoadSpec): Promise<LoadResult> {
-  let counter = 0;
-  const body = JSON.stringify({ productId: spec.productId, quantity: 1, email: 'bench@example.com' });
-  const result = await autocannon({
-    url: spec.url,
-    connections: spec.connections,
-    duration: spec.duration,
-    requests: [
-      {
-        method: 'POST',
-        path: '/api/v1/orders',
-        setupRequest: (request) => ({
-          ...request,
-          headers: { 'content-type': 'application/json', 'idempotency-key': `${spec.prefix}-${++counter}` },
-          body,
-        }),
-      },
-    ],
-  });
-  const stats = result.statusCodeStats ?? {};
-  return {
-    perSecond: result.requests.average,
-    p99: result.latency.p99,
-    created: Number(stats['201']?.count ?? 0),
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    started: counter,
-    answered: result.requests.total,
-  };
-}
-
-/** Runs `load` in a child process (this file, forked) so the server keeps a core to itself. */
-function loadInChild(spec: LoadSpec): Promise<LoadResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(SELF, ['--load-child'], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    child.once('message', (message) => resolve(message as LoadResult));
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`load child exited with ${code}`));
-    });
-    child.send(spec);
-  });
-}
-
 function bareServer(): Promise<Server> {
   const server = createServer((req, res) => {
     req.resume();
@@ -167,7 +92,7 @@ function bareServer(): Promise<Server> {
  * stock counters that differ from the key rows, and 201 answers without an order (or orders beyond the
  * 201s plus the requests the end of a run cut off before their answer arrived).
  */
-function oversold(engine: Engine, productId: string, runs: readonly { prefix: string; result: LoadResult }[]): number {
+function oversold(engine: Engine, runs: readonly { prefix: string; result: LoadResult }[]): number {
   const db = engine.db;
   const heldTwice = stmt(
     db,
@@ -182,13 +107,14 @@ function oversold(engine: Engine, productId: string, runs: readonly { prefix: st
   )
     .pluck()
     .get() as number;
-  const stored = engine.getProduct(productId)?.stock;
-  const actual = countStock(db, productId);
-  const drift = stored
-    ? Math.abs(stored.available - actual.available) +
-      Math.abs(stored.reserved - actual.reserved) +
-      Math.abs(stored.sold - actual.sold)
-    : 1;
+  let drift = 0;
+  for (const product of engine.listProducts()) {
+    const actual = countStock(db, product.id);
+    drift +=
+      Math.abs(product.stock.available - actual.available) +
+      Math.abs(product.stock.reserved - actual.reserved) +
+      Math.abs(product.stock.sold - actual.sold);
+  }
   let accounting = 0;
   for (const { prefix, result } of runs) {
     const inDb = stmt(
@@ -224,14 +150,26 @@ async function engineOnly(engine: Engine, productId: string, concurrency: number
   return done / ((Date.now() - start) / 1000);
 }
 
+/** Answers and the server process's CPU time (all its threads) while they were made. */
+async function withCpu(run: () => Promise<LoadResult>): Promise<{ result: LoadResult; cpuUs: number }> {
+  const before = process.cpuUsage();
+  const result = await run();
+  const used = process.cpuUsage(before);
+  return { result, cpuUs: used.user + used.system };
+}
+
 export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<string, number>> {
   const keys = options.keys ?? 200_000;
   const connections = options.connections ?? 64;
-  const duration = options.durationSeconds ?? 5;
+  const duration = options.durationSeconds ?? 3;
+  const rounds = options.rounds ?? 3;
   const warmup = options.warmupSeconds ?? 1;
+  const bursts = options.bursts ?? 20;
+  const open = options.open ?? { perSecond: 2_000, seconds: 10 };
   const dir = mkdtempSync(join(tmpdir(), 'oncekey-http-bench-'));
   const engine = Engine.open({ dataDir: dir, ...(options.writer ? { writer: options.writer } : {}) });
   const bare = await bareServer();
+  const clients = new ClientProcess();
   try {
     const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
     seedKeys(engine.db, engine.vault, product.id, keys);
@@ -243,72 +181,110 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       rateLimitPerMinute: 0,
     });
     const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
-    const spec = (url: string, prefix: string, seconds: number): LoadSpec => ({
+    const runs: { prefix: string; result: LoadResult }[] = [];
+    const closed = (url: string, prefix: string, seconds: number): Extract<ClientTask, { kind: 'closed' }> => ({
+      kind: 'closed',
       url,
       connections,
-      duration: seconds,
+      seconds,
       productId: product.id,
       prefix,
     });
-    const runs: { prefix: string; result: LoadResult }[] = [];
-    const measure = async (url: string, prefix: string, seconds: number, inChild: boolean): Promise<LoadResult> => {
-      const result = await (inChild ? loadInChild : load)(spec(url, prefix, seconds));
-      if (url === server.url) runs.push({ prefix, result });
+    const record = (prefix: string, result: LoadResult): LoadResult => {
+      runs.push({ prefix, result });
       return result;
     };
     try {
       // Warm both servers (JIT, prepared statements, the WAL) before measuring.
-      await measure(server.url, 'warm', warmup, true);
-      await measure(bareUrl, 'warm', warmup, true);
+      record('warm', await clients.run(closed(server.url, 'warm', warmup)));
+      await clients.run(closed(bareUrl, 'warm', warmup));
 
+      // Rounds in turns: the shop, then the bare server, each under the same closed-loop load.
+      const perRound = { rate: [] as number[], p99: [] as number[], bare: [] as number[], vsBare: [] as number[] };
+      const cpu = { order: [] as number[], bare: [] as number[], vsBare: [] as number[] };
+      let errors = 0;
       const before = { ...engine.writer.stats };
-      const orders = await measure(server.url, 'child', duration, true);
+      for (let r = 0; r < rounds; r++) {
+        const shop = await withCpu(() => clients.run(closed(server.url, `round-${r}`, duration)));
+        record(`round-${r}`, shop.result);
+        const plain = await withCpu(() => clients.run(closed(bareUrl, `bare-${r}`, duration)));
+        const usPerOrder = shop.cpuUs / Math.max(1, shop.result.answered);
+        const usPerRequest = plain.cpuUs / Math.max(1, plain.result.answered);
+        perRound.rate.push(shop.result.perSecond);
+        perRound.p99.push(shop.result.p99);
+        perRound.bare.push(plain.result.perSecond);
+        perRound.vsBare.push(shop.result.perSecond / plain.result.perSecond);
+        cpu.order.push(usPerOrder);
+        cpu.bare.push(usPerRequest);
+        cpu.vsBare.push(usPerRequest / usPerOrder);
+        errors += shop.result.errors + shop.result.non2xx;
+      }
       const batchAvg = (engine.writer.stats.writes - before.writes) / Math.max(1, engine.writer.stats.batches - before.batches);
-      const bareRun = await measure(bareUrl, 'child', duration, true);
       const results: Record<string, number> = {
-        http_orders_per_s: Math.round(orders.perSecond),
-        http_orders_p99_ms: orders.p99,
-        http_bare_per_s: Math.round(bareRun.perSecond),
-        http_orders_vs_bare: Number((orders.perSecond / bareRun.perSecond).toFixed(3)),
-        http_orders_errors: orders.errors + orders.non2xx,
+        http_orders_per_s: Math.round(median(perRound.rate)),
+        http_orders_p99_ms: median(perRound.p99),
+        http_bare_per_s: Math.round(median(perRound.bare)),
+        ...spread('http_orders_vs_bare', perRound.vsBare),
+        http_server_us_per_order: Number(median(cpu.order).toFixed(1)),
+        http_bare_server_us_per_request: Number(median(cpu.bare).toFixed(1)),
+        ...spread('http_cpu_vs_bare', cpu.vsBare),
+        http_orders_errors: errors,
       };
-      if (options.sameProcess ?? true) {
-        const same = await measure(server.url, 'same', duration, false);
-        const sameBare = await measure(bareUrl, 'same', duration, false);
+
+      // The burst a buyer feels: 100 buyers at once on a product of 1,000 keys, fresh connections.
+      const latencies: number[] = [];
+      let burstFailed = 0;
+      for (let b = 0; b < bursts; b++) {
+        const target = await engine.createProduct({ name: `Burst ${b}`, price: { amount: 100, currency: 'CNY' } });
+        seedKeys(engine.db, engine.vault, target.id, 1_000);
+        await engine.writer.idle();
+        const prefix = `burst-${b}`;
+        const result = record(
+          prefix,
+          await clients.run({ kind: 'burst', url: server.url, buyers: 100, productId: target.id, prefix }),
+        );
+        latencies.push(...(result.latenciesMs ?? []));
+        const stock = engine.getProduct(target.id)?.stock;
+        burstFailed += 100 - result.created + (stock?.reserved === result.created ? 0 : 1);
+      }
+      results.http_burst100_p99_ms = Number(percentile(latencies, 99).toFixed(2));
+      results.http_burst100_failed = burstFailed;
+
+      // A constant arrival rate, whatever the server does: the latency of a shop that is not saturated.
+      const steady = record(
+        'open',
+        await clients.run({ kind: 'open', url: server.url, ...open, productId: product.id, prefix: 'open' }),
+      );
+      results.http_open2k_p99_ms = steady.p99;
+      results.http_open2k_per_s = Math.round(steady.perSecond);
+      results.http_open2k_errors = steady.errors + steady.non2xx;
+
+      if (options.sameProcess ?? false) {
+        const same = await closedLoad(closed(server.url, 'same', duration));
+        record('same', same);
+        const sameBare = await closedLoad(closed(bareUrl, 'same', duration));
         results.http_orders_per_s_same_process = Math.round(same.perSecond);
-        results.http_orders_p99_ms_same_process = same.p99;
-        results.http_bare_per_s_same_process = Math.round(sameBare.perSecond);
         results.http_orders_vs_bare_same_process = Number((same.perSecond / sameBare.perSecond).toFixed(3));
       }
       await engine.writer.idle();
       const engineRate = await engineOnly(engine, product.id, connections, duration);
       results.http_engine_only_per_s = Math.round(engineRate);
-      results.http_orders_vs_engine = Number((orders.perSecond / engineRate).toFixed(3));
+      results.http_orders_vs_engine = Number((median(perRound.rate) / engineRate).toFixed(3));
       results.http_batch_avg = Number(batchAvg.toFixed(1));
-      results.http_oversold = oversold(engine, product.id, runs);
+      results.http_oversold = oversold(engine, runs);
       return results;
     } finally {
       await server.close();
     }
   } finally {
+    clients.close();
     bare.close();
     await engine.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-// Child mode: run one load and report it to the parent.
-if (process.argv.includes('--load-child')) {
-  process.once('message', (spec) => {
-    load(spec as LoadSpec).then(
-      (result) => process.send?.(result, () => process.exit(0)),
-      (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-      },
-    );
-  });
-} else if (process.argv[1] === SELF) {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   benchHttp().then(
     (results) => console.log(JSON.stringify(results, null, 2)),
     (error: unknown) => {

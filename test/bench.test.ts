@@ -26,9 +26,20 @@ const REQUIRED = [
   'http_orders_p99_ms',
   'http_bare_per_s',
   'http_orders_vs_bare',
+  'http_orders_vs_bare_min',
+  'http_orders_vs_bare_max',
+  'http_server_us_per_order',
+  'http_bare_server_us_per_request',
+  'http_cpu_vs_bare',
+  'http_burst100_p99_ms',
+  'http_burst100_failed',
+  'http_open2k_p99_ms',
   'http_oversold',
   'import_codes_per_s',
   'import_peak_rss_mb',
+  'import_vs_limit',
+  'engine_vs_raw_batched_min',
+  'engine_vs_raw_batched_max',
   'sim_live_10k_buyers_s',
   'reconcile_1m_orders_s',
 ];
@@ -61,9 +72,11 @@ describe('npm run bench', () => {
     expect(results.sqlite).toMatch(/^3\.\d+\.\d+$/);
     expect(results.naive_oversold).toBeGreaterThan(0);
     expect(results.http_oversold).toBe(0);
-    // The table for people comes before the JSON line and names every key.
+    expect(results.http_burst100_failed).toBe(0);
+    // The table for people comes before the JSON line and names every key (a spread beside its figure).
     const tableText = lines.slice(0, -1).join('\n');
-    for (const key of REQUIRED) expect(tableText).toContain(`| ${key} `);
+    for (const key of REQUIRED.filter((k) => !/_(min|max)$/.test(k))) expect(tableText).toContain(`| ${key} `);
+    expect(tableText).not.toContain('| engine_vs_raw_batched_min ');
   });
 
   it('runs only the entries named by --only', { timeout: 120_000 }, async () => {
@@ -90,5 +103,8 @@ describe('npm run bench', () => {
     const text = table({ http_oversold: 1, engine_vs_raw_batched: 0.9, cpus: 2 });
     expect(text).toMatch(/\| http_oversold +\| 1 +\| === 0 +\| FAIL/);
     expect(text).toMatch(/\| engine_vs_raw_batched +\| 0\.9 +\| >= 0\.8 +\| pass/);
+    const rounds = table({ http_cpu_vs_bare: 0.41, http_cpu_vs_bare_min: 0.38, http_cpu_vs_bare_max: 0.45 });
+    expect(rounds).toMatch(/\| http_cpu_vs_bare +\| 0\.41 \(0\.38-0\.45\) +\| >= 0\.4 +\| pass/);
+    expect(rounds).not.toContain('_min');
   });
 });
