@@ -150,6 +150,25 @@ describe.each([
     expect(products).toHaveLength(1);
   });
 
+  it('configures a payment channel and lists it without its secret, and refuses bad settings', async () => {
+    rig = await makeRig();
+    const secret = 'transportMerchantKey0123456789';
+    const refused = await rejection(
+      rig.transport.call('payments.configure', { channel: 'epay', settings: { gateway: 'ftp://pay.example.com', pid: '1' } }),
+    );
+    expect(refused.code).toBe('validation_failed');
+    const { channel } = await rig.transport.call('payments.configure', {
+      channel: 'epay',
+      settings: { gateway: 'https://pay.example.com', pid: '1001', key: secret },
+    });
+    expect(channel).toMatchObject({ name: 'epay', configured: true, enabled: true });
+    const listed = await rig.transport.call('payments.list', {});
+    expect(METHODS['payments.list'].output.parse(listed)).toEqual(listed);
+    expect(listed.channels.map((c) => c.name)).toEqual(['epay']);
+    expect(JSON.stringify(listed)).not.toContain(secret);
+    expect((await rig.transport.call('payments.test', { channel: 'epay' })).ok).toBe(true);
+  });
+
   it('answers an unknown method with not_found', async () => {
     rig = await makeRig();
     const error = await rejection(rig.transport.call('products.nope' as MethodName, {}));

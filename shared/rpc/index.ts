@@ -9,6 +9,7 @@ import { dashboardMethods } from './dashboard';
 import { keysMethods } from './keys';
 import { ledgerMethods } from './ledger';
 import { ordersMethods } from './orders';
+import { paymentsMethods } from './payments';
 import { reconcileMethods } from './reconcile';
 import { settingsMethods } from './settings';
 import { simMethods } from './sim';
@@ -23,6 +24,7 @@ export const METHODS = {
   ...ordersMethods,
   ...ledgerMethods,
   ...settingsMethods,
+  ...paymentsMethods,
   ...reconcileMethods,
 } as const;
 

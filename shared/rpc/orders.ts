@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { AdminOrder, OrderStatus } from '../api';
+import { ChannelName } from '../payments';
 import { method } from './method';
 
 const OrderId = z.string().min(1).max(100);
@@ -29,11 +30,31 @@ export const OrderPayment = z.object({
   eventId: z.string(),
   amount: z.int(),
   currency: z.string(),
-  source: z.enum(['webhook', 'manual']),
+  /** `webhook` (OnceKey's own format), `manual` (Mark paid) or the payment channel that took it. */
+  source: z.enum(['webhook', 'manual', 'epay', 'alipay', 'wechatpay', 'stripe']),
   outcome: z.enum(['delivered', 'needs_review', 'ignored']),
   receivedAt: z.iso.datetime(),
+  /** A channel payment: the gateway's trade number, and whether its notification or a status query found it. */
+  tradeNo: z.string().nullable(),
+  via: z.enum(['notify', 'query']).nullable(),
 });
 export type OrderPayment = z.infer<typeof OrderPayment>;
+
+/** A payment the buyer started at a channel, and what the status queries have found. */
+export const OrderCheckout = z.object({
+  channel: ChannelName,
+  method: z.string(),
+  state: z.enum(['open', 'paid', 'closed']),
+  amount: z.int(),
+  currency: z.string(),
+  createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime(),
+  queries: z.int().min(0),
+  lastQueryAt: z.iso.datetime().nullable(),
+  lastQueryStatus: z.string().nullable(),
+  nextQueryAt: z.iso.datetime().nullable(),
+});
+export type OrderCheckout = z.infer<typeof OrderCheckout>;
 
 /** One step of an order's life: a ledger entry (stock or status moved) or an audit row (someone acted). */
 export const TimelineItem = z.object({
@@ -56,6 +77,7 @@ export const OrderDetail = z.object({
   order: OrderRow,
   keys: z.array(OrderKey),
   payments: z.array(OrderPayment),
+  checkouts: z.array(OrderCheckout),
   timeline: z.array(TimelineItem),
 });
 export type OrderDetail = z.infer<typeof OrderDetail>;
@@ -90,8 +112,20 @@ export const ordersMethods = {
   'orders.refund': method({
     summary: 'refund a paid order; its delivered keys are burned or returned to stock',
     writes: true,
-    input: z.strictObject({ id: OrderId, keys: z.enum(['burn', 'return']), reason: Reason }),
+    input: z.strictObject({
+      id: OrderId,
+      keys: z.enum(['burn', 'return']),
+      reason: Reason,
+      /** Give the money back through the payment channel that took it first (the gateway must agree). */
+      atGateway: z.boolean().default(false),
+    }),
     output: OrderResult,
+  }),
+  'orders.requery': method({
+    summary: "ask the order's payment channels about it now (Re-query); a payment found is applied like a notification",
+    writes: true,
+    input: z.strictObject({ id: OrderId }),
+    output: OrderResult.extend({ asked: z.int().min(0) }),
   }),
   'orders.redeliver': method({
     summary:

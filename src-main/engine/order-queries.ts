@@ -3,10 +3,11 @@
  * keys (ids and states only), payments and life-cycle timeline (ledger entries and audit rows), and
  * the ledger newest-first. Nothing here decrypts a code.
  */
+import type { ChannelName } from '../../shared/payments';
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { countKeyIds, decodeKeyIds, type LedgerKind, type LedgerRow, type OrderState } from './ledger';
-import { getOrder, type OrderView } from './orders';
+import { getOrder, type OrderView, type PaymentSource } from './orders';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -104,9 +105,25 @@ export interface PaymentView {
   readonly eventId: string;
   readonly amount: number;
   readonly currency: string;
-  readonly source: 'webhook' | 'manual';
+  readonly source: PaymentSource;
   readonly outcome: 'delivered' | 'needs_review' | 'ignored';
   readonly receivedAt: string;
+  readonly tradeNo: string | null;
+  readonly via: 'notify' | 'query' | null;
+}
+
+export interface CheckoutSummary {
+  readonly channel: ChannelName;
+  readonly method: string;
+  readonly state: 'open' | 'paid' | 'closed';
+  readonly amount: number;
+  readonly currency: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly queries: number;
+  readonly lastQueryAt: string | null;
+  readonly lastQueryStatus: string | null;
+  readonly nextQueryAt: string | null;
 }
 
 export interface TimelineEntry {
@@ -124,6 +141,7 @@ export interface OrderDetailView {
   readonly order: OrderListItem;
   readonly keys: OrderKeyView[];
   readonly payments: PaymentView[];
+  readonly checkouts: CheckoutSummary[];
   readonly timeline: TimelineEntry[];
 }
 
@@ -172,14 +190,16 @@ export function orderDetail(db: ReadableDB, orderId: string): OrderDetailView | 
     const payments = (
       stmt(
         db,
-        'SELECT event_id, amount, currency, source, outcome, received_at FROM payments WHERE order_id = ? ORDER BY id',
+        'SELECT event_id, amount, currency, source, outcome, received_at, trade_no, via FROM payments WHERE order_id = ? ORDER BY id',
       ).all(orderId) as {
         event_id: string;
         amount: number;
         currency: string;
-        source: 'webhook' | 'manual';
+        source: PaymentSource;
         outcome: 'delivered' | 'needs_review' | 'ignored';
         received_at: number;
+        trade_no: string | null;
+        via: 'notify' | 'query' | null;
       }[]
     ).map((p) => ({
       eventId: p.event_id,
@@ -188,6 +208,39 @@ export function orderDetail(db: ReadableDB, orderId: string): OrderDetailView | 
       source: p.source,
       outcome: p.outcome,
       receivedAt: iso(p.received_at),
+      tradeNo: p.trade_no,
+      via: p.via,
+    }));
+    // The payment service's table (src-main/payments/records.ts writes it); read here with the rest.
+    const checkoutRows = stmt(
+      db,
+      `SELECT channel, method, state, amount, currency, created_at, expires_at, queries, last_query_at, last_query_status, next_query_at
+       FROM checkouts WHERE order_id = ? ORDER BY id`,
+    ).all(orderId) as {
+      channel: ChannelName;
+      method: string;
+      state: 'open' | 'paid' | 'closed';
+      amount: number;
+      currency: string;
+      created_at: number;
+      expires_at: number;
+      queries: number;
+      last_query_at: number | null;
+      last_query_status: string | null;
+      next_query_at: number | null;
+    }[];
+    const checkouts = checkoutRows.map((c): CheckoutSummary => ({
+      channel: c.channel,
+      method: c.method,
+      state: c.state,
+      amount: c.amount,
+      currency: c.currency,
+      createdAt: iso(c.created_at),
+      expiresAt: iso(c.expires_at),
+      queries: c.queries,
+      lastQueryAt: c.last_query_at === null ? null : iso(c.last_query_at),
+      lastQueryStatus: c.last_query_status,
+      nextQueryAt: c.next_query_at === null ? null : iso(c.next_query_at),
     }));
 
     const ledger = stmt(db, 'SELECT seq, at, kind, key_ids, detail FROM ledger WHERE order_id = ? ORDER BY seq').all(
@@ -238,6 +291,7 @@ export function orderDetail(db: ReadableDB, orderId: string): OrderDetailView | 
       order: { ...order, productName: product ?? null },
       keys,
       payments,
+      checkouts,
       timeline: timeline.map(({ ms: _ms, order: _order, ...item }) => item),
     };
   })();

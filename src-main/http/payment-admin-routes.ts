@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { AdminOrderResponse, API_PREFIX, IdParams } from '../../shared/api';
 import { ChannelListing, ChannelSelfCheck, isChannelName, type ChannelName } from '../../shared/payments';
 import type { Engine } from '../engine/engine';
-import type { ChannelView } from '../payments/service';
+import { toListing } from '../payments/listing';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
 import { adminGuard } from './security';
@@ -24,19 +24,6 @@ const ChannelBody = z
   .record(z.string(), z.unknown())
   .describe("the channel's settings (see the spec); secrets left out keep their stored values; `enabled` switches it");
 const ChannelResponse = z.object({ channel: ChannelListing });
-
-export function toListing(view: ChannelView): ChannelListing {
-  return {
-    name: view.name,
-    enabled: view.enabled,
-    configured: true,
-    fields: view.fields,
-    methods: view.methods,
-    settings: view.settings,
-    notifyUrl: view.notifyUrl,
-    updatedAt: new Date(view.updatedAt).toISOString(),
-  };
-}
 
 function channelParam(name: string): ChannelName {
   if (!isChannelName(name)) throw new HttpProblem('channel_not_configured', `there is no payment channel "${name.slice(0, 40)}"`);

@@ -348,13 +348,12 @@ export class PaymentService {
         failed: true,
       };
     }
+    // The answer is recorded before its effect, so the audit trail reads: asked, then applied.
     const paid = await this.host.writer.run((db, now) => {
-      const applied =
-        result.state === 'paid' && result.payment
-          ? applyGatewayPayment(db, { now }, { channel: row.channel, via: 'query', payment: result.payment, actor })
-          : null;
       recordQuery(db, now, row, result, reason, actor, this.schedule);
-      return applied;
+      return result.state === 'paid' && result.payment
+        ? applyGatewayPayment(db, { now }, { channel: row.channel, via: 'query', payment: result.payment, actor })
+        : null;
     });
     if (paid?.order && paid.effect !== 'duplicate_event') this.host.orderChanged(paid.order);
   }

@@ -71,9 +71,12 @@ function detailOf(row: OrderRow): OrderDetail {
             source: 'manual',
             outcome: 'delivered',
             receivedAt: '2026-03-10T12:01:00.000Z',
+            tradeNo: null,
+            via: null,
           },
         ]
       : [],
+    checkouts: [],
     timeline: [
       {
         source: 'ledger',

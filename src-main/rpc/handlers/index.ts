@@ -5,6 +5,7 @@ import { dashboardHandlers } from './dashboard';
 import { keysHandlers } from './keys';
 import { ledgerHandlers } from './ledger';
 import { ordersHandlers } from './orders';
+import { paymentsHandlers } from './payments';
 import { reconcileHandlers } from './reconcile';
 import { settingsHandlers } from './settings';
 import { simHandlers } from './sim';
@@ -17,5 +18,6 @@ export const HANDLERS: Handlers = {
   ...ordersHandlers,
   ...ledgerHandlers,
   ...settingsHandlers,
+  ...paymentsHandlers,
   ...reconcileHandlers,
 };

@@ -31,9 +31,15 @@ export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
     const order = result.effect === 'duplicate_event' ? row(engine, result.order) : changed(engine, result.order);
     return { order, effect: result.effect };
   },
-  'orders.refund': async (input, { engine, actor }) => ({
-    order: row(engine, await engine.refund({ orderId: input.id, keys: input.keys, reason: input.reason, actor })),
-  }),
+  'orders.refund': async (input, { engine, actor }) => {
+    const args = { orderId: input.id, keys: input.keys, reason: input.reason, actor };
+    return { order: row(engine, await (input.atGateway ? engine.payments.refund(args) : engine.refund(args))) };
+  },
+  'orders.requery': async (input, { engine, actor }) => {
+    if (!engine.getOrder(input.id)) throw new RpcError('order_not_found', `no order ${input.id}`);
+    const asked = await engine.payments.refresh(input.id, 'admin', actor);
+    return { order: row(engine, engine.getOrder(input.id)!), asked };
+  },
   'orders.redeliver': async (input, { engine, actor }) => {
     const result = await engine.writer.run((db, now) =>
       redeliver(db, { now }, { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor }),

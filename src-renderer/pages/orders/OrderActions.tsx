@@ -1,12 +1,13 @@
 /**
  * The support actions on one order, each behind a confirmation that says exactly what will happen:
  * mark paid (a test payment), refund (burn or return the codes, with a reason), deliver again (optionally
- * replacing bad codes), release a hold. The main process records each in the audit trail.
+ * replacing bad codes), release a hold, and re-query the payment channels. The main process records
+ * each in the audit trail.
  */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { OrderDetail } from '../../../shared/rpc/orders';
-import { Button, Confirm, Field, Input, toast } from '../../components';
+import { Button, Confirm, describeError, Field, Input, toast } from '../../components';
 import { useTransport } from '../../transport';
 import { formatMoney } from '../dashboard/format';
 import { useOrders } from './store';
@@ -16,22 +17,27 @@ type Open = 'markPaid' | 'refund' | 'redeliver' | 'release' | null;
 export function OrderActions({ detail }: { detail: OrderDetail }) {
   const { t, i18n } = useTranslation('orders');
   const transport = useTransport();
-  const { markPaid, refund, redeliver, release } = useOrders.getState();
+  const { markPaid, refund, redeliver, release, requery } = useOrders.getState();
   const [open, setOpen] = useState<Open>(null);
   const [keys, setKeys] = useState<'burn' | 'return'>('burn');
   const [reason, setReason] = useState('');
   const [reasonError, setReasonError] = useState(false);
   const [replace, setReplace] = useState<readonly number[]>([]);
+  const [atGateway, setAtGateway] = useState(false);
+  const [asking, setAsking] = useState(false);
   const { order } = detail;
   const held = detail.keys.filter((k) => k.status === 'reserved').length;
   const delivered = detail.keys.filter((k) => k.status === 'sold');
   const paid = order.paidAt !== null || detail.payments.length > 0;
+  // The channel payment a gateway refund would give back (the latest delivered one).
+  const channelPayment = [...detail.payments].reverse().find((p) => p.tradeNo !== null && p.outcome === 'delivered');
 
   const can = {
     markPaid: order.status === 'reserved' || order.status === 'expired',
     refund: order.status === 'delivered' || order.status === 'paid' || order.status === 'needs_review',
     redeliver: paid && (order.status === 'delivered' || order.status === 'paid' || order.status === 'needs_review'),
     release: order.status === 'reserved' || (order.status === 'needs_review' && held > 0),
+    requery: detail.checkouts.length > 0 && (order.status === 'reserved' || order.status === 'expired'),
   };
 
   const start = (which: Open) => {
@@ -39,6 +45,7 @@ export function OrderActions({ detail }: { detail: OrderDetail }) {
     setReasonError(false);
     setReplace([]);
     setKeys('burn');
+    setAtGateway(channelPayment !== undefined);
     setOpen(which);
   };
   /** The reason, or null (and the field says it is required): the dialog stays open. */
@@ -73,6 +80,20 @@ export function OrderActions({ detail }: { detail: OrderDetail }) {
         ) : null}
         {can.redeliver ? <Button onClick={() => start('redeliver')}>{t('action.redeliver')}</Button> : null}
         {can.release ? <Button onClick={() => start('release')}>{t('action.release')}</Button> : null}
+        {can.requery ? (
+          <Button
+            disabled={asking}
+            onClick={() => {
+              setAsking(true);
+              requery(transport, order.id)
+                .then((asked) => toast.info(t('action.requeryDone', { count: asked })))
+                .catch((error: unknown) => toast.error(describeError(t, error)))
+                .finally(() => setAsking(false));
+            }}
+          >
+            {t('action.requery')}
+          </Button>
+        ) : null}
         {can.refund ? (
           <Button variant="danger" onClick={() => start('refund')}>
             {t('action.refund')}
@@ -110,7 +131,7 @@ export function OrderActions({ detail }: { detail: OrderDetail }) {
         onConfirm={async () => {
           const text = needReason();
           if (text === null) return;
-          await refund(transport, order.id, keys, text);
+          await refund(transport, order.id, keys, text, atGateway && channelPayment !== undefined);
           setOpen(null);
           toast.success(t('action.refundDone'));
         }}
@@ -137,6 +158,15 @@ export function OrderActions({ detail }: { detail: OrderDetail }) {
               </label>
             ))}
           </fieldset>
+          {channelPayment ? (
+            <label className="choice__item">
+              <input type="checkbox" checked={atGateway} onChange={(event) => setAtGateway(event.target.checked)} />
+              <span>
+                <strong>{t('action.refundAtGateway', { channel: t(`detail.paymentSource.${channelPayment.source}`) })}</strong>
+                <span className="muted choice__hint">{t('action.refundAtGatewayHint')}</span>
+              </span>
+            </label>
+          ) : null}
           {reasonField}
         </div>
       </Confirm>

@@ -123,6 +123,12 @@ function DetailBody({ detail }: { detail: OrderDetail }) {
             {detail.payments.map((p) => (
               <li key={p.eventId}>
                 <span>{t(`detail.paymentSource.${p.source}`)}</span> ·{' '}
+                {p.tradeNo ? (
+                  <>
+                    <span className="mono">{p.tradeNo}</span> ·{' '}
+                    <span className="muted">{t(`detail.via.${p.via ?? 'notify'}`)}</span> ·{' '}
+                  </>
+                ) : null}
                 <span>{formatMoney({ amount: p.amount, currency: p.currency }, lang)}</span> ·{' '}
                 <span className="muted">{t(`detail.paymentOutcome.${p.outcome}`)}</span> ·{' '}
                 <time className="muted" dateTime={p.receivedAt}>
@@ -133,6 +139,30 @@ function DetailBody({ detail }: { detail: OrderDetail }) {
           </ul>
         )}
       </section>
+
+      {detail.checkouts.length > 0 ? (
+        <section className="order-section">
+          <h3 className="order-section__title">{t('detail.checkouts')}</h3>
+          <ul className="order-payments">
+            {detail.checkouts.map((c) => (
+              <li key={c.channel}>
+                <span>{t(`detail.paymentSource.${c.channel}`)}</span> · <span className="mono">{c.method}</span> ·{' '}
+                <Badge tone={c.state === 'paid' ? 'success' : c.state === 'open' ? 'info' : 'neutral'}>
+                  {t(`detail.checkoutState.${c.state}`)}
+                </Badge>{' '}
+                ·{' '}
+                <span className="muted">
+                  {t('detail.queries', { count: c.queries })}
+                  {c.lastQueryAt
+                    ? ` · ${t('detail.lastAnswer', { status: c.lastQueryStatus ?? '?', time: formatTime(c.lastQueryAt, lang) })}`
+                    : ''}
+                  {c.nextQueryAt ? ` · ${t('detail.nextQuery', { time: formatTime(c.nextQueryAt, lang) })}` : ''}
+                </span>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
 
       <section className="order-section">
         <h3 className="order-section__title">{t('detail.timeline')}</h3>

@@ -20,10 +20,29 @@ const KNOWN_EVENTS = new Set([
   'keys.reveal',
   'key.copy',
   'keys.copy',
+  'payment.created',
+  'payment.notified',
+  'payment.queried',
+  'payment.applied',
+  'payment.refunded',
 ]);
+
+/** What a payment channel event says, in a line: channel, state or effect, trade number. */
+function channelLine(detail: Record<string, unknown>): string {
+  return ['channel', 'method', 'state', 'effect', 'tradeNo', 'refundId']
+    .map((key) => detail[key])
+    .filter((value): value is string => typeof value === 'string' && value !== '')
+    .join(' · ');
+}
 
 export function Timeline({ items }: { items: readonly TimelineItem[] }) {
   const { t, i18n } = useTranslation('orders');
+  // `gateway:<channel>` is a payment channel's own notification.
+  const actorName = (actor: string): string => {
+    const channel = /^gateway:(epay|alipay|wechatpay|stripe)$/.exec(actor)?.[1];
+    if (channel) return t(`detail.paymentSource.${channel}`);
+    return KNOWN_ACTORS.has(actor) ? t(`actor.${actor}`) : actor;
+  };
   return (
     <ol className="timeline">
       {items.map((item, index) => (
@@ -40,10 +59,11 @@ export function Timeline({ items }: { items: readonly TimelineItem[] }) {
               <time dateTime={item.at}>{formatTime(item.at, i18n.language)}</time>
               {item.seq !== null ? <span>{t('detail.entry', { seq: item.seq })}</span> : null}
               {item.keyIds.length > 0 ? <span>{t('detail.keysMoved', { count: item.keyIds.length })}</span> : null}
-              {item.actor ? (
-                <span>{t('detail.by', { actor: KNOWN_ACTORS.has(item.actor) ? t(`actor.${item.actor}`) : item.actor })}</span>
-              ) : null}
+              {item.actor ? <span>{t('detail.by', { actor: actorName(item.actor) })}</span> : null}
             </div>
+            {item.event.startsWith('payment.') && channelLine(item.detail) !== '' ? (
+              <div className="timeline__reason mono">{channelLine(item.detail)}</div>
+            ) : null}
             {typeof item.detail.reason === 'string' && item.detail.reason !== '' ? (
               <div className="timeline__reason">
                 {t('action.reason')}:{' '}
@@ -57,7 +77,7 @@ export function Timeline({ items }: { items: readonly TimelineItem[] }) {
   );
 }
 
-const KNOWN_ACTORS = new Set(['browser', 'desktop', 'admin-api', 'cli']);
+const KNOWN_ACTORS = new Set(['browser', 'desktop', 'admin-api', 'cli', 'buyer', 'poller']);
 const KNOWN_REVIEW = new Set([
   'amount_mismatch',
   'paid_after_expiry_sold_out',

@@ -43,7 +43,9 @@ export interface OrdersState {
   /** A live `order` event: refreshes the list and, when it is the open one, the detail. */
   orderChanged: (transport: Transport, orderIds: readonly string[]) => Promise<void>;
   markPaid: (transport: Transport, id: string) => Promise<Output<'orders.markPaid'>>;
-  refund: (transport: Transport, id: string, keys: 'burn' | 'return', reason: string) => Promise<void>;
+  refund: (transport: Transport, id: string, keys: 'burn' | 'return', reason: string, atGateway?: boolean) => Promise<void>;
+  /** Asks the order's payment channels now; resolves to how many checkouts were asked. */
+  requery: (transport: Transport, id: string) => Promise<number>;
   redeliver: (
     transport: Transport,
     id: string,
@@ -175,9 +177,14 @@ export const useOrders = create<OrdersState>()((set, get) => {
       await refreshAfter(transport, id);
       return result;
     },
-    async refund(transport, id, keys, reason) {
-      await transport.call('orders.refund', { id, keys, reason });
+    async refund(transport, id, keys, reason, atGateway = false) {
+      await transport.call('orders.refund', { id, keys, reason, atGateway });
       await refreshAfter(transport, id);
+    },
+    async requery(transport, id) {
+      const { asked } = await transport.call('orders.requery', { id });
+      await refreshAfter(transport, id);
+      return asked;
     },
     async redeliver(transport, id, replaceKeyIds, reason) {
       const result = await transport.call('orders.redeliver', { id, replaceKeyIds: [...replaceKeyIds], reason });
