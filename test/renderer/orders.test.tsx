@@ -265,7 +265,59 @@ describe('orders page', () => {
         id: 'ord_a',
         keys: 'return',
         reason: 'never used',
+        atGateway: false,
       }),
+    );
+  });
+
+  it('shows a channel checkout and its events, and re-queries the channel on request', async () => {
+    const { handlers } = shop([order('ord_a')]);
+    const withCheckout: FakeHandlers = {
+      ...handlers,
+      'orders.get': (input) => ({
+        ...detailOf(order(input.id)),
+        checkouts: [
+          {
+            channel: 'epay',
+            method: 'alipay',
+            state: 'open',
+            amount: 5000,
+            currency: 'CNY',
+            createdAt: '2026-03-10T12:00:10.000Z',
+            expiresAt: '2026-03-10T12:15:00.000Z',
+            queries: 2,
+            lastQueryAt: '2026-03-10T12:00:20.000Z',
+            lastQueryStatus: 'unpaid',
+            nextQueryAt: '2026-03-10T12:00:30.000Z',
+          },
+        ],
+        timeline: [
+          {
+            source: 'audit',
+            at: '2026-03-10T12:00:10.000Z',
+            event: 'payment.created',
+            seq: null,
+            orderTo: null,
+            keyIds: [],
+            actor: 'gateway:epay',
+            detail: { channel: 'epay', method: 'alipay' },
+          },
+        ],
+      }),
+      'orders.requery': (input) => ({ order: order(input.id), asked: 1 }),
+    };
+    window.location.hash = '#/orders/ord_a';
+    const transport = setup(<OrdersPage />, withCheckout);
+    const panel = await screen.findByRole('complementary', { name: 'Order ord_a' });
+    expect(await within(panel).findByText('Checkouts at payment channels')).toBeTruthy();
+    expect(text(panel)).toContain('2 status queries');
+    expect(within(panel).getByText('Checkout created at the payment channel')).toBeTruthy();
+    expect(within(panel).getByText('by epay')).toBeTruthy();
+    await userEvent.click(within(panel).getByRole('button', { name: 'Re-query payment' }));
+    await waitFor(() =>
+      expect(transport.calls.filter((c) => c.method === 'orders.requery')).toEqual([
+        { method: 'orders.requery', input: { id: 'ord_a' } },
+      ]),
     );
   });
 
