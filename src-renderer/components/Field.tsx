@@ -2,7 +2,15 @@
  * A labelled form field: `<Field label hint error><Input .../></Field>`. The label wraps the control, and
  * the Input/Select inside pick up the hint and error (aria-describedby, aria-invalid) from context.
  */
-import { createContext, useContext, useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from 'react';
+import {
+  createContext,
+  useContext,
+  useId,
+  type InputHTMLAttributes,
+  type ReactNode,
+  type SelectHTMLAttributes,
+  type TextareaHTMLAttributes,
+} from 'react';
 
 interface FieldInfo {
   readonly describedBy: string | undefined;
@@ -54,6 +62,19 @@ export function Input({ className, ...rest }: InputHTMLAttributes<HTMLInputEleme
       aria-invalid={field.invalid || undefined}
       {...rest}
       className={['input', className ?? ''].filter(Boolean).join(' ')}
+    />
+  );
+}
+
+/** A multi-line text (a pasted PEM key). */
+export function Textarea({ className, ...rest }: TextareaHTMLAttributes<HTMLTextAreaElement>) {
+  const field = useContext(FieldContext);
+  return (
+    <textarea
+      aria-describedby={field.describedBy}
+      aria-invalid={field.invalid || undefined}
+      {...rest}
+      className={['input', 'input--multiline', className ?? ''].filter(Boolean).join(' ')}
     />
   );
 }

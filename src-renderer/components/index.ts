@@ -7,7 +7,7 @@ export { Dialog, type DialogProps } from './Dialog';
 export { EmptyState } from './EmptyState';
 export { download, downloadDataUrl } from './download';
 export { describeError } from './errors';
-export { Field, Input, Select, type SelectOption } from './Field';
+export { Field, Input, Select, Textarea, type SelectOption } from './Field';
 export { Spinner } from './Spinner';
 export { Table, type Column, type TableProps } from './Table';
 export { toast, Toaster, useToasts } from './Toast';

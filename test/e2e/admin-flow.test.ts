@@ -61,7 +61,24 @@ async function englishWords(data: readonly string[]): Promise<string[]> {
   // Ledger hashes (hex) and file paths are data too.
   text = text.replace(/\b[0-9a-f]{16}\b/g, ' ').replace(/(?:\/[\w.-]+)+/g, ' ');
   // Brand, currency codes and technical names that stay Latin in a Chinese UI.
-  const allowed = new Set(['OnceKey', 'CNY', 'API', 'Webhook', 'English']);
+  const allowed = new Set([
+    'OnceKey',
+    'CNY',
+    'API',
+    'Webhook',
+    'English',
+    'epay',
+    'Stripe',
+    'Checkout',
+    'RSA',
+    'MD',
+    'Native',
+    'APIv',
+    'pid',
+    'mchid',
+    'appid',
+    'https',
+  ]);
   return (text.match(/[A-Za-z]{2,}/g) ?? []).filter((word: string) => !allowed.has(word));
 }
 
@@ -157,7 +174,28 @@ describe('the admin app in browser mode', () => {
 
     await go('#/settings');
     await page.getByRole('heading', { name: 'Shop endpoint' }).waitFor();
+
+    // The owner enters the epay merchant id and key in Settings → Payments, and tests them.
+    const epay = page.getByRole('listitem', { name: 'epay (易支付)' });
+    await epay.getByRole('button', { name: 'Configure…' }).click();
+    await epay.getByRole('textbox', { name: 'Gateway address' }).fill('https://pay.example.com');
+    await epay.getByRole('textbox', { name: 'Merchant id (pid)' }).fill('1001');
+    await epay.getByLabel('Merchant key (MD5)').fill('e2eMerchantKey0123456789');
+    await epay.getByRole('button', { name: 'Save' }).click();
+    await epay.getByText('On', { exact: true }).waitFor();
+    await epay.getByRole('button', { name: 'Test' }).click();
+    await epay.getByRole('list', { name: 'Self-check' }).waitFor();
+    expect(await epay.getByText(`${shop.baseUrl}/api/v1/payments/epay/notify`).count()).toBe(1);
+    const channels = await send(shop.baseUrl, '/api/v1/payment-channels');
+    expect(channels.json).toEqual({ channels: [{ name: 'epay', methods: ['alipay', 'wxpay'] }] });
+    const payments = page.getByRole('region', { name: 'Payments' });
+    // Tall enough that the card needs no scrolling (the page header is sticky).
+    await page.setViewportSize({ width: 1360, height: 1800 });
+    await payments.screenshot({ path: join(SCREENSHOTS, 'settings-payments.png') });
+    await page.setViewportSize({ width: 1360, height: 860 });
     await page.screenshot({ path: join(SCREENSHOTS, 'settings.png'), fullPage: true });
+    // The toast is English; the Chinese checks below start once it is gone.
+    await page.getByText('Channel saved.').waitFor({ state: 'detached' });
 
     // Chinese: the order page, with the order open, has no English left.
     await page.getByTestId('language-select').selectOption('zh-CN');
@@ -176,7 +214,13 @@ describe('the admin app in browser mode', () => {
     expect(await englishWords([orderId, secondId, productId, 'Steam 50'])).toEqual([]);
     await go('#/settings');
     await page.getByRole('heading', { name: '店铺接口' }).waitFor();
-    expect(await englishWords(['Steam 50'])).toEqual([]);
+    const zhPayments = page.getByRole('region', { name: '收款渠道' });
+    await zhPayments.getByRole('listitem', { name: '易支付 (epay)' }).getByText('已开启').waitFor();
+    // Protocol and brand names stay as the providers write them.
+    expect(await englishWords(['Steam 50', shop.baseUrl, 'https://pay.example.com'])).toEqual([]);
+    await page.setViewportSize({ width: 1360, height: 1800 });
+    await zhPayments.screenshot({ path: join(SCREENSHOTS, 'settings-payments-zh.png') });
+    await page.setViewportSize({ width: 1360, height: 860 });
 
     // Anything logged as an error is a failure.
     expect(consoleErrors).toEqual([]);

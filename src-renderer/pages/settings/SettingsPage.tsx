@@ -1,6 +1,6 @@
 /**
- * The Settings page, grouped: the shop endpoint and order rules (stored with the shop), tokens and
- * secrets, the vault passphrase, backup and restore, and this computer's language and theme.
+ * The Settings page, grouped: the shop endpoint and order rules (stored with the shop), the payment
+ * channels, tokens and secrets, the vault passphrase, backup and restore, and this computer's language and theme.
  */
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,6 +9,7 @@ import { LANGUAGE_NAMES, LANGUAGES, type Language } from '../../i18n';
 import { THEMES, usePreferences, type Theme } from '../../shell/preferences';
 import { useTransport } from '../../transport';
 import { BackupCard } from './BackupCard';
+import { PaymentsCard } from './PaymentsCard';
 import { SecretsCard, VaultCard } from './SecurityCards';
 import './settings.css';
 import { ShopForm } from './ShopForm';
@@ -67,6 +68,7 @@ export function SettingsPage() {
     <div className="settings">
       <div className="settings__column">
         <ShopForm settings={settings} />
+        <PaymentsCard />
         <AppearanceCard />
       </div>
       <div className="settings__column">

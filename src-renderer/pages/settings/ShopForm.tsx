@@ -14,6 +14,7 @@ interface Draft {
   port: string;
   holdMinutes: string;
   purchaseLimit: string;
+  publicUrl: string;
 }
 
 const toDraft = (s: SettingsView): Draft => ({
@@ -21,7 +22,20 @@ const toDraft = (s: SettingsView): Draft => ({
   port: String(s.port),
   holdMinutes: String(s.holdMinutes),
   purchaseLimit: String(s.purchaseLimit),
+  publicUrl: s.publicUrl,
 });
+
+/** '' or an http(s) URL without a trailing slash; null when it is neither. */
+function publicUrl(text: string): string | null {
+  const value = text.trim();
+  if (value === '') return '';
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && value.length <= 500 ? value.replace(/\/+$/, '') : null;
+  } catch {
+    return null;
+  }
+}
 
 function wholeNumber(text: string, min: number, max: number): number | null {
   if (!/^\d+$/.test(text.trim())) return null;
@@ -44,6 +58,7 @@ export function ShopForm({ settings }: { settings: SettingsView }) {
     port: wholeNumber(draft.port, 1, 65535),
     holdMinutes: wholeNumber(draft.holdMinutes, 1, 7 * 24 * 60),
     purchaseLimit: wholeNumber(draft.purchaseLimit, 0, 1000),
+    publicUrl: publicUrl(draft.publicUrl),
   };
   const valid = Object.values(parsed).every((v) => v !== null);
   const show = (ok: boolean, message: string) => (touched && !ok ? message : undefined);
@@ -55,6 +70,7 @@ export function ShopForm({ settings }: { settings: SettingsView }) {
     if (parsed.holdMinutes !== null && parsed.holdMinutes !== settings.holdMinutes) out.holdMinutes = parsed.holdMinutes;
     if (parsed.purchaseLimit !== null && parsed.purchaseLimit !== settings.purchaseLimit)
       out.purchaseLimit = parsed.purchaseLimit;
+    if (parsed.publicUrl !== null && parsed.publicUrl !== settings.publicUrl) out.publicUrl = parsed.publicUrl;
     return out;
   };
   const commit = async () => {
@@ -91,6 +107,20 @@ export function ShopForm({ settings }: { settings: SettingsView }) {
             <Input value={draft.port} onChange={set('port')} inputMode="numeric" />
           </Field>
         </div>
+        <Field
+          label={t('endpoint.publicUrl')}
+          hint={t('endpoint.publicUrlHint')}
+          error={show(parsed.publicUrl !== null, t('invalid.publicUrl'))}
+        >
+          <Input
+            value={draft.publicUrl}
+            onChange={set('publicUrl')}
+            spellCheck={false}
+            autoComplete="off"
+            inputMode="url"
+            placeholder="https://shop.example.com"
+          />
+        </Field>
         {settings.exposed ? (
           <p className="settings-warning" role="note">
             {t('endpoint.exposedNow')}
