@@ -14,6 +14,10 @@ export async function createChannel<C extends ChannelName>(
   switch (name) {
     case 'epay':
       return new EpayChannel(settings as ChannelSettings['epay'], deps);
+    case 'alipay': {
+      const { AlipayChannel } = await import('./alipay');
+      return new AlipayChannel(settings as ChannelSettings['alipay'], deps);
+    }
     default:
       throw new Error(`the ${name} channel is not available in this build`);
   }
