@@ -18,6 +18,10 @@ export async function createChannel<C extends ChannelName>(
       const { AlipayChannel } = await import('./alipay');
       return new AlipayChannel(settings as ChannelSettings['alipay'], deps);
     }
+    case 'wechatpay': {
+      const { WechatpayChannel } = await import('./wechatpay');
+      return new WechatpayChannel(settings as ChannelSettings['wechatpay'], deps);
+    }
     default:
       throw new Error(`the ${name} channel is not available in this build`);
   }
