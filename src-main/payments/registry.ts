@@ -22,7 +22,9 @@ export async function createChannel<C extends ChannelName>(
       const { WechatpayChannel } = await import('./wechatpay');
       return new WechatpayChannel(settings as ChannelSettings['wechatpay'], deps);
     }
-    default:
-      throw new Error(`the ${name} channel is not available in this build`);
+    case 'stripe': {
+      const { StripeChannel } = await import('./stripe');
+      return new StripeChannel(settings as ChannelSettings['stripe'], deps);
+    }
   }
 }
