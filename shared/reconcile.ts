@@ -41,7 +41,7 @@ export type Cell = z.infer<typeof Cell>;
 
 /** One row the finding rests on: which table, which row, the columns that matter. */
 export const EvidenceRow = z.object({
-  source: z.enum(['order', 'key', 'delivery', 'payment', 'statement_row', 'ledger', 'product', 'link']),
+  source: z.enum(['order', 'key', 'delivery', 'payment', 'statement', 'statement_row', 'ledger', 'product', 'link']),
   ref: z.string(),
   fields: z.record(z.string(), Cell),
 });
@@ -158,6 +158,8 @@ export const StatementInfo = z.object({
   rows: z.int(),
   periodStart: z.string().nullable(),
   periodEnd: z.string().nullable(),
+  /** How the period was set: declared by the bill, the whole days its rows cover, or given at import; null: before this was recorded. */
+  periodRule: z.enum(['declared', 'row_days', 'given']).nullable(),
   importedAt: z.string(),
 });
 export type StatementInfo = z.infer<typeof StatementInfo>;

@@ -100,6 +100,8 @@ const ADDS: Record<
   11: { tables: [], indices: ['products_no'], triggers: ['products_number'] },
   // Payment channels and checkouts; payments rebuilt to name channel payments (checked below).
   12: { tables: ['payment_channels', 'checkouts'], indices: ['checkouts_due', 'payments_trade'], triggers: [] },
+  // A column (statements.period_rule).
+  13: { tables: [], indices: [], triggers: [] },
 };
 
 function expectedAt(version: number) {

@@ -92,6 +92,21 @@ describe('oncekey reconcile', () => {
     expect(wrong).toMatchObject({ code: 1, err: [expect.stringMatching(/not a WeChat Pay trade bill file/)] });
   });
 
+  it('says which period it compared and how it was set; takes --time-zone, --from and --to', async () => {
+    const dir = await brokenShop();
+    const args = ['reconcile', '--data', dir, '--statement', join(FIXTURES, 'generic.csv'), '--format', 'generic'];
+    const shown = await run([...args, '--time-zone', 'America/New_York']);
+    expect(shown.code).toBe(0);
+    expect(shown.err.join('\n')).toContain(
+      'period 2026-11-23T05:00:00.000Z .. 2026-11-25T04:59:59.999Z (the whole days of its rows, America/New_York)',
+    );
+    const bad = await run([...args, '--time-zone', 'Mars/Olympus']);
+    expect(bad).toMatchObject({ code: 2, err: [expect.stringMatching(/Mars\/Olympus is not a time zone/)] });
+    expect((await run(['reconcile', '--data', dir, '--from', '2026-11-24'])).code).toBe(2);
+    const wrong = await run([...args, '--from', '2026-11-25', '--to', '2026-11-24']);
+    expect(wrong).toMatchObject({ code: 1, err: [expect.stringMatching(/ends before it starts/)] });
+  });
+
   it('runs as a real process: JSON on stdout, exit 0', async () => {
     const dir = await brokenShop();
     const child = spawnSync(process.execPath, [join(ROOT, 'bin', 'oncekey.js'), 'reconcile', '--data', dir, '--json'], {

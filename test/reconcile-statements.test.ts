@@ -58,7 +58,12 @@ describe('statement parsers', () => {
       },
     ]);
     expect(parsed.skipped).toEqual([{ line: 4, reason: 'status REVOKED' }]);
-    expect([parsed.periodStart, parsed.periodEnd]).toEqual([utc('2026-11-24T01:15:02Z'), utc('2026-11-24T12:48:59Z')]);
+    // The bill declares no period: the whole Beijing day its rows fall on, not its first and last row.
+    expect([parsed.periodStart, parsed.periodEnd, parsed.periodRule]).toEqual([
+      utc('2026-11-23T16:00:00Z'),
+      utc('2026-11-24T15:59:59.999Z'),
+      'row_days',
+    ]);
   });
 
   it('alipay: GBK with # comment lines and tab-padded cells; fees skipped; the declared period is used', () => {
@@ -290,7 +295,14 @@ describe('statement parsers', () => {
     expect(first).toMatchObject({
       imported: 4,
       duplicates: 0,
-      statement: { format: 'generic', rows: 4, source: 'generic.csv', periodStart: '2026-11-24T01:00:00.000Z' },
+      statement: {
+        format: 'generic',
+        rows: 4,
+        source: 'generic.csv',
+        periodStart: '2026-11-23T16:00:00.000Z',
+        periodEnd: '2026-11-24T15:59:59.999Z',
+        periodRule: 'row_days',
+      },
     });
     const overlap = parseStatement(
       text(

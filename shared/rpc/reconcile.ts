@@ -41,6 +41,11 @@ export const reconcileMethods = {
       base64: z.base64().max(Math.ceil(MAX_STATEMENT_BYTES / 3) * 4),
       format: StatementFormat.optional(),
       mapping: ColumnMapping.optional(),
+      /** The shop's time zone for the bill's whole days (IANA; default Asia/Shanghai for CNY, else UTC). */
+      timeZone: z.string().min(1).max(64).optional(),
+      /** The bill's period when it does not say: a date (2026-12-04) or a date-time with offset. */
+      from: z.string().min(10).max(40).optional(),
+      to: z.string().min(10).max(40).optional(),
     }),
     output: z.object({
       statement: StatementInfo.nullable(),

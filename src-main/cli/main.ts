@@ -28,7 +28,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
   reconcile: {
     run: reconcileCommand,
-    summary: 'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic]] [--json]',
+    summary:
+      'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic] [--time-zone Asia/Shanghai] [--from <date> --to <date>]] [--json]',
   },
   openapi: {
     run: openApiCommand,

@@ -170,9 +170,16 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
   );
   const periods = stmt(
     db,
-    `SELECT s.id, s.period_start, s.period_end, (SELECT json_group_array(DISTINCT currency) FROM statement_rows WHERE statement_id = s.id) AS currencies
+    `SELECT s.id, s.source, s.period_start, s.period_end, s.period_rule, (SELECT json_group_array(DISTINCT currency) FROM statement_rows WHERE statement_id = s.id) AS currencies
      FROM statements s WHERE s.id IN (SELECT value FROM json_each(?)) AND s.period_start IS NOT NULL AND s.period_end IS NOT NULL`,
-  ).all(ids) as { id: number; period_start: number; period_end: number; currencies: string }[];
+  ).all(ids) as {
+    id: number;
+    source: string;
+    period_start: number;
+    period_end: number;
+    period_rule: string | null;
+    currencies: string;
+  }[];
   // Overlapping statements would list an order twice.
   const reported = periods.length > 1 ? new Set<string>() : null;
   for (const period of periods) {
@@ -186,11 +193,11 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
         if (reported.has(order.id)) continue;
         reported.add(order.id);
       }
-      reportMissing(order);
+      reportMissing(order, period);
     }
   }
 
-  function reportMissing(order: OrderRowLike): void {
+  function reportMissing(order: OrderRowLike, period: (typeof periods)[number]): void {
     out.add('order_paid_missing_in_statement', () => {
       const payments = stmt(
         db,
@@ -213,6 +220,17 @@ export function detectStatement(db: ReadableDB, out: Collector, statementIds: re
         actual: { inStatement: false, amount: null },
         evidence: [
           orderEvidence(order),
+          {
+            // The period the order fell in, and which rule set it (declared by the bill, its rows' whole days, given).
+            source: 'statement' as const,
+            ref: `statement:${period.id}`,
+            fields: {
+              source: period.source,
+              periodStart: iso(period.period_start),
+              periodEnd: iso(period.period_end),
+              periodRule: period.period_rule ?? 'rows',
+            },
+          },
           ...payments.map((p) => ({
             source: 'payment' as const,
             ref: p.event_id,

@@ -58,6 +58,9 @@ export interface ImportStatementInput {
   readonly fileName: string;
   readonly format?: StatementFormat | undefined;
   readonly mapping?: ColumnMapping | undefined;
+  readonly timeZone?: string | undefined;
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
   readonly actor: string;
   /** 'accept': a file whose rows were all imported before is not an error (the CLI re-runs). */
   readonly nothingNew?: 'refuse' | 'accept';
@@ -66,6 +69,8 @@ export interface ImportStatementInput {
 export interface ImportStatementResult extends StoreResult {
   readonly skipped: { line: number; reason: string }[];
   readonly encoding: string;
+  /** The time zone the period's whole days were counted in. */
+  readonly timeZone: string;
 }
 
 /** Parses outside the write lock, then stores in one transaction. */
@@ -73,11 +78,14 @@ export async function importStatement(engine: Engine, input: ImportStatementInpu
   const parsed = parseStatement(input.bytes, {
     ...(input.format ? { format: input.format } : {}),
     ...(input.mapping ? { mapping: input.mapping } : {}),
+    timeZone: input.timeZone,
+    from: input.from,
+    to: input.to,
   });
   const stored = await engine.writer.run((db, now) =>
     storeStatement(db, parsed, { source: input.fileName, actor: input.actor, now, nothingNew: input.nothingNew ?? 'refuse' }),
   );
-  return { ...stored, skipped: parsed.skipped, encoding: parsed.encoding };
+  return { ...stored, skipped: parsed.skipped, encoding: parsed.encoding, timeZone: parsed.timeZone };
 }
 
 export async function runActions(engine: Engine, actor: string, input: ActionInput): Promise<ActionResult> {

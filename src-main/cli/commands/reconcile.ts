@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { STATEMENT_FORMATS, type StatementFormat } from '../../../shared/reconcile';
 import { importStatement, runReconcile } from '../../reconcile/service';
+import { checkTimeZone } from '../../reconcile/statements/period';
+
+const PERIOD_RULE_TEXT = { declared: 'as the bill declares', row_days: 'the whole days of its rows', given: 'as given' } as const;
 import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, table, UsageError, type Io } from '../context';
 
 export async function reconcileCommand(argv: readonly string[], io: Io): Promise<number> {
@@ -15,13 +18,26 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
     ...JSON_OPTION,
     statement: { type: 'string' },
     format: { type: 'string' },
+    'time-zone': { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
     'no-ledger': { type: 'boolean', default: false },
   });
   const format = values.format;
   if (format !== undefined && !(STATEMENT_FORMATS as readonly string[]).includes(format)) {
     throw new UsageError(`--format must be one of ${STATEMENT_FORMATS.join(', ')}`);
   }
-  if (format !== undefined && values.statement === undefined) throw new UsageError('--format goes with --statement <file>');
+  for (const flag of ['format', 'time-zone', 'from', 'to'] as const) {
+    if (values[flag] !== undefined && values.statement === undefined)
+      throw new UsageError(`--${flag} goes with --statement <file>`);
+  }
+  if (values['time-zone'] !== undefined) {
+    try {
+      checkTimeZone(values['time-zone']);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+  }
   let bytes: Buffer | undefined;
   if (values.statement !== undefined) {
     try {
@@ -38,6 +54,9 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
         bytes,
         fileName: basename(values.statement!),
         format: format as StatementFormat | undefined,
+        timeZone: values['time-zone'],
+        from: values.from,
+        to: values.to,
         actor: 'cli',
         nothingNew: 'accept',
       });
@@ -45,7 +64,8 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
       if (!values.json) {
         io.err(
           imported.statement
-            ? `imported ${imported.imported} row(s) from ${imported.statement.source} (${imported.statement.format}); ${imported.duplicates} seen before, ${imported.skipped.length} skipped`
+            ? `imported ${imported.imported} row(s) from ${imported.statement.source} (${imported.statement.format}); ${imported.duplicates} seen before, ${imported.skipped.length} skipped; ` +
+                `period ${imported.statement.periodStart} .. ${imported.statement.periodEnd} (${PERIOD_RULE_TEXT[imported.statement.periodRule ?? 'row_days']}${imported.timeZone ? `, ${imported.timeZone}` : ''})`
             : `every row of ${basename(values.statement!)} was imported before; comparing against it again`,
         );
       }

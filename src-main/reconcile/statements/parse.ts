@@ -10,6 +10,7 @@ import type { ColumnMapping, StatementFormat } from '../../../shared/reconcile';
 import { EngineError } from '../../engine/errors';
 import { decodeStatement } from './decode';
 import { CellError, clean, parseTime } from './fields';
+import { statementPeriod, type PeriodRule } from './period';
 import { mappedPreset, PRESETS, type Preset, type RowOut } from './presets';
 
 export interface ParsedRow extends RowOut {
@@ -23,6 +24,9 @@ export interface Parsed {
   readonly skipped: { line: number; reason: string }[];
   readonly periodStart: number | null;
   readonly periodEnd: number | null;
+  /** Which rule set the period (period.ts), and the time zone whole days were counted in. */
+  readonly periodRule: PeriodRule;
+  readonly timeZone: string;
 }
 
 export interface ParseOptions {
@@ -30,6 +34,11 @@ export interface ParseOptions {
   readonly format?: StatementFormat;
   /** Column mapping for a CSV no preset knows (wins over `format`). */
   readonly mapping?: ColumnMapping;
+  /** The shop's time zone for whole days (default: Asia/Shanghai for a CNY bill, else UTC). */
+  readonly timeZone?: string | undefined;
+  /** `--from` / `--to`: a date or a date-time with offset; wins over what the bill says. */
+  readonly from?: string | undefined;
+  readonly to?: string | undefined;
 }
 
 const MAX_SKIPPED = 1000;
@@ -150,19 +159,25 @@ export function parseStatement(bytes: Uint8Array, options: ParseOptions = {}): P
       `the ${preset.label} file holds no payments or refunds (${skipped.length} row(s) skipped)`,
     );
   }
-  const declared = declaredPeriod(text);
-  let min = Infinity;
-  let max = -Infinity;
-  for (const r of rows) {
-    if (r.at < min) min = r.at;
-    if (r.at > max) max = r.at;
+  let period;
+  try {
+    period = statementPeriod({
+      rows,
+      declared: declaredPeriod(text),
+      given: { from: options.from, to: options.to },
+      timeZone: options.timeZone,
+    });
+  } catch (error) {
+    throw new EngineError('validation_failed', (error as Error).message);
   }
   return {
     format: preset.format,
     encoding: decoded.encoding,
     rows,
     skipped,
-    periodStart: declared?.start ?? min,
-    periodEnd: declared?.end ?? max,
+    periodStart: period.start,
+    periodEnd: period.end,
+    periodRule: period.rule,
+    timeZone: period.timeZone,
   };
 }

@@ -27,6 +27,7 @@ interface StatementRowDb {
   rows: number;
   period_start: number | null;
   period_end: number | null;
+  period_rule: string | null;
   imported_at: number;
 }
 
@@ -38,6 +39,7 @@ function toInfo(row: StatementRowDb): StatementInfo {
     rows: row.rows,
     periodStart: iso(row.period_start),
     periodEnd: iso(row.period_end),
+    periodRule: row.period_rule as StatementInfo['periodRule'],
     importedAt: iso(row.imported_at)!,
   };
 }
@@ -68,8 +70,9 @@ export function storeStatement(
   const id = Number(
     stmt(
       db,
-      `INSERT INTO statements (format, source, rows, period_start, period_end, imported_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-    ).run(parsed.format, source, fresh.length, parsed.periodStart, parsed.periodEnd, meta.now, meta.actor).lastInsertRowid,
+      `INSERT INTO statements (format, source, rows, period_start, period_end, period_rule, imported_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(parsed.format, source, fresh.length, parsed.periodStart, parsed.periodEnd, parsed.periodRule, meta.now, meta.actor)
+      .lastInsertRowid,
   );
   const insert = stmt(
     db,

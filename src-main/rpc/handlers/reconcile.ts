@@ -21,6 +21,9 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
       fileName: input.fileName,
       format: input.format,
       mapping: input.mapping,
+      timeZone: input.timeZone,
+      from: input.from,
+      to: input.to,
       actor,
     });
     return {
