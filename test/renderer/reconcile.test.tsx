@@ -192,6 +192,43 @@ describe('reconcile page', () => {
     );
   });
 
+  it("imports a bill with the shop's time zone and days, and says which period it was compared over", async () => {
+    const { handlers } = shop();
+    const transport = setup({
+      ...handlers,
+      'reconcile.importStatement': (input) => ({
+        statement: {
+          id: 2,
+          format: 'wechat',
+          source: input.fileName,
+          rows: 3,
+          periodStart: '2026-12-03T16:00:00.000Z',
+          periodEnd: '2026-12-04T15:59:59.999Z',
+          periodRule: 'given',
+          importedAt: '2026-12-05T01:00:00.000Z',
+        },
+        imported: 3,
+        duplicates: 0,
+        encoding: 'utf-8',
+        skipped: [],
+      }),
+    });
+    await screen.findByRole('region', { name: /Amount differs/ });
+    const file = new File(['x'], 'wechat-1204.csv', { type: 'text/csv' });
+    // jsdom's File has no arrayBuffer(); a browser's has.
+    Object.defineProperty(file, 'arrayBuffer', { value: () => Promise.resolve(new TextEncoder().encode('x').buffer) });
+    await userEvent.upload(screen.getByTestId('statement-file'), file);
+    await userEvent.type(screen.getByRole('textbox', { name: /Shop time zone/ }), 'Asia/Shanghai');
+    const from = screen.getByLabelText('Bill from (optional)');
+    const to = screen.getByLabelText('Bill to (optional)');
+    await userEvent.type(from, '2026-12-04');
+    await userEvent.type(to, '2026-12-04');
+    await userEvent.click(screen.getByRole('button', { name: 'Import and compare' }));
+    await waitFor(() => expect(screen.getByRole('status').textContent).toMatch(/Compared over .* \(as you gave it\)\./));
+    const sent = transport.calls.find((c) => c.method === 'reconcile.importStatement')?.input as Record<string, unknown>;
+    expect(sent).toMatchObject({ fileName: 'wechat-1204.csv', timeZone: 'Asia/Shanghai', from: '2026-12-04', to: '2026-12-04' });
+  });
+
   it('speaks Simplified Chinese', async () => {
     await i18n.changeLanguage('zh-CN');
     setup(shop().handlers);

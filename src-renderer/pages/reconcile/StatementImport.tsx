@@ -1,17 +1,25 @@
-/** Importing a payment statement: pick the file and its format (or let the header decide), then compare. */
+/**
+ * Importing a payment statement: pick the file and its format (or let the header decide), optionally the
+ * shop's time zone and the bill's days when it does not say, then compare. The answer names the period
+ * the bill was held to and which rule set it.
+ */
 import { useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { STATEMENT_FORMATS, type StatementFormat } from '../../../shared/reconcile';
-import { Button, Card, describeError, Field, Select } from '../../components';
+import { Button, Card, describeError, Field, Input, Select } from '../../components';
+import { formatTime } from '../dashboard/format';
 import { useTransport } from '../../transport';
 import { useReconcile } from './store';
 
 export function StatementImport() {
-  const { t } = useTranslation('reconcile');
+  const { t, i18n } = useTranslation('reconcile');
   const transport = useTransport();
   const { importStatement, lastImport, statements } = useReconcile();
   const fileRef = useRef<HTMLInputElement>(null);
   const [format, setFormat] = useState<StatementFormat | ''>('');
+  const [timeZone, setTimeZone] = useState('');
+  const [from, setFrom] = useState('');
+  const [to, setTo] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const submit = async () => {
@@ -24,6 +32,11 @@ export function StatementImport() {
         transport,
         { name: file.name, bytes: new Uint8Array(await file.arrayBuffer()) },
         format === '' ? null : format,
+        {
+          ...(timeZone.trim() ? { timeZone: timeZone.trim() } : {}),
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+        },
       );
       if (fileRef.current) fileRef.current.value = '';
     } catch (caught) {
@@ -48,6 +61,15 @@ export function StatementImport() {
             ]}
           />
         </Field>
+        <Field label={t('statement.timeZone')} hint={t('statement.timeZoneHint')}>
+          <Input value={timeZone} onChange={(e) => setTimeZone(e.target.value)} placeholder="Asia/Shanghai" spellCheck={false} />
+        </Field>
+        <Field label={t('statement.from')}>
+          <Input type="date" value={from} onChange={(e) => setFrom(e.target.value)} />
+        </Field>
+        <Field label={t('statement.to')}>
+          <Input type="date" value={to} onChange={(e) => setTo(e.target.value)} />
+        </Field>
         <Button variant="primary" busy={busy} onClick={() => void submit()}>
           {busy ? t('statement.importing') : t('statement.import')}
         </Button>
@@ -67,6 +89,16 @@ export function StatementImport() {
                 duplicates: lastImport.duplicates,
                 skipped: lastImport.skipped,
               })}
+          {lastImport.periodStart && lastImport.periodEnd && lastImport.periodRule ? (
+            <>
+              {' '}
+              {t('statement.period', {
+                start: formatTime(lastImport.periodStart, i18n.language),
+                end: formatTime(lastImport.periodEnd, i18n.language),
+                rule: t(`statement.rule.${lastImport.periodRule}`),
+              })}
+            </>
+          ) : null}
         </p>
       ) : null}
       {statements.length > 0 ? <p className="muted">{t('statement.list', { count: statements.length })}</p> : null}

@@ -23,6 +23,17 @@ export interface ImportOutcome {
   readonly imported: number;
   readonly duplicates: number;
   readonly skipped: number;
+  /** The period the bill was compared over and which rule set it (null when nothing new was stored). */
+  readonly periodStart: string | null;
+  readonly periodEnd: string | null;
+  readonly periodRule: 'declared' | 'row_days' | 'given' | null;
+}
+
+/** The period the importer gives: the shop's time zone and whole-day bounds (YYYY-MM-DD), each optional. */
+export interface PeriodChoice {
+  readonly timeZone?: string;
+  readonly from?: string;
+  readonly to?: string;
 }
 
 export interface ReconcileState {
@@ -48,6 +59,7 @@ export interface ReconcileState {
     transport: Transport,
     file: { name: string; bytes: Uint8Array },
     format: StatementFormat | null,
+    period?: PeriodChoice,
   ) => Promise<ImportOutcome>;
   act: (transport: Transport, request: ActionRequest) => Promise<ActionResult>;
   runLookup: (transport: Transport, query: string) => Promise<void>;
@@ -105,17 +117,23 @@ export const useReconcile = create<ReconcileState>()((set, get) => ({
     set({ selected });
   },
   clearSelection: () => set({ selected: new Set() }),
-  async importStatement(transport, file, format) {
+  async importStatement(transport, file, format, period = {}) {
     const result = await transport.call('reconcile.importStatement', {
       fileName: file.name,
       base64: toBase64(file.bytes),
       ...(format ? { format } : {}),
+      ...(period.timeZone ? { timeZone: period.timeZone } : {}),
+      ...(period.from ? { from: period.from } : {}),
+      ...(period.to ? { to: period.to } : {}),
     });
     const outcome = {
       source: result.statement?.source ?? file.name,
       imported: result.imported,
       duplicates: result.duplicates,
       skipped: result.skipped.length,
+      periodStart: result.statement?.periodStart ?? null,
+      periodEnd: result.statement?.periodEnd ?? null,
+      periodRule: result.statement?.periodRule ?? null,
     };
     set({ lastImport: outcome });
     await get().load(transport);

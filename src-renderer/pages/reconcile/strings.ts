@@ -95,6 +95,13 @@ const en = {
     imported: 'Imported {{count}} row(s) from {{source}} ({{duplicates}} seen before, {{skipped}} skipped)',
     nothingNew: 'Every row was imported before.',
     list: '{{count}} statement(s) imported',
+    timeZone: 'Shop time zone',
+    timeZoneHint:
+      'For a bill that does not state its period: its rows’ whole days are counted here. Empty: Asia/Shanghai for CNY, else UTC.',
+    from: 'Bill from (optional)',
+    to: 'Bill to (optional)',
+    period: 'Compared over {{start}} – {{end}} ({{rule}}).',
+    rule: { declared: 'as the bill declares', row_days: 'the whole days of its rows', given: 'as you gave it' },
   },
   lookup: {
     title: 'Dispute lookup',
@@ -204,6 +211,12 @@ const zh: typeof en = {
     imported: '已从 {{source}} 导入 {{count}} 行（{{duplicates}} 行此前已导入，跳过 {{skipped}} 行）',
     nothingNew: '所有行此前均已导入。',
     list: '已导入 {{count}} 份账单',
+    timeZone: '店铺时区',
+    timeZoneHint: '账单未注明账期时，按此时区计算其各行所在的整天。留空：人民币账单为 Asia/Shanghai，其他为 UTC。',
+    from: '账期起（可选）',
+    to: '账期止（可选）',
+    period: '核对区间：{{start}} – {{end}}（{{rule}}）。',
+    rule: { declared: '按账单注明的账期', row_days: '按各行所在的整天', given: '按您指定的日期' },
   },
   lookup: {
     title: '纠纷查询',
