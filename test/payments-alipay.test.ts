@@ -7,23 +7,14 @@
  * The keys are made here (RSA 2048): Alipay publishes its signing rules, not a key pair with signed
  * examples, so every vector in this file is ours.
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stmt } from '../src-main/db/statements';
 import { AlipayChannel, beijingTime } from '../src-main/payments/alipay';
 import { FakeAlipayGateway } from './fakes/alipay-gateway';
+import { count, FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
 import { startShop, type HttpResponse, type HttpShop } from './helpers/http';
 
 const APP_ID = '2021000122671080';
-const FAST = { delaysMs: [200], everyMs: 300, afterExpiryMs: 200 };
 
-function rsaPair(): { privateKey: string; publicKey: string } {
-  return generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-}
 const APP = rsaPair();
 const PLATFORM = rsaPair();
 
@@ -77,19 +68,6 @@ const statusOf = async (s: HttpShop, order: { id: string; token: string }): Prom
       order: { status: string };
     }
   ).order.status;
-
-const count = (s: HttpShop, sql: string, ...args: unknown[]): number =>
-  stmt(s.engine.db, sql)
-    .pluck()
-    .get(...args) as number;
-
-async function until(what: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the Alipay channel', () => {
   it('checks its keys without the network, and catches the app key pasted as the Alipay key', () => {
@@ -178,7 +156,7 @@ describe('the Alipay channel', () => {
 
   it('finds a payment whose notification was lost by querying the gateway', async () => {
     const g = await gateway();
-    const s = await shop({ payments: { schedule: FAST, tickMs: 50 }, poll: true });
+    const s = await shop({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     expect((await configure(s, settings(g))).status).toBe(200);
     const order = await reserve(s);
     expect((await checkout(s, order, 'precreate')).status).toBe(200);

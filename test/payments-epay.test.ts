@@ -12,12 +12,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { stmt } from '../src-main/db/statements';
 import { EpayChannel, epayMd5Sign } from '../src-main/payments/epay';
 import { FakeEpayGateway } from './fakes/epay-gateway';
+import { count, FAST_SCHEDULE, until } from './helpers/payments';
 import { send, startShop, type HttpResponse, type HttpShop } from './helpers/http';
 import { seedKeys } from './helpers/shop';
 
 const KEY = 'fakeMerchantKey0123456789abcdef0';
 const PID = '1001';
-const FAST = { delaysMs: [200], everyMs: 300, afterExpiryMs: 200 };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -66,19 +66,6 @@ const readOrder = (s: HttpShop, order: { id: string; token: string }) =>
 
 const statusOf = async (s: HttpShop, order: { id: string; token: string }): Promise<string> =>
   ((await readOrder(s, order)).json as { order: { status: string } }).order.status;
-
-async function until(what: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await what())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const count = (s: HttpShop, sql: string, ...args: unknown[]): number =>
-  stmt(s.engine.db, sql)
-    .pluck()
-    .get(...args) as number;
 
 describe('epay signing', () => {
   it('signs the sorted k=v string with the key appended, leaving out sign, sign_type and empty values', () => {
@@ -284,7 +271,7 @@ describe('the epay channel over real sockets', () => {
 
   it('finds a payment whose notification was lost by querying the channel on its schedule', async () => {
     const g = await gateway();
-    const s = await shop({ payments: { schedule: FAST, tickMs: 50 }, poll: true });
+    const s = await shop({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);

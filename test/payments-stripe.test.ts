@@ -10,14 +10,13 @@
  * are ours.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { stmt } from '../src-main/db/statements';
 import { StripeChannel } from '../src-main/payments/stripe';
 import { FakeStripeApi, stripeSignature } from './fakes/stripe-api';
+import { count, FAST_SCHEDULE, until } from './helpers/payments';
 import { startShop, type HttpShop } from './helpers/http';
 
 const SECRET_KEY = 'sk_test_51OnceKeyFakeSecretKey0001';
 const WEBHOOK_SECRET = 'whsec_onceKeyFakeEndpointSecret01';
-const FAST = { delaysMs: [200], everyMs: 300, afterExpiryMs: 200 };
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -50,18 +49,6 @@ async function ready(options: Parameters<typeof startShop>[0] = {}) {
 }
 
 const statusOf = (s: HttpShop, id: string): string | undefined => s.engine.getOrder(id)?.status;
-const count = (s: HttpShop, sql: string, ...args: unknown[]): number =>
-  stmt(s.engine.db, sql)
-    .pluck()
-    .get(...args) as number;
-
-async function until(what: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the Stripe channel', () => {
   it('checks its secrets offline and refuses currencies Stripe counts in other units', async () => {
@@ -111,7 +98,7 @@ describe('the Stripe channel', () => {
   });
 
   it('finds a payment whose webhook was lost by reading the session back', async () => {
-    const { api, s, order } = await ready({ payments: { schedule: FAST, tickMs: 50 }, poll: true });
+    const { api, s, order } = await ready({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     await api.pay(api.sessionFor(order.id)!.id, { webhook: false });
     await until(() => statusOf(s, order.id) === 'delivered');
     expect(count(s, `SELECT count(*) FROM payments WHERE source = 'stripe' AND via = 'query'`)).toBe(1);

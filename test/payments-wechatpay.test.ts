@@ -8,11 +8,10 @@
  * documentation prints (签名生成: `GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n`);
  * the keys, signatures and ciphertexts are ours (the documentation publishes no private key).
  */
-import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { stmt } from '../src-main/db/statements';
 import { beijingRfc3339, WechatpayChannel, wechatRequestMessage } from '../src-main/payments/wechatpay';
 import { FakeWechatpayGateway } from './fakes/wechatpay-gateway';
+import { count, FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
 import { startShop, type HttpShop } from './helpers/http';
 
 const MCHID = '1900000109';
@@ -20,15 +19,7 @@ const APPID = 'wxd678efh567hg6787';
 const SERIAL = '5157F09EFDC096DE15EBE81A47057A7232F1B8E1';
 const PLATFORM_ID = 'PUB_KEY_ID_0119000001092026120600000001';
 const API_V3_KEY = 'a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6';
-const FAST = { delaysMs: [200], everyMs: 300, afterExpiryMs: 200 };
 
-function rsaPair(): { privateKey: string; publicKey: string } {
-  return generateKeyPairSync('rsa', {
-    modulusLength: 2048,
-    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
-    publicKeyEncoding: { type: 'spki', format: 'pem' },
-  });
-}
 const MERCHANT = rsaPair();
 const PLATFORM = rsaPair();
 
@@ -80,18 +71,6 @@ async function ready(options: Parameters<typeof startShop>[0] = {}) {
 }
 
 const statusOf = (s: HttpShop, id: string): string | undefined => s.engine.getOrder(id)?.status;
-const count = (s: HttpShop, sql: string, ...args: unknown[]): number =>
-  stmt(s.engine.db, sql)
-    .pluck()
-    .get(...args) as number;
-
-async function until(what: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!what()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('the WeChat Pay channel', () => {
   it("builds the signed message exactly as WeChat Pay's documentation prints it, and checks its keys offline", () => {
@@ -130,7 +109,7 @@ describe('the WeChat Pay channel', () => {
   });
 
   it('finds a payment whose notification was lost by querying, its answer verified', async () => {
-    const { g, s, order } = await ready({ payments: { schedule: FAST, tickMs: 50 }, poll: true });
+    const { g, s, order } = await ready({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     await g.pay(order.id, { notify: false });
     await until(() => statusOf(s, order.id) === 'delivered');
     expect(g.calls.some((c) => c.method === 'GET' && c.path.startsWith('/v3/pay/transactions/out-trade-no/'))).toBe(true);

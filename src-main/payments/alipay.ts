@@ -16,6 +16,7 @@ import {
   ChannelError,
   check,
   notificationParams,
+  plainTextAnswer,
   selfCheckReport,
   type ChannelDeps,
   type ChannelOrder,
@@ -156,9 +157,7 @@ export class AlipayChannel implements PaymentChannel {
   }
 
   answer(ok: boolean): NotifyAnswer {
-    return ok
-      ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
-      : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' };
+    return plainTextAnswer(ok);
   }
 
   async query(order: { readonly id: string }): Promise<QueryResult> {

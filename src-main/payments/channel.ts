@@ -178,6 +178,13 @@ export async function fetchWithTimeout(deps: ChannelDeps, url: string, init: Req
   }
 }
 
+/** The plain-text answer epay and Alipay expect: `success` when taken, else `fail` (they then retry). */
+export function plainTextAnswer(ok: boolean): NotifyAnswer {
+  return ok
+    ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
+    : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' };
+}
+
 /** A check that passed or failed, for selfCheck reports. */
 export function check(name: string, fn: () => string): ChannelSelfCheck['checks'][number] {
   try {

@@ -24,6 +24,7 @@ import {
   check,
   fetchWithTimeout,
   notificationParams,
+  plainTextAnswer,
   selfCheckReport,
   sortedSignString,
   toPem,
@@ -213,9 +214,7 @@ export class EpayChannel implements PaymentChannel {
   }
 
   answer(ok: boolean): NotifyAnswer {
-    return ok
-      ? { status: 200, contentType: 'text/plain; charset=utf-8', body: 'success' }
-      : { status: 400, contentType: 'text/plain; charset=utf-8', body: 'fail' };
+    return plainTextAnswer(ok);
   }
 
   async query(order: { readonly id: string }): Promise<QueryResult> {

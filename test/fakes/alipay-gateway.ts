@@ -9,8 +9,8 @@
  * buyer to `return_url`. Keys are made by the test.
  */
 import { createSign, createVerify, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml, readBody, FakeServer } from './fake-server';
 
 type Params = Record<string, string>;
 
@@ -47,44 +47,21 @@ function sortedSignString(params: Params, exclude: readonly string[]): string {
     .join('&');
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-export class FakeAlipayGateway {
+export class FakeAlipayGateway extends FakeServer {
   readonly trades = new Map<string, FakeTrade>();
   readonly notifications: SentNotification[] = [];
   /** Requests refused, each a one-line reason. */
   readonly refused: string[] = [];
   /** Every method called, in order. */
   readonly calls: { readonly method: string; readonly biz: Record<string, string | undefined> }[] = [];
-  private server: Server | null = null;
   private seq = 0;
-  url = '';
 
-  constructor(private readonly options: FakeAlipayOptions) {}
+  constructor(private readonly options: FakeAlipayOptions) {
+    super();
+  }
 
   get gateway(): string {
     return `${this.url}/gateway.do`;
-  }
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   /** Signs a notification as Alipay does: RSA2 over the sorted parameters without `sign` and `sign_type`. */
@@ -176,7 +153,7 @@ export class FakeAlipayGateway {
     return trade;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const body = req.method === 'POST' ? await readBody(req) : '';
     if (url.pathname === '/pay' && req.method === 'POST') {

@@ -7,8 +7,8 @@
  * or POST form, or not at all: a lost notification), then the buyer goes back to `return_url`.
  */
 import { createHash, createSign, createVerify, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml, readBody, FakeServer } from './fake-server';
 
 type Params = Record<string, string>;
 
@@ -48,16 +48,7 @@ function signString(params: Params): string {
     .join('&');
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-
-export class FakeEpayGateway {
+export class FakeEpayGateway extends FakeServer {
   readonly orders = new Map<string, FakeOrder>();
   readonly notifications: SentNotification[] = [];
   /** Requests the gateway refused (a bad signature, a wrong pid): each a one-line reason. */
@@ -67,11 +58,11 @@ export class FakeEpayGateway {
   readonly queryTimes: { readonly outTradeNo: string; readonly at: number }[] = [];
   /** How `pay()` notifies by default. */
   notifyMethod: 'GET' | 'POST' = 'GET';
-  private server: Server | null = null;
   private seq = 0;
-  url = '';
 
-  constructor(private readonly options: FakeEpayOptions) {}
+  constructor(private readonly options: FakeEpayOptions) {
+    super();
+  }
 
   private get rsa(): boolean {
     return this.options.key === undefined;
@@ -108,22 +99,6 @@ export class FakeEpayGateway {
     } catch {
       return false;
     }
-  }
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        res.writeHead(500).end(String(error));
-      });
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
   private create(params: Params): FakeOrder {
@@ -195,7 +170,7 @@ export class FakeEpayGateway {
     else res.writeHead(400, { 'content-type': 'text/plain; charset=utf-8' }).end(why);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.url);
     const body = req.method === 'POST' ? await readBody(req) : '';
     const params: Params = Object.fromEntries(new URLSearchParams(req.method === 'POST' ? body : url.search));

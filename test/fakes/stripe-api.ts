@@ -7,8 +7,8 @@
  * secret in Stripe's published scheme (`Stripe-Signature: t=<unix>,v1=<HMAC-SHA256 of "t.payload">`).
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, FakeServer } from './fake-server';
 
 export interface FakeSession {
   readonly id: string;
@@ -22,46 +22,26 @@ export interface FakeSession {
   paymentIntent: string | null;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** Stripe's signature header for `payload` at `t` (unix seconds) under `secret`. */
 export function stripeSignature(payload: string, secret: string, t = Math.floor(Date.now() / 1000)): string {
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${payload}`, 'utf8').digest('hex')}`;
 }
 
-export class FakeStripeApi {
+export class FakeStripeApi extends FakeServer {
   readonly sessions = new Map<string, FakeSession>();
   readonly refunds: { readonly paymentIntent: string; readonly amount: number; readonly idempotencyKey: string }[] = [];
   readonly refused: string[] = [];
   readonly webhooks: { readonly body: string; readonly status: number }[] = [];
   /** Idempotency-Key → the first answer's body. */
   private readonly replies = new Map<string, string>();
-  private server: Server | null = null;
-  url = '';
   /** Where paid events are posted (the shop's notify URL), set by the test. */
   webhookUrl = '';
 
   constructor(
     private readonly secretKey: string,
     private readonly webhookSecret: string,
-  ) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  ) {
+    super();
   }
 
   sessionJson(s: FakeSession, overrides: Record<string, unknown> = {}): Record<string, unknown> {
@@ -129,7 +109,7 @@ export class FakeStripeApi {
       .end(body);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     if (req.headers.authorization !== `Bearer ${this.secretKey}`) {
       this.refused.push('bad secret key');

@@ -7,8 +7,8 @@
  * APIv3 key. Keys are made by the test.
  */
 import { createCipheriv, createSign, createVerify, randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readBody, FakeServer } from './fake-server';
 
 export interface FakeWechatOptions {
   readonly mchid: string;
@@ -34,35 +34,15 @@ export interface SentNotification {
   readonly status: number;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-export class FakeWechatpayGateway {
+export class FakeWechatpayGateway extends FakeServer {
   readonly transactions = new Map<string, FakeTransaction>();
   readonly notifications: SentNotification[] = [];
   readonly refused: string[] = [];
   readonly calls: { readonly method: string; readonly path: string; readonly body: Record<string, unknown> }[] = [];
-  private server: Server | null = null;
   private seq = 0;
-  url = '';
 
-  constructor(private readonly options: FakeWechatOptions) {}
-
-  async start(): Promise<this> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
-    });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  constructor(private readonly options: FakeWechatOptions) {
+    super();
   }
 
   /** The platform's signature headers for `body` at `timestamp` (unix seconds). */
@@ -162,7 +142,7 @@ export class FakeWechatpayGateway {
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...this.signedHeaders(body) }).end(body);
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const path = req.url ?? '/';
     const method = req.method ?? 'GET';
