@@ -1,6 +1,6 @@
 /**
  * HTTP benchmark: `POST /api/v1/orders` with a distinct Idempotency-Key per request against a large
- * stock (synchronous=FULL, group commit, rate limit off), compared in the same run with a bare
+ * stock (group commit, every order on the disk before its answer, rate limit off), compared in the same run with a bare
  * `node:http` server answering a small JSON under the same load. The load generators run in a child
  * process (bench/http-clients.ts; the fair setup on a 2-core machine: one core serves, one loads).
  *
@@ -9,8 +9,13 @@
  *   threads, over the round): `http_server_us_per_order`, `http_bare_server_us_per_request` and
  *   `http_cpu_vs_bare` (bare / shop), which takes the load generator's share of the two cores out of
  *   the comparison. Ratios are medians of the rounds with their lowest and highest.
+ * - The same rounds against a second shop whose writer keeps SQLite's synchronous=FULL commit on the
+ *   event loop (`durability: 'full'`): `http_pipelined_vs_full` (orders/s, median of rounds) and
+ *   `http_full_server_us_per_order`: what the pipelined WAL flush (engine/writer.ts) gives.
  * - The burst a buyer feels: 100 buyers at once on a product of 1,000 keys, fresh connections, 20
- *   times (`http_burst100_p99_ms` over all 2,000 answers; every buyer must get a key).
+ *   times (`http_burst100_p99_ms` over all 2,000 answers; every buyer must get a key), in turns with
+ *   the FULL shop (`http_full_burst100_p99_ms`) and the bare server (`http_bare_burst100_p99_ms`: the
+ *   floor of fresh connections on this machine).
  * - A constant 2,000 orders/s for 10 s (`http_open2k_p99_ms`, latency from when each was due).
  *
  * After the runs the database is checked (`http_oversold`): no key held twice, every order holding
@@ -158,18 +163,17 @@ async function withCpu(run: () => Promise<LoadResult>): Promise<{ result: LoadRe
   return { result, cpuUs: used.user + used.system };
 }
 
-export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<string, number>> {
-  const keys = options.keys ?? 200_000;
-  const connections = options.connections ?? 64;
-  const duration = options.durationSeconds ?? 3;
-  const rounds = options.rounds ?? 3;
-  const warmup = options.warmupSeconds ?? 1;
-  const bursts = options.bursts ?? 20;
-  const open = options.open ?? { perSecond: 2_000, seconds: 10 };
-  const dir = mkdtempSync(join(tmpdir(), 'oncekey-http-bench-'));
-  const engine = Engine.open({ dataDir: dir, ...(options.writer ? { writer: options.writer } : {}) });
-  const bare = await bareServer();
-  const clients = new ClientProcess();
+/** A shop under test: its engine, its server, its bench product, and every load run against it. */
+interface Shop {
+  readonly engine: Engine;
+  readonly url: string;
+  readonly productId: string;
+  readonly runs: { prefix: string; result: LoadResult }[];
+  close(): Promise<void>;
+}
+
+async function openShop(dir: string, keys: number, writer: WriterOptions | undefined): Promise<Shop> {
+  const engine = Engine.open({ dataDir: dir, ...(writer ? { writer } : {}) });
   try {
     const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
     seedKeys(engine.db, engine.vault, product.id, keys);
@@ -180,106 +184,165 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       webhookSecret: 'bench',
       rateLimitPerMinute: 0,
     });
+    return {
+      engine,
+      url: server.url,
+      productId: product.id,
+      runs: [],
+      close: async () => {
+        await server.close();
+        await engine.close();
+      },
+    };
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
+}
+
+export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<string, number>> {
+  const keys = options.keys ?? 200_000;
+  const connections = options.connections ?? 64;
+  const duration = options.durationSeconds ?? 3;
+  const rounds = options.rounds ?? 3;
+  const warmup = options.warmupSeconds ?? 1;
+  const bursts = options.bursts ?? 20;
+  const open = options.open ?? { perSecond: 2_000, seconds: 10 };
+  const dir = mkdtempSync(join(tmpdir(), 'oncekey-http-bench-'));
+  const bare = await bareServer();
+  const clients = new ClientProcess();
+  const shops: Shop[] = [];
+  try {
+    const shop = await openShop(join(dir, 'shop'), keys, options.writer);
+    shops.push(shop);
+    // The same shop with SQLite's FULL commit on the event loop: what the pipelined flush gives, same run.
+    // Of the same size, and measured first every other round (a control run with both shops FULL gave
+    // 0.83 when the second one was half the size and always measured second).
+    const full = await openShop(join(dir, 'full'), keys, { ...options.writer, durability: 'full' });
+    shops.push(full);
+    const engine = shop.engine;
     const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}`;
-    const runs: { prefix: string; result: LoadResult }[] = [];
-    const closed = (url: string, prefix: string, seconds: number): Extract<ClientTask, { kind: 'closed' }> => ({
+    const closed = (target: Shop | null, prefix: string, seconds: number): Extract<ClientTask, { kind: 'closed' }> => ({
       kind: 'closed',
-      url,
+      url: target?.url ?? bareUrl,
       connections,
       seconds,
-      productId: product.id,
+      productId: target?.productId ?? 'prd_bare',
       prefix,
     });
-    const record = (prefix: string, result: LoadResult): LoadResult => {
-      runs.push({ prefix, result });
+    const run = async (target: Shop, task: ClientTask & { prefix: string }): Promise<LoadResult> => {
+      const result = await clients.run(task);
+      target.runs.push({ prefix: task.prefix, result });
       return result;
     };
-    try {
-      // Warm both servers (JIT, prepared statements, the WAL) before measuring.
-      record('warm', await clients.run(closed(server.url, 'warm', warmup)));
-      await clients.run(closed(bareUrl, 'warm', warmup));
 
-      // Rounds in turns: the shop, then the bare server, each under the same closed-loop load.
-      const perRound = { rate: [] as number[], p99: [] as number[], bare: [] as number[], vsBare: [] as number[] };
-      const cpu = { order: [] as number[], bare: [] as number[], vsBare: [] as number[] };
-      let errors = 0;
-      const before = { ...engine.writer.stats };
-      for (let r = 0; r < rounds; r++) {
-        const shop = await withCpu(() => clients.run(closed(server.url, `round-${r}`, duration)));
-        record(`round-${r}`, shop.result);
-        const plain = await withCpu(() => clients.run(closed(bareUrl, `bare-${r}`, duration)));
-        const usPerOrder = shop.cpuUs / Math.max(1, shop.result.answered);
-        const usPerRequest = plain.cpuUs / Math.max(1, plain.result.answered);
-        perRound.rate.push(shop.result.perSecond);
-        perRound.p99.push(shop.result.p99);
-        perRound.bare.push(plain.result.perSecond);
-        perRound.vsBare.push(shop.result.perSecond / plain.result.perSecond);
-        cpu.order.push(usPerOrder);
-        cpu.bare.push(usPerRequest);
-        cpu.vsBare.push(usPerRequest / usPerOrder);
-        errors += shop.result.errors + shop.result.non2xx;
-      }
-      const batchAvg = (engine.writer.stats.writes - before.writes) / Math.max(1, engine.writer.stats.batches - before.batches);
-      const results: Record<string, number> = {
-        http_orders_per_s: Math.round(median(perRound.rate)),
-        http_orders_p99_ms: median(perRound.p99),
-        http_bare_per_s: Math.round(median(perRound.bare)),
-        ...spread('http_orders_vs_bare', perRound.vsBare),
-        http_server_us_per_order: Number(median(cpu.order).toFixed(1)),
-        http_bare_server_us_per_request: Number(median(cpu.bare).toFixed(1)),
-        ...spread('http_cpu_vs_bare', cpu.vsBare),
-        http_orders_errors: errors,
-      };
+    // Warm the servers (JIT, prepared statements, the WAL) before measuring.
+    await run(shop, closed(shop, 'warm', warmup));
+    await run(full, closed(full, 'warm', warmup));
+    await clients.run(closed(null, 'warm', warmup));
 
-      // The burst a buyer feels: 100 buyers at once on a product of 1,000 keys, fresh connections.
-      const latencies: number[] = [];
-      let burstFailed = 0;
-      for (let b = 0; b < bursts; b++) {
-        const target = await engine.createProduct({ name: `Burst ${b}`, price: { amount: 100, currency: 'CNY' } });
-        seedKeys(engine.db, engine.vault, target.id, 1_000);
-        await engine.writer.idle();
+    // Rounds in turns: the shop, the FULL shop, then the bare server, each under the same closed-loop load.
+    const perRound = {
+      rate: [] as number[],
+      p99: [] as number[],
+      bare: [] as number[],
+      vsBare: [] as number[],
+      vsFull: [] as number[],
+    };
+    const cpu = { order: [] as number[], full: [] as number[], bare: [] as number[], vsBare: [] as number[] };
+    let errors = 0;
+    const before = { ...engine.writer.stats };
+    for (let r = 0; r < rounds; r++) {
+      const measure = (target: Shop) => withCpu(() => run(target, closed(target, `round-${r}`, duration)));
+      const fullFirst = r % 2 === 1 ? await measure(full) : null;
+      const measured = await measure(shop);
+      const measuredFull = fullFirst ?? (await measure(full));
+      const plain = await withCpu(() => clients.run(closed(null, `bare-${r}`, duration)));
+      const usPerOrder = measured.cpuUs / Math.max(1, measured.result.answered);
+      const usPerRequest = plain.cpuUs / Math.max(1, plain.result.answered);
+      perRound.rate.push(measured.result.perSecond);
+      perRound.p99.push(measured.result.p99);
+      perRound.bare.push(plain.result.perSecond);
+      perRound.vsBare.push(measured.result.perSecond / plain.result.perSecond);
+      perRound.vsFull.push(measured.result.perSecond / measuredFull.result.perSecond);
+      cpu.order.push(usPerOrder);
+      cpu.full.push(measuredFull.cpuUs / Math.max(1, measuredFull.result.answered));
+      cpu.bare.push(usPerRequest);
+      cpu.vsBare.push(usPerRequest / usPerOrder);
+      errors += measured.result.errors + measured.result.non2xx + measuredFull.result.errors + measuredFull.result.non2xx;
+    }
+    const batchAvg = (engine.writer.stats.writes - before.writes) / Math.max(1, engine.writer.stats.batches - before.batches);
+    const results: Record<string, number> = {
+      http_orders_per_s: Math.round(median(perRound.rate)),
+      http_orders_p99_ms: median(perRound.p99),
+      http_bare_per_s: Math.round(median(perRound.bare)),
+      ...spread('http_orders_vs_bare', perRound.vsBare),
+      http_server_us_per_order: Number(median(cpu.order).toFixed(1)),
+      http_full_server_us_per_order: Number(median(cpu.full).toFixed(1)),
+      http_bare_server_us_per_request: Number(median(cpu.bare).toFixed(1)),
+      ...spread('http_cpu_vs_bare', cpu.vsBare),
+      ...spread('http_pipelined_vs_full', perRound.vsFull),
+      http_orders_errors: errors,
+    };
+
+    // The burst a buyer feels: 100 buyers at once on a product of 1,000 keys, fresh connections; in
+    // turns with the FULL shop and the bare server (the floor: the client's connects and this machine).
+    const latencies = { shop: [] as number[], full: [] as number[], bare: [] as number[] };
+    let burstFailed = 0;
+    for (let b = 0; b < bursts; b++) {
+      const pair = [
+        ['shop', shop],
+        ['full', full],
+      ] as const;
+      for (const [name, target] of b % 2 === 0 ? pair : [pair[1], pair[0]]) {
+        const product = await target.engine.createProduct({ name: `Burst ${b}`, price: { amount: 100, currency: 'CNY' } });
+        seedKeys(target.engine.db, target.engine.vault, product.id, 1_000);
+        await target.engine.writer.idle();
         const prefix = `burst-${b}`;
-        const result = record(
-          prefix,
-          await clients.run({ kind: 'burst', url: server.url, buyers: 100, productId: target.id, prefix }),
-        );
-        latencies.push(...(result.latenciesMs ?? []));
-        const stock = engine.getProduct(target.id)?.stock;
+        const result = await run(target, { kind: 'burst', url: target.url, buyers: 100, productId: product.id, prefix });
+        latencies[name].push(...(result.latenciesMs ?? []));
+        const stock = target.engine.getProduct(product.id)?.stock;
         burstFailed += 100 - result.created + (stock?.reserved === result.created ? 0 : 1);
       }
-      results.http_burst100_p99_ms = Number(percentile(latencies, 99).toFixed(2));
-      results.http_burst100_failed = burstFailed;
-
-      // A constant arrival rate, whatever the server does: the latency of a shop that is not saturated.
-      const steady = record(
-        'open',
-        await clients.run({ kind: 'open', url: server.url, ...open, productId: product.id, prefix: 'open' }),
-      );
-      results.http_open2k_p99_ms = steady.p99;
-      results.http_open2k_per_s = Math.round(steady.perSecond);
-      results.http_open2k_errors = steady.errors + steady.non2xx;
-
-      if (options.sameProcess ?? false) {
-        const same = await closedLoad(closed(server.url, 'same', duration));
-        record('same', same);
-        const sameBare = await closedLoad(closed(bareUrl, 'same', duration));
-        results.http_orders_per_s_same_process = Math.round(same.perSecond);
-        results.http_orders_vs_bare_same_process = Number((same.perSecond / sameBare.perSecond).toFixed(3));
-      }
-      await engine.writer.idle();
-      const engineRate = await engineOnly(engine, product.id, connections, duration);
-      results.http_engine_only_per_s = Math.round(engineRate);
-      results.http_orders_vs_engine = Number((median(perRound.rate) / engineRate).toFixed(3));
-      results.http_batch_avg = Number(batchAvg.toFixed(1));
-      results.http_oversold = oversold(engine, runs);
-      return results;
-    } finally {
-      await server.close();
+      const plain = await clients.run({
+        kind: 'burst',
+        url: bareUrl,
+        buyers: 100,
+        productId: 'prd_bare',
+        prefix: `bare-burst-${b}`,
+      });
+      latencies.bare.push(...(plain.latenciesMs ?? []));
     }
+    const p99 = (values: number[]) => Number(percentile(values, 99).toFixed(2));
+    results.http_burst100_p99_ms = p99(latencies.shop);
+    results.http_full_burst100_p99_ms = p99(latencies.full);
+    results.http_bare_burst100_p99_ms = p99(latencies.bare);
+    results.http_burst100_failed = burstFailed;
+
+    // A constant arrival rate, whatever the server does: the latency of a shop that is not saturated.
+    const steady = await run(shop, { kind: 'open', url: shop.url, ...open, productId: shop.productId, prefix: 'open' });
+    results.http_open2k_p99_ms = steady.p99;
+    results.http_open2k_per_s = Math.round(steady.perSecond);
+    results.http_open2k_errors = steady.errors + steady.non2xx;
+
+    if (options.sameProcess ?? false) {
+      const same = await closedLoad(closed(shop, 'same', duration));
+      shop.runs.push({ prefix: 'same', result: same });
+      const sameBare = await closedLoad(closed(null, 'same', duration));
+      results.http_orders_per_s_same_process = Math.round(same.perSecond);
+      results.http_orders_vs_bare_same_process = Number((same.perSecond / sameBare.perSecond).toFixed(3));
+    }
+    await engine.writer.idle();
+    const engineRate = await engineOnly(engine, shop.productId, connections, duration);
+    results.http_engine_only_per_s = Math.round(engineRate);
+    results.http_orders_vs_engine = Number((median(perRound.rate) / engineRate).toFixed(3));
+    results.http_batch_avg = Number(batchAvg.toFixed(1));
+    results.http_oversold = oversold(shop.engine, shop.runs) + oversold(full.engine, full.runs);
+    return results;
   } finally {
     clients.close();
     bare.close();
-    await engine.close();
+    for (const shop of shops) await shop.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -34,7 +34,7 @@ describe('purchase engine', () => {
       source: 'webhook',
     });
     expect(paid.effect).toBe('delivered');
-    expect(engine.deliveredCodes(result.value.id)).toEqual(['CODE-000000']);
+    expect(await engine.deliveredCodes(result.value.id)).toEqual(['CODE-000000']);
     expect(engine.getProduct(productId)?.stock).toEqual({ available: 1, reserved: 0, sold: 1 });
     expect(countStock(engine.db, productId)).toEqual({ available: 1, reserved: 0, sold: 1 });
     expect(engine.verifyLedger()).toMatchObject({ ok: true, entries: 3 });

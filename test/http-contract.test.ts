@@ -399,7 +399,7 @@ describe('admin endpoints', () => {
       expect(res.status).toBe(200);
       expect((res.json as { order: { status: string } }).order.status).toBe('delivered');
     }
-    expect(shop.engine.deliveredCodes(created.order.id)).toHaveLength(1);
+    expect(await shop.engine.deliveredCodes(created.order.id)).toHaveLength(1);
     const missing = await call(shop, 'POST', '/api/v1/admin/orders/ord_nope/mark-paid', admin());
     expect(missing.status).toBe(404);
     expect((missing.json as { code: string }).code).toBe('order_not_found');

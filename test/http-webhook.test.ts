@@ -156,7 +156,7 @@ describe('webhook edge cases', () => {
     const order = await reserve(shop);
     expect((await shop.webhook(event(order.id, { amount: 4999 }), unix())).status).toBe(200);
     expect(status(shop, order.id)).toMatchObject({ status: 'needs_review', reviewReason: 'amount_mismatch' });
-    expect(shop.engine.deliveredCodes(order.id)).toEqual([]);
+    expect(await shop.engine.deliveredCodes(order.id)).toEqual([]);
     invariantsHold(shop);
   });
 
@@ -183,7 +183,7 @@ describe('webhook edge cases', () => {
     expect(status(shop, order.id)?.status).toBe('expired');
     expect((await shop.webhook(event(order.id), unix())).status).toBe(200);
     expect(status(shop, order.id)?.status).toBe('delivered');
-    expect(shop.engine.deliveredCodes(order.id)).toHaveLength(1);
+    expect(await shop.engine.deliveredCodes(order.id)).toHaveLength(1);
     invariantsHold(shop);
   });
 
@@ -196,8 +196,8 @@ describe('webhook edge cases', () => {
     expect((await shop.webhook(event(next.id), unix())).status).toBe(200);
     expect((await shop.webhook(event(late.id), unix())).status).toBe(200);
     expect(status(shop, late.id)).toMatchObject({ status: 'needs_review', reviewReason: 'paid_after_expiry_sold_out' });
-    expect(shop.engine.deliveredCodes(late.id)).toEqual([]);
-    expect(shop.engine.deliveredCodes(next.id)).toHaveLength(1);
+    expect(await shop.engine.deliveredCodes(late.id)).toEqual([]);
+    expect(await shop.engine.deliveredCodes(next.id)).toHaveLength(1);
     invariantsHold(shop);
   });
 
@@ -207,7 +207,7 @@ describe('webhook edge cases', () => {
     const results = await Promise.all(Array.from({ length: 10 }, () => shop.webhook(event(order.id), unix())));
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(payments(shop)).toBe(1);
-    expect(shop.engine.deliveredCodes(order.id)).toHaveLength(1);
+    expect(await shop.engine.deliveredCodes(order.id)).toHaveLength(1);
     expect(shop.engine.getProduct(shop.productId)?.stock).toEqual({ available: 2, reserved: 0, sold: 1 });
     invariantsHold(shop);
   });
@@ -221,7 +221,7 @@ describe('webhook edge cases', () => {
     ]);
     expect([a?.status, b?.status]).toEqual([200, 200]);
     expect(status(shop, order.id)).toMatchObject({ status: 'needs_review', reviewReason: 'duplicate_payment' });
-    expect(shop.engine.deliveredCodes(order.id)).toHaveLength(1);
+    expect(await shop.engine.deliveredCodes(order.id)).toHaveLength(1);
     expect(shop.engine.getProduct(shop.productId)?.stock.sold).toBe(1);
     const findings = await shop.admin('/api/v1/admin/reconciliation');
     expect((findings.json as { findings: unknown[] }).findings).toContainEqual({

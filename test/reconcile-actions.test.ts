@@ -73,7 +73,7 @@ describe('reconciliation actions', () => {
       preview: false,
     });
     expect(result.outcomes[0]!.effects.join(' | ')).toMatch(/sell and deliver key\(s\) \d+ to order/);
-    expect(engine.deliveredCodes(id)).toHaveLength(1);
+    expect(await engine.deliveredCodes(id)).toHaveLength(1);
     expect(
       engine.db.prepare(`SELECT actor, detail FROM audit WHERE action = 'reconcile.redeliver' AND subject = ?`).get(id),
     ).toMatchObject({ actor: 'agent-ann' });

@@ -37,7 +37,7 @@ describe('dispute lookup', () => {
       fileName: 'bill.csv',
       actor: 'tester',
     });
-    const [code] = engine.deliveredCodes(id);
+    const [code] = await engine.deliveredCodes(id);
 
     const open = vi.spyOn(crypto, 'open');
     expect(lookup(engine.db, engine.vault, id)).toMatchObject({ matchedBy: 'order', orders: [{ id }] });

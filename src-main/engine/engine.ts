@@ -215,7 +215,13 @@ export class Engine {
     return orders.getOrderWithToken(this.db, id, accessToken);
   }
 
-  deliveredCodes(orderId: string): string[] {
+  /**
+   * The codes delivered to an order, for its buyer. Only once the delivery is on the disk: another
+   * process's commit is visible before its pipelined flush (writer.ts), and a code shown for a
+   * delivery a power cut then undoes would go back on sale.
+   */
+  async deliveredCodes(orderId: string): Promise<string[]> {
+    await this.writer.durable();
     return orders.deliveredCodes(this.db, this.vault, orderId);
   }
 

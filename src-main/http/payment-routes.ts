@@ -37,8 +37,8 @@ function buyerOrder(engine: Engine, id: string, authorization: string | undefine
   return order;
 }
 
-function publicOrder(engine: Engine, order: OrderView) {
-  return { order: toPublicOrder(order, order.status === 'delivered' ? engine.deliveredCodes(order.id) : undefined) };
+async function publicOrder(engine: Engine, order: OrderView) {
+  return { order: toPublicOrder(order, order.status === 'delivered' ? await engine.deliveredCodes(order.id) : undefined) };
 }
 
 const channelOf = (name: string) => {

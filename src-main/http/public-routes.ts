@@ -146,11 +146,11 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
       },
       config: rateLimited('lookup', rateLimitPerMinute),
     },
-    (request) => {
+    async (request) => {
       const token = bearerToken(request.headers.authorization) ?? '';
       const order = engine.getOrderWithToken(request.params.id, token);
       if (!order) throw new HttpProblem('order_not_found', 'no such order, or the token does not open it');
-      const codes = order.status === 'delivered' ? engine.deliveredCodes(order.id) : undefined;
+      const codes = order.status === 'delivered' ? await engine.deliveredCodes(order.id) : undefined;
       return { order: toPublicOrder(order, codes) };
     },
   );
