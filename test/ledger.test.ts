@@ -155,7 +155,10 @@ function cli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
   });
 }
 
-describe('ledger verification', () => {
+// Each case starts a worker thread that loads the engine's TypeScript while this thread waits for it;
+// when the suite shares two cores with race.test.ts's hundred buyer processes, one case has taken 54 s
+// (with either durability), over the suite's usual minute.
+describe('ledger verification', { timeout: 180_000 }, () => {
   it('verifies a clean shop', async () => {
     const { dir } = await historyShop();
     const report = await verify(dir);
