@@ -4,7 +4,7 @@
  * here is a real `fs.fdatasync` that the test holds back until it lets it go, so each claim is about
  * ordering, never about time.
  */
-import { fdatasync } from 'node:fs';
+import { fdatasync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, openReadOnly } from '../src-main/db/open';
@@ -158,6 +158,16 @@ describe('pipelined durability', () => {
     held.release();
     await write.promise;
     await closed.promise;
+  });
+
+  it('has nothing to flush where there is no WAL, and reports any other failure to open it', async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    await expect(new WalFlusher(join(dir, 'none.db')).flush()).resolves.toBeUndefined();
+    await expect(new WalFlusher(join(dir, 'missing-folder', 'x.db')).flush()).resolves.toBeUndefined();
+    // The WAL's path names a folder: it cannot be opened for writing.
+    mkdirSync(join(dir, 'odd.db-wal'));
+    await expect(new WalFlusher(join(dir, 'odd.db')).flush()).rejects.toThrow(/EISDIR/);
   });
 
   it('coalesces: any number of requests during a flush cost one more flush', async () => {

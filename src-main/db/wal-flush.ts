@@ -71,6 +71,8 @@ export class WalFlusher {
     try {
       fd = this.open();
     } catch (error) {
+      // No WAL yet: every commit is in the database file, which SQLite flushed when it last checkpointed.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return done(null);
       return done(error as Error);
     }
     this.sync(fd, done);

@@ -27,8 +27,9 @@
  * writes settle when that flush returns. Meanwhile the loop parses, validates and answers other
  * requests, and the writes they make gather into the next batch, which commits when the flush returns
  * (at once if it is full: then two batches are in the pipe, and the later flush covers both). Starting
- * the next batch at once instead made batches smaller (20 orders a batch at 64 connections, against 32). A power cut loses at most the batches whose flush had not
- * returned: writes nobody was told about (README, "Durability"). The connection is FULL between
+ * the next batch at once instead made batches smaller (20 orders a batch at 64 connections, against
+ * 32). A power cut loses at most the batches whose flush had not returned: writes nobody was told
+ * about (README, "Durability"). The connection is FULL between
  * batches, so the one-off transactions that run on it directly (imports, settings, migrations) keep
  * SQLite's own flush. If a flush fails, its writes fail (their outcome on disk is unknown: a retry with
  * the same idempotency key finds out) and the writer goes back to FULL for good. `durability: 'full'`
