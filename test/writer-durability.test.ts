@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, openReadOnly } from '../src-main/db/open';
 import type { SyncFn } from '../src-main/db/wal-flush';
 import { WalFlusher } from '../src-main/db/wal-flush';
-import { GroupCommitWriter } from '../src-main/engine/writer';
+import { GroupCommitWriter, PROBE_EVERY, SLOW_FLUSH_MS } from '../src-main/engine/writer';
 import { openShop, tempDir } from './helpers/shop';
 
 const cleanups: (() => unknown)[] = [];
@@ -59,7 +59,7 @@ function scratch(options: ConstructorParameters<typeof GroupCommitWriter>[1] = {
   const file = join(dir, 'shop.db');
   const db = openDatabase(file);
   db.exec('CREATE TABLE t (n INTEGER PRIMARY KEY)');
-  const writer = new GroupCommitWriter(db, { backgroundCheckpointAfter: 0, ...options });
+  const writer = new GroupCommitWriter(db, { backgroundCheckpointAfter: 0, durability: 'pipelined', ...options });
   const reader = openReadOnly(file);
   cleanups.push(
     cleanup,
@@ -147,6 +147,25 @@ describe('pipelined durability', () => {
     expect(held.calls).toHaveLength(0);
   });
 
+  it("'auto' pipelines while the disk's flushes are slow, commits FULL while they are fast, and keeps timing them", async () => {
+    const slow: SyncFn = (fd, done) => setTimeout(() => fdatasync(fd, done), SLOW_FLUSH_MS * 3);
+    const onSlowDisk = scratch({ durability: 'auto', sync: slow });
+    for (let n = 0; n < 5; n++) await onSlowDisk.insert(n);
+    expect(onSlowDisk.writer.stats.pipelinedBatches).toBe(5);
+    expect(onSlowDisk.writer.stats.flushMs).toBeGreaterThanOrEqual(SLOW_FLUSH_MS);
+
+    const fast: SyncFn = (_fd, done) => setImmediate(() => done(null));
+    const onFastDisk = scratch({ durability: 'auto', sync: fast });
+    expect(onFastDisk.writer.durability).toBe('auto');
+    const writes = PROBE_EVERY + 10;
+    for (let n = 0; n < writes; n++) await onFastDisk.insert(n);
+    // The first batch times the flush; then one in PROBE_EVERY is pipelined to time it again.
+    expect(onFastDisk.writer.stats.batches).toBe(writes);
+    expect(onFastDisk.writer.stats.pipelinedBatches).toBe(2);
+    expect(onFastDisk.writer.stats.flushMs).toBeLessThan(SLOW_FLUSH_MS);
+    expect(onFastDisk.visible()).toBe(writes);
+  });
+
   it('waits for the flushes in flight before it closes', async () => {
     const held = new HeldSync();
     const { writer, insert } = scratch({ sync: held.sync });
@@ -163,8 +182,8 @@ describe('pipelined durability', () => {
   it('has nothing to flush where there is no WAL, and reports any other failure to open it', async () => {
     const { dir, cleanup } = tempDir();
     cleanups.push(cleanup);
-    await expect(new WalFlusher(join(dir, 'none.db')).flush()).resolves.toBeUndefined();
-    await expect(new WalFlusher(join(dir, 'missing-folder', 'x.db')).flush()).resolves.toBeUndefined();
+    await expect(new WalFlusher(join(dir, 'none.db')).flush()).resolves.toBeTypeOf('number');
+    await expect(new WalFlusher(join(dir, 'missing-folder', 'x.db')).flush()).resolves.toBeTypeOf('number');
     // The WAL's path names a folder: it cannot be opened for writing.
     mkdirSync(join(dir, 'odd.db-wal'));
     await expect(new WalFlusher(join(dir, 'odd.db')).flush()).rejects.toThrow(/EISDIR/);
@@ -195,7 +214,7 @@ describe('codes shown to a buyer', () => {
   it('are read only once everything the connection sees is on the disk', async () => {
     const held = new HeldSync();
     held.holding = false;
-    const s = await openShop({ keys: 1, writer: { sync: held.sync, backgroundCheckpointAfter: 0 } });
+    const s = await openShop({ keys: 1, writer: { sync: held.sync, backgroundCheckpointAfter: 0, durability: 'pipelined' } });
     cleanups.push(s.cleanup);
     held.holding = true;
     const reserve = s.engine.reserve({ productId: s.productId, quantity: 1, email: 'a@example.com' });

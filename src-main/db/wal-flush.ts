@@ -21,7 +21,7 @@ import { dirname } from 'node:path';
 export type SyncFn = (fd: number, done: (error: Error | null) => void) => void;
 
 interface Waiter {
-  readonly resolve: () => void;
+  readonly resolve: (ms: number) => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -39,8 +39,11 @@ export class WalFlusher {
     private readonly sync: SyncFn = fdatasync,
   ) {}
 
-  /** Resolves once everything written to the WAL before this call is on the disk. */
-  flush(): Promise<void> {
+  /**
+   * Resolves once everything written to the WAL before this call is on the disk, with how long the
+   * flush that covered it took (ms).
+   */
+  flush(): Promise<number> {
     if (this.closed) return Promise.reject(new Error('the WAL flusher is closed'));
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
@@ -58,11 +61,13 @@ export class WalFlusher {
     this.waiting = [];
     this.running = true;
     this.flushes++;
+    const started = performance.now();
     const done = (error: Error | null): void => {
       this.running = false;
+      const ms = performance.now() - started;
       for (const waiter of group) {
         if (error) waiter.reject(error);
-        else waiter.resolve();
+        else waiter.resolve(ms);
       }
       if (this.waiting.length > 0) this.start();
       else if (this.closed) this.release();

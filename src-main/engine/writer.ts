@@ -20,20 +20,26 @@
  * pages and turns the connection's automatic checkpoint off. If the worker cannot start or dies, the
  * automatic checkpoint comes back on.
  *
- * Durability, pipelined (the default for a shop file): no write's promise settles before the WAL frames
- * of its batch are on the disk, as with synchronous=FULL, but the flush does not hold the event loop.
- * The batch commits under synchronous=NORMAL (SQLite writes its WAL frames to the OS and returns), then
- * the `-wal` file is flushed with fdatasync in libuv's thread pool (db/wal-flush.ts), and the batch's
- * writes settle when that flush returns. Meanwhile the loop parses, validates and answers other
- * requests, and the writes they make gather into the next batch, which commits when the flush returns
- * (at once if it is full: then two batches are in the pipe, and the later flush covers both). Starting
- * the next batch at once instead made batches smaller (20 orders a batch at 64 connections, against
- * 32). A power cut loses at most the batches whose flush had not returned: writes nobody was told
- * about (README, "Durability"). The connection is FULL between
- * batches, so the one-off transactions that run on it directly (imports, settings, migrations) keep
- * SQLite's own flush. If a flush fails, its writes fail (their outcome on disk is unknown: a retry with
- * the same idempotency key finds out) and the writer goes back to FULL for good. `durability: 'full'`
- * keeps SQLite's synchronous=FULL commit on the loop (the benchmark's comparison).
+ * Durability. No write's promise settles before the WAL frames of its batch are on the disk, in either
+ * of two ways. FULL: SQLite's synchronous=FULL commit, which flushes the WAL inline, holding the event
+ * loop for the flush. Pipelined: the batch commits under synchronous=NORMAL (SQLite writes its WAL
+ * frames to the OS and returns), the `-wal` file is flushed with fdatasync in libuv's thread pool
+ * (db/wal-flush.ts), and the batch's writes settle when that flush returns. Meanwhile the loop parses,
+ * validates and answers other requests, and the writes they make gather into the next batch, which
+ * commits when the flush returns (at once if it is full: then two batches are in the pipe, and the
+ * later flush covers both; starting it at once made batches smaller, 20 orders a batch at 64
+ * connections against 32). A power cut loses at most the batches whose flush had not returned: writes
+ * nobody was told about (README, "Durability"). The connection is FULL between batches, so the one-off
+ * transactions that run on it directly (imports, settings, migrations) keep SQLite's own flush.
+ *
+ * Which one pays depends on the disk. Pipelining costs a hand-over to the thread pool and a wake-up of
+ * the loop per batch (on a VM whose flush takes 0.2-0.5 ms, about 15-25% more CPU per order at 64
+ * connections); it gives the loop the whole flush, which on a desktop's disk (a consumer SSD's cache
+ * flush, macOS's F_FULLFSYNC) takes milliseconds. So 'auto' (the default) measures: it pipelines while
+ * the flushes it times average SLOW_FLUSH_MS or more, commits FULL otherwise, and pipelines one batch in
+ * PROBE_EVERY to keep measuring. 'pipelined' and 'full' fix the choice (tests, the benchmark's
+ * comparison). If a pipelined flush fails, its writes fail (their outcome on disk is unknown: a retry
+ * with the same idempotency key finds out) and the writer stays FULL for good.
  */
 import { Worker } from 'node:worker_threads';
 import type { Transaction } from 'better-sqlite3';
@@ -78,13 +84,18 @@ export interface WriterOptions {
   readonly clock?: () => number;
   /** Checkpoint in a worker thread once this many writes have committed (0: never, SQLite's automatic checkpoint only). */
   readonly backgroundCheckpointAfter?: number;
-  /** 'pipelined' (default): commit under NORMAL and settle after an off-loop WAL flush; 'full': SQLite's FULL commit. */
+  /** 'auto' (default): pipelined when the disk's flush is slow; 'pipelined': NORMAL commit and an off-loop flush; 'full': SQLite's. */
   readonly durability?: Durability;
   /** How the WAL is flushed (tests hold or fail a flush with it); defaults to `fs.fdatasync`. */
   readonly sync?: SyncFn;
 }
 
-export type Durability = 'pipelined' | 'full';
+export type Durability = 'auto' | 'pipelined' | 'full';
+
+/** Under 'auto', pipeline while the timed flushes average this long or more (ms). */
+export const SLOW_FLUSH_MS = 2;
+/** Under 'auto' with fast flushes, one batch in this many is pipelined to time the flush again. */
+export const PROBE_EVERY = 256;
 
 export interface WriterStats {
   batches: number;
@@ -98,6 +109,10 @@ export interface WriterStats {
   checkpoints: number;
   /** WAL flushes run for pipelined batches and `durable()` calls (one can cover several batches). */
   walFlushes: number;
+  /** Batches committed pipelined (the rest committed FULL). */
+  pipelinedBatches: number;
+  /** The pipelined flushes' moving average (ms), what 'auto' decides by; null before the first. */
+  flushMs: number | null;
 }
 
 export class GroupCommitWriter {
@@ -114,11 +129,15 @@ export class GroupCommitWriter {
     grouped: 0,
     checkpoints: 0,
     walFlushes: 0,
+    pipelinedBatches: 0,
+    flushMs: null,
   };
   private readonly checkpointer: BackgroundCheckpointer | null;
-  /** The WAL's flusher: every shop file has one (`durable()`); batches use it while `pipelined`. */
+  /** The WAL's flusher: every shop file has one (`durable()`); pipelined batches use it. */
   private readonly flusher: WalFlusher | null;
-  private pipelined: boolean;
+  private mode: Durability;
+  /** FULL batches since the last pipelined one (under 'auto'). */
+  private sinceProbe = 0;
   /** Batches committed whose flush has not returned yet. */
   private flushing = 0;
   /** Writes the current plain attempt ran through a `runMany` (counted once it commits). */
@@ -145,7 +164,7 @@ export class GroupCommitWriter {
     const onDisk = !db.memory && db.name !== '';
     this.checkpointer = after > 0 && onDisk ? new BackgroundCheckpointer(db, after, this.stats) : null;
     this.flusher = onDisk ? new WalFlusher(db.name, options.sync) : null;
-    this.pipelined = this.flusher !== null && (options.durability ?? 'pipelined') === 'pipelined';
+    this.mode = this.flusher ? (options.durability ?? 'auto') : 'full';
     // Savepoints cost two statements per write; a storm of purchases almost never throws (sold out is
     // an outcome, not an exception), so a batch first runs without them, and neighbouring writes of one
     // group run as one `runMany` (a storm's reservations: one statement per table for the lot). If a
@@ -216,7 +235,17 @@ export class GroupCommitWriter {
 
   /** Which durability the writer runs with now ('full' after a failed flush). */
   get durability(): Durability {
-    return this.pipelined ? 'pipelined' : 'full';
+    return this.mode;
+  }
+
+  /** Whether the next batch commits pipelined. */
+  private pipelineNext(): boolean {
+    if (this.mode !== 'auto') return this.mode === 'pipelined';
+    const flushMs = this.stats.flushMs;
+    if (flushMs === null || flushMs >= SLOW_FLUSH_MS) return true;
+    if (++this.sinceProbe < PROBE_EVERY) return false;
+    this.sinceProbe = 0;
+    return true;
   }
 
   /** Resolves when every queued write has settled. */
@@ -255,9 +284,10 @@ export class GroupCommitWriter {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return this.settleIdle();
     const now = this.clock();
+    const pipelined = this.flusher !== null && this.pipelineNext();
     let outcomes: Outcome[];
     try {
-      outcomes = this.runOnce(batch, now);
+      outcomes = this.runOnce(batch, now, pipelined);
     } catch (error) {
       if (isBusyError(error)) return this.retryLater(batch, now);
       // The transaction itself failed (disk full, I/O error): nothing in it committed.
@@ -267,7 +297,7 @@ export class GroupCommitWriter {
     this.stats.batches++;
     this.stats.writes += batch.length;
     this.checkpointer?.committed(batch.length);
-    if (this.pipelined && this.flusher) this.settleWhenFlushed(this.flusher, batch, outcomes);
+    if (pipelined && this.flusher) this.settleWhenFlushed(this.flusher, batch, outcomes);
     else settle(batch, outcomes);
     this.afterBatch();
   }
@@ -276,14 +306,19 @@ export class GroupCommitWriter {
   private settleWhenFlushed(flusher: WalFlusher, batch: readonly Pending[], outcomes: readonly Outcome[]): void {
     this.flushing++;
     this.stats.walFlushes++;
+    this.stats.pipelinedBatches++;
     flusher
       .flush()
       .then(
-        () => settle(batch, outcomes),
+        (ms) => {
+          const average = this.stats.flushMs;
+          this.stats.flushMs = average === null ? ms : 0.8 * average + 0.2 * ms;
+          settle(batch, outcomes);
+        },
         (error: unknown) => {
           // Whether these writes reached the disk is unknown: nobody may be told they did. SQLite's own
           // flush takes over (and reports its errors as the transaction's).
-          this.pipelined = false;
+          this.mode = 'full';
           for (const item of batch) item.reject(error);
         },
       )
@@ -294,9 +329,9 @@ export class GroupCommitWriter {
       });
   }
 
-  /** Runs a batch; under pipelined durability with synchronous=NORMAL for its commit only. */
-  private runOnce(batch: readonly Pending[], now: number): Outcome[] {
-    if (!this.pipelined) return this.runBatch(batch, now);
+  /** Runs a batch; a pipelined one with synchronous=NORMAL for its commit only. */
+  private runOnce(batch: readonly Pending[], now: number, pipelined: boolean): Outcome[] {
+    if (!pipelined) return this.runBatch(batch, now);
     // exec, not a prepared statement: SQLite applies this pragma when it compiles it.
     this.db.exec('PRAGMA synchronous = NORMAL');
     try {
