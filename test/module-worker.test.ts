@@ -1,6 +1,6 @@
 /** Starting a worker on one of our modules: a missing entry fails at once, not later as an event. */
 import { describe, expect, it } from 'vitest';
-import { startModuleWorker } from '../src-main/app/module-worker';
+import { startModuleWorker } from '../src-main/lib/module-worker';
 import { startLedgerWorker } from '../src-main/engine/ledger-worker';
 import { replayState } from '../src-main/engine/ledger-replay';
 

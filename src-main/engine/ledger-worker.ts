@@ -10,7 +10,7 @@
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openReadOnly } from '../db/open';
-import { startModuleWorker } from '../app/module-worker';
+import { startModuleWorker } from '../lib/module-worker';
 import { type ChainResult, checkChain, GENESIS_HEX } from './ledger-chain';
 import { replayLedger, type ReplayResult, type ReplayState } from './ledger-replay';
 

@@ -13,7 +13,7 @@
  * costs two short string decodes and two buffer views instead of a structured clone per ticket.
  */
 import { type Worker, workerData, parentPort } from 'node:worker_threads';
-import { startModuleWorker } from '../app/module-worker';
+import { startModuleWorker } from '../lib/module-worker';
 import { seal } from '../vault/crypto';
 import { newAccessToken, newId, sha256 } from './ids';
 

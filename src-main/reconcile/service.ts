@@ -4,7 +4,7 @@
  * transaction each); live pages hear about them through engine.events after the commit.
  */
 import type { ActionResult, ColumnMapping, ReconcileReport, StatementFormat } from '../../shared/reconcile';
-import { startModuleWorker } from '../app/module-worker';
+import { startModuleWorker } from '../lib/module-worker';
 import { stmt } from '../db/statements';
 import type { Engine } from '../engine/engine';
 import { performActions, type ActionInput } from './actions';

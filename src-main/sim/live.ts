@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { startModuleWorker } from '../app/module-worker';
+import { startModuleWorker } from '../lib/module-worker';
 import type { History, HistoryEvent, Scenario } from '../../shared/sim';
 import type { WireEvent, WorkerInput, WorkerMessage } from './live-worker';
 import { mix, mulberry32 } from './prng';
