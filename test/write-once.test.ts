@@ -7,7 +7,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { writeFileOnce } from '../src-main/vault/write-once';
+import { writeFileOnce } from '../src-main/lib/write-once';
 
 const dirs: string[] = [];
 afterEach(() => {

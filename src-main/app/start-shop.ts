@@ -4,7 +4,7 @@
  * a shop behaves the same whichever way it was opened.
  */
 import type { SecretStore } from '../vault/secret-store';
-import { resolveSecret } from '../cli/secrets';
+import { resolveSecret } from '../lib/secrets';
 import { Engine } from '../engine/engine';
 import { BrowserSessions } from '../http/admin-session';
 import { ADMIN_UI_PATH } from '../http/admin-rpc';

@@ -12,7 +12,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { safeStorage } from 'electron';
 import type { SecretStore } from '../vault/secret-store';
-import { writeFileOnce } from '../vault/write-once';
+import { writeFileOnce } from '../lib/write-once';
 
 export const SAFE_STORAGE_FILE = 'vault.key.safe';
 

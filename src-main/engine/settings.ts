@@ -1,7 +1,7 @@
 /**
  * Shop settings kept in the database's `meta` table (`settings.*` keys, JSON values), so every process
  * serving one shop reads the same ones; secret rotation (the files `oncekey serve` reads, see
- * cli/secrets.ts); the vault passphrase; online backup; and restore, which is validated now and staged
+ * lib/secrets.ts); the vault passphrase; online backup; and restore, which is validated now and staged
  * to replace the database at the next start (swapping the file under a running engine, and under any
  * other process serving the same folder, is not safe).
  */
@@ -42,7 +42,7 @@ const KEYS = {
   publicUrl: 'settings.public_url',
 } as const;
 const ROTATED = { adminToken: 'settings.rotated.admin_token', webhookSecret: 'settings.rotated.webhook_secret' } as const;
-/** The files `oncekey serve` reads its secrets from (cli/secrets.ts). */
+/** The files `oncekey serve` reads its secrets from (lib/secrets.ts). */
 export const SECRET_FILES = { adminToken: 'admin-token', webhookSecret: 'webhook-secret' } as const;
 export type SecretName = keyof typeof SECRET_FILES;
 

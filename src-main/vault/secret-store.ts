@@ -5,7 +5,7 @@
  */
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { writeFileOnce } from './write-once';
+import { writeFileOnce } from '../lib/write-once';
 
 export interface SecretStore {
   /** Shown in errors: where the secret is kept. */

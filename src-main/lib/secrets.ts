@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileOnce } from '../vault/write-once';
+import { writeFileOnce } from './write-once';
 
 export interface ResolvedSecret {
   readonly value: string;
