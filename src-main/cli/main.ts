@@ -1,5 +1,5 @@
 /** The `oncekey` command line: one entry, one clear line per error, a non-zero exit on failure. */
-import { isEngineError } from '../engine/errors';
+import { isEngineError } from '../lib/errors';
 import { backupCommand } from './commands/backup';
 import { importCommand } from './commands/import';
 import { ledgerCommand } from './commands/ledger';

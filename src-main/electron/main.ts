@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { app, BrowserWindow, dialog, ipcMain, nativeTheme, session } from 'electron';
 import { startShop, type RunningShop } from '../app/start-shop';
-import { isEngineError } from '../engine/errors';
+import { isEngineError } from '../lib/errors';
 import { KEY_FILE } from '../engine/engine';
 import { registerIpc, trustedPage } from './ipc';
 import { askPassphrase } from './passphrase-prompt';

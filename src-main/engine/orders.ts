@@ -13,7 +13,7 @@ import { allRows, runRows, stmt, type RowsStatement } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, VaultCryptoError, type VaultKeys } from '../vault/crypto';
 import { writeAudit } from './audit';
-import { EngineError } from './errors';
+import { EngineError } from '../lib/errors';
 import { sha256 } from './ids';
 import { appendLedger, appendLedgerEntries, type LedgerEntryInput, type OrderState } from './ledger';
 import { firstAvailableKeys, moveStock } from './products';

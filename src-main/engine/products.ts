@@ -2,7 +2,7 @@
 import { isCurrency } from '../../shared/money';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { EngineError } from './errors';
+import { EngineError } from '../lib/errors';
 import { newId } from './ids';
 
 export interface Product {

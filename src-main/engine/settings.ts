@@ -14,7 +14,7 @@ import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, passphraseKek, SCRYPT_PARAMS, unwrapDataKey, VaultCryptoError, wrapDataKey } from '../vault/crypto';
 import type { UnlockedVault } from '../vault/vault';
 import { writeAudit } from './audit';
-import { EngineError } from './errors';
+import { EngineError } from '../lib/errors';
 import { verifyLedger } from './ledger-verify';
 
 export interface ShopSettings {

@@ -8,7 +8,7 @@ import { CHANNEL_SETTINGS, channelFields, isSecretField, type ChannelName, type 
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { writeAudit } from '../engine/audit';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { open, seal, type VaultKeys } from '../vault/crypto';
 
 const aad = (name: ChannelName): string => `oncekey/payment-channel/${name}`;

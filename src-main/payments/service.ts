@@ -12,7 +12,7 @@ import { isLocalHost } from '../../shared/rpc/settings';
 import type { ChannelSelfCheck } from '../../shared/payments';
 import { CHANNEL_NAMES, type Checkout, type ChannelName, type PublicChannel } from '../../shared/payments';
 import type { WritableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { getOrder, type OrderView } from '../engine/orders';
 import { getProduct } from '../engine/products';
 import { readSettings } from '../engine/settings';

@@ -11,7 +11,7 @@
  */
 import Stripe from 'stripe';
 import type { StripeSettings } from '../../shared/payments';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import {
   ChannelError,
   check,

@@ -20,7 +20,7 @@ import {
 } from '../../shared/reconcile';
 import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { appendLedger } from '../engine/ledger';
 import { pay, refund, releaseOrder, sellKeys, type Ctx } from '../engine/orders';
 import { firstAvailableKeys, moveStock } from '../engine/products';

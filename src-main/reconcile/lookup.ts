@@ -9,7 +9,7 @@
 import type { LookupResult, TimelineEvent } from '../../shared/reconcile';
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { fingerprint, type VaultKeys } from '../vault/crypto';
 import { iso, type OrderRowLike } from './finding';
 

@@ -7,7 +7,7 @@
 import { ERROR_CODES, type ErrorCode, type ErrorInfo } from '../../shared/errors';
 import { isMethodName, METHODS, type MethodName, type Output, type ParsedInput, type RpcReply } from '../../shared/rpc';
 import type { Engine } from '../engine/engine';
-import { isEngineError } from '../engine/errors';
+import { isEngineError } from '../lib/errors';
 
 export interface RpcContext {
   readonly engine: Engine;

@@ -6,7 +6,7 @@
  */
 import chardet from 'chardet';
 import iconv from 'iconv-lite';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 
 export type ImportEncoding = 'utf-8' | 'gbk';
 

@@ -9,7 +9,7 @@ import { open as openFile } from 'node:fs/promises';
 import { basename, extname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse/sync';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { checkEncodingName, decodeLines, splitText, type DecodeInfo, type ImportEncoding, type LineBatch } from './import-decode';
 
 /** Where codes come from. */

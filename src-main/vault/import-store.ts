@@ -14,7 +14,7 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { appendLedger, KeyIdRuns } from '../engine/ledger';
 import { moveStock, PRODUCT_NO, requireProduct } from '../engine/products';
 

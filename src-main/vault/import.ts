@@ -10,7 +10,7 @@
  */
 import type { AppEvent } from '../../shared/rpc';
 import type { WritableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import type { GroupCommitWriter } from '../engine/writer';
 import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';

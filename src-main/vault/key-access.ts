@@ -7,7 +7,7 @@
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { writeAudit } from '../engine/audit';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import { PRODUCT_NO } from '../engine/products';
 import { keyAad, open, type VaultKeys } from './crypto';
 

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { EngineError } from '../engine/errors';
+import { EngineError } from '../lib/errors';
 import {
   deriveVaultKeys,
   newDataKey,

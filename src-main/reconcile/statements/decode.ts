@@ -5,7 +5,7 @@
  */
 import { unzipSync } from 'fflate';
 import iconv from 'iconv-lite';
-import { EngineError } from '../../engine/errors';
+import { EngineError } from '../../lib/errors';
 
 const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 const MAX_BYTES = 200 * 1024 * 1024;

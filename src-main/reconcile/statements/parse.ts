@@ -7,7 +7,7 @@
  */
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { ColumnMapping, StatementFormat } from '../../../shared/reconcile';
-import { EngineError } from '../../engine/errors';
+import { EngineError } from '../../lib/errors';
 import { decodeStatement } from './decode';
 import { CellError, clean, parseTime } from './fields';
 import { statementPeriod, type PeriodRule } from './period';
