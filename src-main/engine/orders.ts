@@ -12,7 +12,7 @@ import type { Result } from '../../shared/errors';
 import { allRows, runRows, stmt, type RowsStatement } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, VaultCryptoError, type VaultKeys } from '../vault/crypto';
-import { writeAudit } from './audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { sha256 } from './ids';
 import { appendLedger, appendLedgerEntries, type LedgerEntryInput, type OrderState } from './ledger';

@@ -1,5 +1,6 @@
 /** Products and their stock counters. */
 import { isCurrency } from '../../shared/money';
+import { PRODUCT_NO } from '../db/product-no';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
@@ -116,12 +117,6 @@ export function moveStock(db: WritableDB, productId: string, delta: Partial<Reco
     productId,
   );
 }
-
-/**
- * SQL for the number of the product whose id is bound here. Keys name their product by this number
- * (migration 11); SQLite evaluates the subquery once per statement, so an index on keys still serves.
- */
-export const PRODUCT_NO = '(SELECT no FROM products WHERE id = ?)';
 
 /**
  * The first `count` keys of a product that are on sale, oldest first. The count is written into the SQL

@@ -15,7 +15,7 @@
  */
 import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
-import { writeAudit } from './audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { appendLedger } from './ledger';
 import { getOrder, pay, sellKeys, type Ctx, type OrderView, type PayResult } from './orders';

@@ -13,7 +13,7 @@ import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { keyAad, open, passphraseKek, SCRYPT_PARAMS, unwrapDataKey, VaultCryptoError, wrapDataKey } from '../vault/crypto';
 import type { UnlockedVault } from '../vault/vault';
-import { writeAudit } from './audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { verifyLedger } from './ledger-verify';
 

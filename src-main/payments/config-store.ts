@@ -7,7 +7,7 @@
 import { CHANNEL_SETTINGS, channelFields, isSecretField, type ChannelName, type ChannelSettings } from '../../shared/payments';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { writeAudit } from '../engine/audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { open, seal, type VaultKeys } from '../vault/crypto';
 

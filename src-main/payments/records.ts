@@ -9,7 +9,7 @@
 import type { ChannelName } from '../../shared/payments';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { writeAudit } from '../engine/audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { getOrder, pay, type Ctx, type PayResult } from '../engine/orders';
 import type { GatewayPayment, GatewayState, NewCheckout } from './channel';

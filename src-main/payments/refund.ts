@@ -7,7 +7,7 @@
  */
 import type { ChannelName } from '../../shared/payments';
 import { stmt } from '../db/statements';
-import { writeAudit } from '../engine/audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { getOrder, refund, type KeyDisposition, type OrderView } from '../engine/orders';
 import type { PaymentChannel } from './channel';

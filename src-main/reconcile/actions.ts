@@ -25,7 +25,7 @@ import { appendLedger } from '../engine/ledger';
 import { pay, refund, releaseOrder, sellKeys, type Ctx } from '../engine/orders';
 import { firstAvailableKeys, moveStock } from '../engine/products';
 import { redeliver } from '../engine/redeliver';
-import { writeAudit } from '../engine/audit';
+import { writeAudit } from '../db/audit';
 import { makeFinding, orderEvidence, type OrderRowLike } from './finding';
 
 export interface ActionInput {

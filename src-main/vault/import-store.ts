@@ -16,7 +16,8 @@ import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
 import { appendLedger, KeyIdRuns } from '../engine/ledger';
-import { moveStock, PRODUCT_NO, requireProduct } from '../engine/products';
+import { PRODUCT_NO } from '../db/product-no';
+import { moveStock, requireProduct } from '../engine/products';
 
 export type ImportState = 'staging' | 'committed' | 'discarded';
 

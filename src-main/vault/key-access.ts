@@ -6,9 +6,9 @@
  */
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
-import { writeAudit } from '../engine/audit';
+import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
-import { PRODUCT_NO } from '../engine/products';
+import { PRODUCT_NO } from '../db/product-no';
 import { keyAad, open, type VaultKeys } from './crypto';
 
 export type KeyStatus = 'available' | 'reserved' | 'sold' | 'burned';

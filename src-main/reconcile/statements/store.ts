@@ -7,7 +7,7 @@ import type { StatementInfo } from '../../../shared/reconcile';
 import { stmt } from '../../db/statements';
 import type { ReadableDB, WritableDB } from '../../db/types';
 import { EngineError } from '../../lib/errors';
-import { writeAudit } from '../../engine/audit';
+import { writeAudit } from '../../db/audit';
 import { iso } from '../finding';
 import type { Parsed } from './parse';
 

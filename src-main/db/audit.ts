@@ -3,8 +3,8 @@
  * refunded, a code revealed, a dispute resolved), saying who, what, on which subject, with what detail.
  * Written in the caller's transaction, with the change it records.
  */
-import { stmt } from '../db/statements';
-import type { WritableDB } from '../db/types';
+import { stmt } from './statements';
+import type { WritableDB } from './types';
 
 export function writeAudit(
   db: WritableDB,
