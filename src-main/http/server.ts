@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Engine } from '../engine/engine';
 import { adminRoutes } from './admin-routes';
 import { adminRpcRoutes } from './admin-rpc';
@@ -23,6 +23,7 @@ import { paymentRoutes } from './payment-routes';
 import { clientErrorHandler, errorHandler, HttpProblem, mapError, notFoundHandler, sendProblem } from './problems';
 import { publicRoutes } from './public-routes';
 import { adminTokenDigest, HostAllowlist, hostAndOriginGuard, setSecurityHeaders } from './security';
+import { serializerCompiler } from './serializer';
 import { webhookRoutes } from './webhook';
 
 export interface HttpConfig {
