@@ -9,6 +9,11 @@
  *   threads, over the round): `http_server_us_per_order`, `http_bare_server_us_per_request` and
  *   `http_cpu_vs_bare` (bare / shop), which takes the load generator's share of the two cores out of
  *   the comparison. Ratios are medians of the rounds with their lowest and highest.
+ * - The floor, in the same rounds: the shop's CPU per `GET /api/v1/health` (same server and hooks, no body,
+ *   no engine: `http_health_server_us_per_request`) and the engine's CPU per claim with no HTTP at the same
+ *   concurrency (`http_engine_us_per_claim`). `http_cpu_vs_bare_ceiling` is the bare server's CPU per
+ *   request over their sum: the most `http_cpu_vs_bare` could be if reading, validating and answering an
+ *   order cost nothing beyond a health check.
  * - The same rounds against a second shop whose writer always pipelines its flush (`durability:
  *   'pipelined'`, engine/writer.ts) against the default ('auto'): `http_pipelined_vs_default` (orders/s,
  *   median of rounds) and `http_pipelined_server_us_per_order`.
@@ -40,6 +45,9 @@ import { startHttpServer } from '../src-main/http/server';
 import { fingerprint, keyAad, seal, type VaultKeys } from '../src-main/vault/crypto';
 import { ClientProcess, closedLoad, type ClientTask, type LoadResult } from './http-clients';
 import { median, percentile, spread } from './rounds';
+
+/** Each round's engine-only run takes this share of the shop's keys (the HTTP loads take the rest). */
+const ENGINE_ONLY_SHARE = 1 / 20;
 
 export interface HttpBenchOptions {
   readonly keys?: number;
@@ -139,20 +147,34 @@ function oversold(engine: Engine, runs: readonly { prefix: string; result: LoadR
   return heldTwice + wrongQuantity + drift + accounting + Math.abs(orders - recorded);
 }
 
-/** The engine alone under the same concurrency (no HTTP): the ceiling the endpoint can approach. */
-async function engineOnly(engine: Engine, productId: string, concurrency: number, seconds: number): Promise<number> {
+/**
+ * The engine alone under the same concurrency (no HTTP): `count` claims (at most `seconds`), their rate and
+ * the process's CPU per claim (all threads: the order tickets' and the checkpoints' too).
+ */
+async function engineOnly(
+  engine: Engine,
+  productId: string,
+  concurrency: number,
+  prefix: string,
+  count: number,
+  seconds: number,
+): Promise<{ perSecond: number; cpuUsPerClaim: number }> {
+  let started = 0;
   let done = 0;
   const end = Date.now() + seconds * 1000;
-  const start = Date.now();
+  const start = performance.now();
+  const before = process.cpuUsage();
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, worker) => {
-      for (let i = 0; Date.now() < end; i++) {
-        await engine.reserve({ productId, quantity: 1, email: 'bench@example.com', idempotencyKey: `engine-${worker}-${i}` });
+    Array.from({ length: concurrency }, async () => {
+      while (started < count && Date.now() < end) {
+        const key = `${prefix}-${++started}`;
+        await engine.reserve({ productId, quantity: 1, email: 'bench@example.com', idempotencyKey: key });
         done++;
       }
     }),
   );
-  return done / ((Date.now() - start) / 1000);
+  const used = process.cpuUsage(before);
+  return { perSecond: done / ((performance.now() - start) / 1000), cpuUsPerClaim: (used.user + used.system) / Math.max(1, done) };
 }
 
 /** Answers and the server process's CPU time (all its threads) while they were made. */
@@ -250,6 +272,10 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       vsAlt: [] as number[],
     };
     const cpu = { order: [] as number[], alt: [] as number[], bare: [] as number[], vsBare: [] as number[] };
+    // What no order can cost less than on this server: its answer to a request without a body or the
+    // engine (the health check: same process, same hooks), plus the engine's own CPU per claim at the same
+    // concurrency. Their sum against the bare server is the highest http_cpu_vs_bare this design can reach.
+    const floor = { health: [] as number[], engine: [] as number[], engineRate: [] as number[], ceiling: [] as number[] };
     let errors = 0;
     const before = { ...engine.writer.stats };
     for (let r = 0; r < rounds; r++) {
@@ -270,6 +296,22 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       cpu.bare.push(usPerRequest);
       cpu.vsBare.push(usPerRequest / usPerOrder);
       errors += measured.result.errors + measured.result.non2xx + measuredAlt.result.errors + measuredAlt.result.non2xx;
+      const health = await withCpu(() => clients.run({ ...closed(shop, `health-${r}`, duration), health: true }));
+      errors += health.result.errors + health.result.non2xx;
+      await engine.writer.idle();
+      const alone = await engineOnly(
+        engine,
+        shop.productId,
+        connections,
+        `engine-${r}`,
+        Math.floor(keys * ENGINE_ONLY_SHARE),
+        duration,
+      );
+      const healthUs = health.cpuUs / Math.max(1, health.result.answered);
+      floor.health.push(healthUs);
+      floor.engine.push(alone.cpuUsPerClaim);
+      floor.engineRate.push(alone.perSecond);
+      floor.ceiling.push(usPerRequest / (healthUs + alone.cpuUsPerClaim));
     }
     const batchAvg = (engine.writer.stats.writes - before.writes) / Math.max(1, engine.writer.stats.batches - before.batches);
     const results: Record<string, number> = {
@@ -281,6 +323,9 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       http_pipelined_server_us_per_order: Number(median(cpu.alt).toFixed(1)),
       http_bare_server_us_per_request: Number(median(cpu.bare).toFixed(1)),
       ...spread('http_cpu_vs_bare', cpu.vsBare),
+      http_health_server_us_per_request: Number(median(floor.health).toFixed(1)),
+      http_engine_us_per_claim: Number(median(floor.engine).toFixed(1)),
+      ...spread('http_cpu_vs_bare_ceiling', floor.ceiling),
       ...spread('http_pipelined_vs_default', perRound.vsAlt),
       http_orders_errors: errors,
     };
@@ -332,8 +377,7 @@ export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<
       results.http_orders_per_s_same_process = Math.round(same.perSecond);
       results.http_orders_vs_bare_same_process = Number((same.perSecond / sameBare.perSecond).toFixed(3));
     }
-    await engine.writer.idle();
-    const engineRate = await engineOnly(engine, shop.productId, connections, duration);
+    const engineRate = median(floor.engineRate);
     results.http_engine_only_per_s = Math.round(engineRate);
     results.http_orders_vs_engine = Number((median(perRound.rate) / engineRate).toFixed(3));
     results.http_batch_avg = Number(batchAvg.toFixed(1));

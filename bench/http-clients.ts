@@ -26,6 +26,8 @@ export type ClientTask =
       readonly seconds: number;
       readonly productId: string;
       readonly prefix: string;
+      /** `GET /api/v1/health` instead of orders: the endpoint's own floor (same server and hooks, no body, no engine). */
+      readonly health?: boolean;
     }
   | { readonly kind: 'burst'; readonly url: string; readonly buyers: number; readonly productId: string; readonly prefix: string }
   | {
@@ -86,22 +88,18 @@ export async function closedLoad(task: Extract<ClientTask, { kind: 'closed' }>):
   const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
   let counter = 0;
   const body = orderBody(task.productId);
-  const result = await autocannon({
-    url: task.url,
-    connections: task.connections,
-    duration: task.seconds,
-    requests: [
-      {
+  const request: AutocannonRequest = task.health
+    ? { method: 'GET', path: '/api/v1/health' }
+    : {
         method: 'POST',
         path: '/api/v1/orders',
-        setupRequest: (request) => ({
-          ...request,
+        setupRequest: (sent) => ({
+          ...sent,
           headers: { 'content-type': 'application/json', 'idempotency-key': `${task.prefix}-${++counter}` },
           body,
         }),
-      },
-    ],
-  });
+      };
+  const result = await autocannon({ url: task.url, connections: task.connections, duration: task.seconds, requests: [request] });
   const stats = result.statusCodeStats ?? {};
   return {
     perSecond: result.requests.average,
