@@ -19,10 +19,9 @@ import { isEngineError } from '../src-main/engine/errors';
 import { fingerprint, keyAad, open } from '../src-main/vault/crypto';
 import { CryptoStage } from '../src-main/vault/import-crypto';
 import { detectEncoding, LineSplitter, MAX_LINE_CHARS } from '../src-main/vault/import-decode';
+import { beginImport, commitImport } from '../src-main/engine/stock-import';
 import {
-  beginImport,
   classifyStaged,
-  commitImport,
   discardStaleImports,
   getImport,
   listImports,

@@ -158,7 +158,8 @@ describe('keys.list, keys.reveal and keys.audit', () => {
 
   it('does not list or reveal keys of an import still staging', async () => {
     const { engine, productId, call, fails } = await setup();
-    const { beginImport, stageChunk } = await import('../src-main/vault/import-store');
+    const { beginImport } = await import('../src-main/engine/stock-import');
+    const { stageChunk } = await import('../src-main/vault/import-store');
     const { fingerprint } = await import('../src-main/vault/crypto');
     const id = engine.db
       .transaction(() => beginImport(engine.db, productId, { name: 'x', pid: process.pid }, Date.now()))

@@ -9,7 +9,7 @@ import type { AppEvent } from '../../shared/rpc';
 import { openDatabase } from '../db/open';
 import type { WritableDB } from '../db/types';
 import { KeyFileStore, type SecretStore } from '../vault/secret-store';
-import { runImport, type CodeSource, type ImportOptions, type ImportReport } from '../vault/import';
+import { runImport, type CodeSource, type ImportOptions, type ImportReport } from './stock-import';
 import { PaymentService, type PaymentOptions } from '../payments/service';
 import { discardStaleImports } from '../vault/import-store';
 import { unlockVault, type UnlockedVault } from '../vault/vault';

@@ -4,20 +4,19 @@
  * no index and no lookup (an append costs about a microsecond). SQLite never syncs it and drops it with
  * the connection, so staged codes never reach the shop's file or its WAL, and an import that dies with
  * its process leaves no rows behind; `imports.staged` counts them for everyone else. One final
- * transaction copies the rows into `keys` as `available`, in fingerprint order so the UNIQUE
- * (product_no, fingerprint) index is filled (and read, for the codes it already holds) in order, moves
- * the product's stock counter, appends ONE ledger `import` entry and drops the table: the vault gets
- * every accepted code or none. That index, not a set in memory, decides what is a duplicate;
+ * transaction (engine/stock-import.ts, which adds the bookkeeping: the product's stock counter and ONE
+ * ledger `import` entry) copies the rows into `keys` as `available` (`storeStaged`), in fingerprint order
+ * so the UNIQUE (product_no, fingerprint) index is filled (and read, for the codes it already holds) in
+ * order, and drops the table: the vault gets every accepted code or none. The vault knows no product
+ * beyond its id, no stock and no ledger. That index, not a set in memory, decides what is a duplicate;
  * `classifyStaged` reads the staged rows in fingerprint order to tell repeats inside the file from codes
  * already in the vault. A failed, cancelled or crashed import is discarded: its table dropped, its state
  * `discarded`.
  */
+import { PRODUCT_NO } from '../db/product-no';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
-import { appendLedger, KeyIdRuns } from '../engine/ledger';
-import { PRODUCT_NO } from '../db/product-no';
-import { moveStock, requireProduct } from '../engine/products';
 
 export type ImportState = 'staging' | 'committed' | 'discarded';
 
@@ -93,9 +92,8 @@ export function listImports(db: ReadableDB, productId?: string): ImportRow[] {
   return rows.map(toImportRow);
 }
 
-/** Opens a staging import for a product; returns its id. */
-export function beginImport(db: WritableDB, productId: string, origin: ImportOrigin, now: number): number {
-  requireProduct(db, productId);
+/** Opens a staging import for a product (engine/stock-import.ts checks that it exists); returns its id. */
+export function openImport(db: WritableDB, productId: string, origin: ImportOrigin, now: number): number {
   const result = stmt(
     db,
     `INSERT INTO imports (product_id, state, source, created_at, updated_at) VALUES (?, 'staging', ?, ?, ?)`,
@@ -127,7 +125,7 @@ export function staging(db: ReadableDB, importId: number): string {
 }
 
 /** Drops an import's staging table, if this connection has one. */
-function dropStaging(db: WritableDB, importId: number): void {
+export function dropStaging(db: WritableDB, importId: number): void {
   db.exec(`DROP TABLE IF EXISTS ${stagingTable(importId)}`);
 }
 
@@ -138,7 +136,7 @@ export interface StagedChunk {
 
 /**
  * Stages one chunk. `fingerprints[i]`, `sealed[i]` and `lines[i]` belong to the same code. Nothing is
- * looked up here: what is a duplicate is decided at the end (`classifyStaged`, `commitImport`). Pure
+ * looked up here: what is a duplicate is decided at the end (`classifyStaged`, `storeStaged`). Pure
  * with respect to the caller's state: the writer may run it twice (a neighbour's failure re-runs the
  * batch with savepoints).
  */
@@ -198,7 +196,7 @@ class LineSample {
  * are read in fingerprint order, so each code's lines come side by side, and the vault's index is
  * probed in that order too (MATERIALIZED: flattened, SQLite probed in staging order and sorted after,
  * 9.5 s instead of 6 for a preview of a million codes the vault already held). A key of this same
- * import (after `commitImport`'s copy) is not "in the vault": of its lines, the first is the one
+ * import (after `storeStaged`'s copy) is not "in the vault": of its lines, the first is the one
  * stored and the others are repeats. SQLite sorts in bounded memory.
  */
 export function classifyStaged(db: ReadableDB, importId: number, productId: string, keep: number): StagedDuplicates {
@@ -232,14 +230,21 @@ export interface Committed extends StagedDuplicates {
   readonly imported: number;
 }
 
+/** What `storeStaged` stored: the counts, and the new keys' ids for the ledger. */
+export interface StoredCodes extends Committed {
+  readonly productId: string;
+  /** Calls `add` with each new key's id, ascending; an import's million ids need not all be in memory at once. */
+  forEachKeyId(add: (id: number) => void): void;
+}
+
 const NONE: Duplicates = { count: 0, lines: [] };
 
 /**
- * Copies the import's staged rows into `keys` as available (in fingerprint order: the vault's index is
- * filled in order, and a code it already holds is skipped), moves the stock counter, appends one
- * ledger entry and deletes the staged rows, in the caller's transaction.
+ * Copies the import's staged rows into `keys` as available, in the caller's transaction (in fingerprint
+ * order: the vault's index is filled in order, and a code it already holds is skipped). The caller then
+ * reads the new ids (`forEachKeyId`), drops the staging table and marks the import committed.
  */
-export function commitImport(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed {
+export function storeStaged(db: WritableDB, importId: number, keep: number, now: number): StoredCodes {
   const row = getImport(db, importId);
   if (row?.state !== 'staging')
     throw new EngineError('import_not_found', `import ${importId} is not staging (it is ${row?.state ?? 'gone'})`);
@@ -256,36 +261,33 @@ export function commitImport(db: WritableDB, importId: number, counts: CommitCou
     )
     .run(row.productId, importId, now).changes;
   // Only when a code clashed is there anything to sort out.
-  const duplicates =
-    row.staged > imported ? classifyStaged(db, importId, row.productId, counts.keep) : { inBatch: NONE, inVault: NONE };
-  if (imported === 0) return { imported, ...duplicates };
-  // The new rows have the ids after `before`: one run, unless SQLite had to pick ids at random.
-  const ids = new KeyIdRuns();
-  if (lastId() === before + imported) {
-    for (let id = before + 1; id <= before + imported; id++) ids.add(id);
-  } else {
-    for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId))
-      ids.add(id as number);
-  }
-  dropStaging(db, importId);
-  moveStock(db, row.productId, { available: imported });
-  const duplicateCount = duplicates.inBatch.count + duplicates.inVault.count;
-  appendLedger(db, {
-    kind: 'import',
-    at: now,
-    productId: row.productId,
-    keyIds: ids,
-    keysTo: 'available',
-    detail: { importId, accepted: imported, duplicates: duplicateCount, rejected: counts.rejected, source: counts.source },
-  });
+  const duplicates = row.staged > imported ? classifyStaged(db, importId, row.productId, keep) : { inBatch: NONE, inVault: NONE };
+  const forEachKeyId = (add: (id: number) => void): void => {
+    // The new rows have the ids after `before`: one run, unless SQLite had to pick ids at random.
+    if (lastId() === before + imported) {
+      for (let id = before + 1; id <= before + imported; id++) add(id);
+    } else {
+      for (const id of stmt(db, 'SELECT id FROM keys WHERE import_id = ? ORDER BY id').pluck().iterate(importId))
+        add(id as number);
+    }
+  };
+  return { productId: row.productId, imported, ...duplicates, forEachKeyId };
+}
+
+/** Marks a stored import committed, with its final counts. */
+export function markCommitted(
+  db: WritableDB,
+  importId: number,
+  counts: { readonly accepted: number; readonly duplicates: number; readonly rejected: number },
+  now: number,
+): void {
   stmt(db, `UPDATE imports SET state = 'committed', accepted = ?, duplicates = ?, rejected = ?, updated_at = ? WHERE id = ?`).run(
-    imported,
-    duplicateCount,
+    counts.accepted,
+    counts.duplicates,
     counts.rejected,
     now,
     importId,
   );
-  return { imported, ...duplicates };
 }
 
 /**

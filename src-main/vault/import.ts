@@ -1,8 +1,10 @@
 /**
  * The code import pipeline: read a source (import-source.ts), fingerprint and seal the codes in chunks
  * (import-crypto.ts), stage them through the engine's group-commit writer (import-store.ts), and commit
- * all of them in one transaction, or discard them. A preview (`dryRun`) runs the same path with unsealed
- * placeholder rows and always discards, so its duplicate counts are exactly what a commit would find.
+ * all of them in one transaction, or discard them. Opening and committing an import are the engine's
+ * bookkeeping (the product, its stock counter, the ledger entry), passed in as `ImportBooks` by
+ * engine/stock-import.ts. A preview (`dryRun`) runs the same path with unsealed placeholder rows and
+ * always discards, so its duplicate counts are exactly what a commit would find.
  *
  * Memory stays bounded for any file size: the source is streamed, chunks are processed as they come,
  * and duplicates are found by the database (the vault's UNIQUE index, and the staged rows read in
@@ -11,18 +13,18 @@
 import type { AppEvent } from '../../shared/rpc';
 import type { WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
-import type { GroupCommitWriter } from '../engine/writer';
 import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
 import {
-  beginImport,
   classifyStaged,
-  commitImport,
   discardChunk,
   markLive,
   stageChunk,
+  type CommitCounts,
+  type Committed,
+  type ImportOrigin,
   type StagedDuplicates,
 } from './import-store';
 
@@ -76,13 +78,26 @@ export interface ImportReport {
   readonly rejected: readonly { readonly line: number; readonly reason: string }[];
 }
 
+/** Runs a write in a short transaction of its own (the engine's group-commit writer). */
+export interface ImportWriter {
+  run<T>(write: (db: WritableDB, now: number) => T): Promise<T>;
+}
+
 /** What the pipeline needs from the engine. */
 export interface ImportHost {
   readonly db: WritableDB;
   readonly vault: VaultKeys;
-  readonly writer: GroupCommitWriter;
+  readonly writer: ImportWriter;
   readonly clock: () => number;
   emit(event: AppEvent): void;
+}
+
+/** The import's bookkeeping (engine/stock-import.ts), each step run in a writer transaction. */
+export interface ImportBooks {
+  /** Opens a staging import for a product that must exist; returns its id. */
+  begin(db: WritableDB, productId: string, origin: ImportOrigin, now: number): number;
+  /** Stores the staged codes as available keys, with their stock and ledger entry: every one, or none. */
+  commit(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed;
 }
 
 const DEFAULT_CHUNK = 8192;
@@ -159,8 +174,9 @@ async function discard(host: ImportHost, importId: number, forget: boolean): Pro
 }
 
 /** Reads, checks and (unless `dryRun`) stores codes for a product: every accepted code, or none. */
-export async function runImport(
+export async function runImportPipeline(
   host: ImportHost,
+  books: ImportBooks,
   productId: string,
   source: CodeSource,
   options: ImportOptions = {},
@@ -218,7 +234,7 @@ export async function runImport(
     const total = await totalLines(source);
     signal?.throwIfAborted();
     const origin = { name: stats.name, pid: process.pid, ...(dryRun ? { preview: true } : {}) };
-    importId = await host.writer.run((db, now) => beginImport(db, productId, origin, now));
+    importId = await host.writer.run((db, now) => books.begin(db, productId, origin, now));
     // This process runs it: an engine opened on the same file meanwhile must not take it for stale.
     unmark = markLive(host.db, importId);
     const id = importId;
@@ -267,7 +283,7 @@ export async function runImport(
     }
     if (staged === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
     const committed = await host.writer.run((db, now) =>
-      commitImport(db, id, { rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
+      books.commit(db, id, { rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
     );
     take(committed);
     if (committed.imported === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
