@@ -4,6 +4,9 @@ import tseslint from 'typescript-eslint';
 
 const NODE_BUILTINS = ['node:*', 'fs', 'path', 'os', 'crypto', 'child_process', 'worker_threads', 'net', 'http', 'url'];
 const nodeOnly = NODE_BUILTINS.map((name) => ({ group: [name], message: 'Node-only modules stay in src-main/.' }));
+const noElectron = { name: 'electron', message: 'Electron is imported only in src-main/electron/.' };
+/** A relative import of one of these src-main/ folders, from any depth below src-main/. */
+const folders = (names) => `^(\\.\\./)+(${names.join('|')})(/|$)`;
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'out/', 'dist/', 'coverage/', 'src-main/http/public/', '**/*.d.ts'] },
@@ -55,9 +58,38 @@ export default tseslint.config(
     files: ['src-main/**/*.ts', 'shared/**/*.ts', 'src-renderer/**/*.{ts,tsx}', 'test/**/*.ts', 'bench/**/*.ts'],
     ignores: ['src-main/electron/**'],
     rules: {
+      'no-restricted-imports': ['error', { paths: [noElectron] }],
+    },
+  },
+  {
+    // The vault is a store of sealed codes, their crypto and the import's staging. Orders, stock and the
+    // ledger are the engine's: what an import needs of them comes in as ImportBooks (engine/stock-import.ts).
+    files: ['src-main/vault/**/*.ts'],
+    rules: {
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'electron', message: 'Electron is imported only in src-main/electron/.' }] },
+        {
+          paths: [noElectron],
+          patterns: [{ regex: folders(['engine']), message: 'The vault does not import the engine; pass what it needs in.' }],
+        },
+      ],
+    },
+  },
+  {
+    // db/ (SQLite) and lib/ (errors, worker threads, files) sit below every other layer of src-main/.
+    files: ['src-main/db/**/*.ts', 'src-main/lib/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [noElectron],
+          patterns: [
+            {
+              regex: folders(['engine', 'app', 'cli', 'http', 'vault', 'payments', 'reconcile', 'rpc', 'sim', 'electron']),
+              message: 'db/ and lib/ import only each other, shared/ and packages.',
+            },
+          ],
+        },
       ],
     },
   },
@@ -68,7 +100,7 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         {
-          paths: [{ name: 'electron', message: 'Electron is imported only in src-main/electron/.' }],
+          paths: [noElectron],
           patterns: [
             ...nodeOnly,
             {
