@@ -168,8 +168,11 @@ export function entryHashHex(
   );
 }
 
+/** The columns of a ledger row, in the order `chainEntries` gives their values. */
+export const LEDGER_COLUMNS = ['seq', 'at', 'kind', 'product_id', 'order_id', 'key_ids', 'detail', 'prev_hash', 'hash'] as const;
+
 const INSERT_ENTRIES: RowsStatement = {
-  sql: (list) => `INSERT INTO ledger (seq, at, kind, product_id, order_id, key_ids, detail, prev_hash, hash) VALUES ${list}`,
+  sql: (list) => `INSERT INTO ledger (${LEDGER_COLUMNS.join(', ')}) VALUES ${list}`,
   tuple: '(?, ?, ?, ?, ?, ?, ?, ?, ?)',
   width: 9,
 };
@@ -179,14 +182,20 @@ export function appendLedger(db: WritableDB, input: LedgerEntryInput): number {
   return appendLedgerEntries(db, [input]);
 }
 
+/** The last entry of the chain (null when empty): what the next entry is chained to. */
+export interface LedgerHead {
+  readonly seq: number;
+  readonly hash: Buffer;
+}
+
 /**
- * Appends entries in order after the current head, each chained to the one before, with one read of the
- * head and multi-row inserts (a batch of purchases); returns the last sequence number. Call inside a
- * write transaction.
+ * The rows of `inputs` chained in order after `head`, as flat insert values (the nine columns of
+ * INSERT_ENTRIES per entry), and the new head. Pure: every backend appends with it, under its own lock.
  */
-export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntryInput[]): number {
-  const head = stmt(db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as
-    { seq: number; hash: Buffer } | undefined;
+export function chainEntries(
+  head: LedgerHead | null,
+  inputs: readonly LedgerEntryInput[],
+): { values: unknown[]; head: LedgerHead } {
   let seq = head?.seq ?? 0;
   let prev = head?.hash ?? GENESIS;
   const values: unknown[] = [];
@@ -203,8 +212,19 @@ export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntry
     values.push(seq, input.at, input.kind, input.productId, orderId, keyIds, detailJson, prev, hash);
     prev = hash;
   }
-  runRows(db, INSERT_ENTRIES, values);
-  return seq;
+  return { values, head: { seq, hash: prev } };
+}
+
+/**
+ * Appends entries in order after the current head, each chained to the one before, with one read of the
+ * head and multi-row inserts (a batch of purchases); returns the last sequence number. Call inside a
+ * write transaction.
+ */
+export function appendLedgerEntries(db: WritableDB, inputs: readonly LedgerEntryInput[]): number {
+  const head = stmt(db, 'SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1').get() as LedgerHead | undefined;
+  const chained = chainEntries(head ?? null, inputs);
+  runRows(db, INSERT_ENTRIES, chained.values);
+  return chained.head.seq;
 }
 
 export function readLedger(db: ReadableDB, options: { afterSeq?: number; limit?: number } = {}): LedgerRow[] {

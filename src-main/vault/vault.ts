@@ -28,7 +28,8 @@ export interface UnlockedVault extends VaultKeys {
   readonly dataKey: Buffer;
 }
 
-interface WrapRow {
+/** One stored wrap of the data key (a row of `vault_wraps`, on either backend). */
+export interface WrapRow {
   kind: 'secret_store' | 'passphrase';
   salt: Buffer | null;
   params: string | null;
@@ -39,13 +40,17 @@ function readWraps(db: ReadableDB): WrapRow[] {
   return stmt(db, 'SELECT kind, salt, params, wrapped FROM vault_wraps').all() as WrapRow[];
 }
 
-function insertWrap(db: WritableDB, kind: WrapRow['kind'], kek: Buffer, dataKey: Buffer, salt: Buffer | null): void {
+function wrapRow(kind: WrapRow['kind'], kek: Buffer, dataKey: Buffer, salt: Buffer | null): WrapRow {
+  return { kind, salt, params: salt ? JSON.stringify(SCRYPT_PARAMS) : null, wrapped: wrapDataKey(kek, dataKey, kind) };
+}
+
+function insertWrap(db: WritableDB, row: WrapRow): void {
   stmt(
     db,
     `INSERT INTO vault_wraps (kind, salt, params, wrapped, created_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (kind) DO UPDATE SET salt = excluded.salt, params = excluded.params,
        wrapped = excluded.wrapped, created_at = excluded.created_at`,
-  ).run(kind, salt, salt ? JSON.stringify(SCRYPT_PARAMS) : null, wrapDataKey(kek, dataKey, kind), Date.now());
+  ).run(row.kind, row.salt, row.params, row.wrapped, Date.now());
 }
 
 function tryUnwrap(row: WrapRow, options: UnlockOptions, storeKek: Buffer | null): Buffer | null {
@@ -63,47 +68,67 @@ function tryUnwrap(row: WrapRow, options: UnlockOptions, storeKek: Buffer | null
 }
 
 /**
- * Opens the vault, creating its data key on first use (wrapped by every unlock method given).
- * Throws `vault_locked` when none of the given methods opens an existing vault.
+ * What unlocking needs before it touches storage: the secret store's key (created on first use) and, for
+ * a vault made now, a fresh data key with its wraps (salt and scrypt done here, outside any write lock).
  */
-export function unlockVault(db: WritableDB, options: UnlockOptions): UnlockedVault {
+export function prepareUnlock(options: UnlockOptions): {
+  storeKek: Buffer | null;
+  fresh: () => { dataKey: Buffer; rows: WrapRow[] };
+} {
   if (!options.secretStore && options.passphrase === undefined) {
     throw new EngineError('vault_locked', 'the vault needs a passphrase or a secret store to unlock');
   }
   const storeKek = options.secretStore?.loadOrCreate() ?? null;
+  const fresh = () => {
+    const dataKey = newDataKey();
+    const rows: WrapRow[] = [];
+    if (storeKek) rows.push(wrapRow('secret_store', storeKek, dataKey, null));
+    if (options.passphrase !== undefined) {
+      const salt = randomBytes(16);
+      rows.push(wrapRow('passphrase', passphraseKek(options.passphrase, salt), dataKey, salt));
+    }
+    return { dataKey, rows };
+  };
+  return { storeKek, fresh };
+}
+
+/** The vault opened by the first of the stored wraps that the given methods open; `vault_locked` when none does. */
+export function openWraps(wraps: readonly WrapRow[], options: UnlockOptions, storeKek: Buffer | null): UnlockedVault {
+  for (const row of wraps) {
+    const dataKey = tryUnwrap(row, options, storeKek);
+    if (dataKey) return { dataKey, ...deriveVaultKeys(dataKey) };
+  }
+  const kinds = wraps.map((w) => (w.kind === 'passphrase' ? 'its passphrase' : 'its secret store')).join(' or ');
+  throw new EngineError('vault_locked', `the vault is locked: it opens with ${kinds}`);
+}
+
+/**
+ * Opens the vault, creating its data key on first use (wrapped by every unlock method given).
+ * Throws `vault_locked` when none of the given methods opens an existing vault.
+ */
+export function unlockVault(db: WritableDB, options: UnlockOptions): UnlockedVault {
+  const { storeKek, fresh } = prepareUnlock(options);
   let wraps = readWraps(db);
   if (wraps.length === 0) {
-    // Salt and scrypt before taking the write lock; the check inside decides whether we were first.
-    const salt = options.passphrase === undefined ? null : randomBytes(16);
-    const passKek = salt && options.passphrase !== undefined ? passphraseKek(options.passphrase, salt) : null;
+    const made = fresh();
     const created = db
-      .transaction((): Buffer | null => {
-        if (readWraps(db).length > 0) return null;
-        const fresh = newDataKey();
-        if (storeKek) insertWrap(db, 'secret_store', storeKek, fresh, null);
-        if (passKek) insertWrap(db, 'passphrase', passKek, fresh, salt);
-        return fresh;
+      .transaction((): boolean => {
+        // Another process may have been first: its vault wins.
+        if (readWraps(db).length > 0) return false;
+        for (const row of made.rows) insertWrap(db, row);
+        return true;
       })
       .immediate();
-    if (created) return { dataKey: created, ...deriveVaultKeys(created) };
+    if (created) return { dataKey: made.dataKey, ...deriveVaultKeys(made.dataKey) };
     wraps = readWraps(db);
   }
-  let dataKey: Buffer | null = null;
-  for (const row of wraps) {
-    dataKey = tryUnwrap(row, options, storeKek);
-    if (dataKey) break;
-  }
-  if (!dataKey) {
-    const kinds = wraps.map((w) => (w.kind === 'passphrase' ? 'its passphrase' : 'its secret store')).join(' or ');
-    throw new EngineError('vault_locked', `the vault is locked: it opens with ${kinds}`);
-  }
-  return { dataKey, ...deriveVaultKeys(dataKey) };
+  return openWraps(wraps, options, storeKek);
 }
 
 /** Adds or replaces the passphrase that unlocks the vault. */
 export function setVaultPassphrase(db: WritableDB, vault: UnlockedVault, passphrase: string): void {
   if (passphrase.length < 8) throw new EngineError('validation_failed', 'a vault passphrase needs at least 8 characters');
   const salt = randomBytes(16);
-  const kek = passphraseKek(passphrase, salt);
-  db.transaction(() => insertWrap(db, 'passphrase', kek, vault.dataKey, salt)).immediate();
+  const row = wrapRow('passphrase', passphraseKek(passphrase, salt), vault.dataKey, salt);
+  db.transaction(() => insertWrap(db, row)).immediate();
 }

@@ -19,7 +19,15 @@ export interface Migration {
   /** A migration that rebuilds a table others reference runs with foreign keys off (checked before commit). */
   readonly foreignKeysOff?: boolean;
   up(db: WritableDB): void;
+  /**
+   * The same change on PostgreSQL (pg/migrate.ts), required of every migration after
+   * POSTGRES_BASELINE_VERSION; the ones up to it are in PostgreSQL's baseline schema (pg/baseline.ts).
+   */
+  readonly postgres?: string;
 }
+
+/** PostgreSQL databases start at this version's schema (pg/baseline.ts). */
+export const POSTGRES_BASELINE_VERSION = 13;
 
 export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];
 
