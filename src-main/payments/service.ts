@@ -1,8 +1,8 @@
 /**
  * The shop's payment channels at run time: the channels built from their stored settings, checkouts for
- * buyers, notifications from gateways, and the poller that asks each channel about the checkouts still
- * waiting, so that a paid buyer gets the code even when the notification never arrives (a shop on a PC
- * behind NAT may get none at all).
+ * buyers, notifications from gateways, refunds through the channel that took the money, and the poller
+ * (poller.ts) that asks each channel about the checkouts still waiting, so that a paid buyer gets the
+ * code even when the notification never arrives (a shop on a PC behind NAT may get none at all).
  *
  * Network calls to a gateway never happen inside a write transaction: the checkout is made first and
  * then stored (a racing request's stored checkout wins); a query runs after its claim committed and its
@@ -13,12 +13,12 @@ import type { ChannelSelfCheck } from '../../shared/payments';
 import { CHANNEL_NAMES, type Checkout, type ChannelName, type PublicChannel } from '../../shared/payments';
 import type { WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
-import { getOrder, type OrderView } from '../engine/orders';
+import type { OrderView } from '../engine/orders';
 import { getProduct } from '../engine/products';
 import { readSettings } from '../engine/settings';
 import type { GroupCommitWriter } from '../engine/writer';
 import type { VaultKeys } from '../vault/crypto';
-import { ChannelError, type IncomingNotification, type NotifyAnswer, type PaymentChannel, type QueryResult } from './channel';
+import type { IncomingNotification, NotifyAnswer, PaymentChannel } from './channel';
 import {
   channelVersions,
   deleteChannel,
@@ -29,16 +29,12 @@ import {
   type ChannelInput,
   type ChannelSummary,
 } from './config-store';
+import { StatusPoller, type QueryOptions } from './poller';
 import {
   applyGatewayPayment,
-  claimDueQueries,
-  closeCheckout,
   DEFAULT_SCHEDULE,
   findCheckout,
-  nextDueAt,
-  orderCheckouts,
   recordNotification,
-  recordQuery,
   saveCheckout,
   type CheckoutRow,
   type QueryReason,
@@ -57,23 +53,13 @@ export interface PaymentHost {
   orderChanged(order: OrderView): unknown;
 }
 
-export interface PaymentOptions {
+/** Options of the channels, and of the poller (poller.ts's QueryOptions). */
+export interface PaymentOptions extends QueryOptions {
   readonly schedule?: Partial<QuerySchedule>;
   readonly fetch?: typeof fetch;
   /** Per request to a gateway. */
   readonly timeoutMs?: number;
-  /** How often the poller looks for due queries. */
-  readonly tickMs?: number;
-  /** Queries in flight at once. */
-  readonly concurrency?: number;
-  /** A buyer's "I have paid" asks a channel at most this often per checkout. */
-  readonly refreshGapMs?: number;
-  /** Where a failure nobody awaits is reported. */
-  readonly onError?: (error: unknown) => void;
 }
-
-const QUERY_LEASE_MS = 60_000;
-const CLAIM_BATCH = 32;
 
 /** The listing an admin sees: the stored summary plus the address to give the gateway. */
 export interface ChannelView extends ChannelSummary {
@@ -88,15 +74,14 @@ export class PaymentService {
   readonly schedule: QuerySchedule;
   private readonly built = new Map<ChannelName, { updatedAt: number; channel: Promise<PaymentChannel> }>();
   private readonly creating = new Map<string, Promise<CheckoutRow>>();
-  private readonly querying = new Map<number, Promise<void>>();
-  private timer: NodeJS.Timeout | null = null;
-  private ticking: Promise<void> | null = null;
+  private readonly poller: StatusPoller;
 
   constructor(
     private readonly host: PaymentHost,
     private readonly options: PaymentOptions = {},
   ) {
     this.schedule = { ...DEFAULT_SCHEDULE, ...options.schedule };
+    this.poller = new StatusPoller(host, (name) => this.channel(name, true), this.schedule, options);
   }
 
   // ------------------------------------------------------------ addresses
@@ -303,59 +288,11 @@ export class PaymentService {
 
   /**
    * Asks the channels about an order's checkouts now (the buyer's "I have paid", the admin's
-   * *Re-query*, the buyer's browser coming back from the gateway). A checkout asked within the last
-   * `refreshGapMs` is not asked again, unless an admin asks. Returns how many checkouts were asked.
+   * *Re-query*, the buyer's browser coming back from the gateway); see poller.ts. Returns how many
+   * checkouts were asked.
    */
-  async refresh(orderId: string, reason: Exclude<QueryReason, 'schedule'>, actor: string): Promise<number> {
-    const gap = reason === 'admin' ? 0 : (this.options.refreshGapMs ?? 2_000);
-    const now = this.host.clock();
-    const rows = orderCheckouts(this.host.db, orderId).filter(
-      (row) => row.state !== 'paid' && (row.last_query_at === null || now - row.last_query_at >= gap),
-    );
-    await Promise.all(rows.map((row) => this.runQuery(row, reason, actor)));
-    return rows.length;
-  }
-
-  /** One query of one checkout, applied like a notification when it finds a payment. */
-  private runQuery(row: CheckoutRow, reason: QueryReason, actor: string): Promise<void> {
-    let running = this.querying.get(row.id);
-    if (!running) {
-      running = this.query(row, reason, actor).finally(() => this.querying.delete(row.id));
-      this.querying.set(row.id, running);
-    }
-    return running;
-  }
-
-  private async query(row: CheckoutRow, reason: QueryReason, actor: string): Promise<void> {
-    const order = getOrder(this.host.db, row.order_id);
-    const channel = await this.channel(row.channel, true).catch(() => null);
-    if (!order || (order.status !== 'reserved' && order.status !== 'expired') || !channel) {
-      // Paid another way, refunded, or the channel was removed: nothing to wait for.
-      if (row.state === 'open') await this.host.writer.run((db) => closeCheckout(db, row.id));
-      return;
-    }
-    let result: QueryResult & { failed: boolean };
-    try {
-      const found = await channel.query({ id: row.order_id, reference: row.reference });
-      if (found.payment && found.payment.orderId !== row.order_id)
-        throw new ChannelError(`${row.channel} answered a query about ${row.order_id} with another order's payment`);
-      result = { ...found, failed: false };
-    } catch (error) {
-      result = {
-        state: 'unknown',
-        payment: null,
-        detail: `query failed: ${(error as Error).message}`.slice(0, 300),
-        failed: true,
-      };
-    }
-    // The answer is recorded before its effect, so the audit trail reads: asked, then applied.
-    const paid = await this.host.writer.run((db, now) => {
-      recordQuery(db, now, row, result, reason, actor, this.schedule);
-      return result.state === 'paid' && result.payment
-        ? applyGatewayPayment(db, { now }, { channel: row.channel, via: 'query', payment: result.payment, actor })
-        : null;
-    });
-    if (paid?.order && paid.effect !== 'duplicate_event') this.host.orderChanged(paid.order);
+  refresh(orderId: string, reason: Exclude<QueryReason, 'schedule'>, actor: string): Promise<number> {
+    return this.poller.refresh(orderId, reason, actor);
   }
 
   /** Gives the money back through the channel that took it, then refunds the order (see refund.ts). */
@@ -369,38 +306,18 @@ export class PaymentService {
 
   /** Starts asking channels about due checkouts every `tickMs` (1 s). */
   start(): void {
-    if (this.timer) return;
-    this.timer = setInterval(() => {
-      this.ticking ??= this.tick().finally(() => (this.ticking = null));
-    }, this.options.tickMs ?? 1_000);
-    this.timer.unref();
+    this.poller.start();
   }
 
   /** One round: claim the due checkouts, ask their channels (a few at a time), apply what they say. */
-  async tick(): Promise<void> {
-    try {
-      // Most ticks find nothing due: a read through the index, never a write transaction (a commit each second).
-      const soonest = nextDueAt(this.host.db);
-      if (soonest === null || soonest > this.host.clock()) return;
-      const due = await this.host.writer.run((db, now) => claimDueQueries(db, now, CLAIM_BATCH, QUERY_LEASE_MS));
-      const limit = this.options.concurrency ?? 4;
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: Math.min(limit, due.length) }, async () => {
-          while (next < due.length) await this.runQuery(due[next++]!, 'schedule', 'poller');
-        }),
-      );
-    } catch (error) {
-      (this.options.onError ?? (() => undefined))(error);
-    }
+  tick(): Promise<void> {
+    return this.poller.tick();
   }
 
   /** Stops the poller and waits for the queries in flight. */
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    await this.ticking;
-    await Promise.allSettled([...this.querying.values(), ...this.creating.values()]);
+    await this.poller.halt();
+    await Promise.allSettled([...this.poller.running(), ...this.creating.values()]);
   }
 }
 
