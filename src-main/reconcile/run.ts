@@ -9,15 +9,9 @@ import { FINDING_KINDS, type FindingKind, type ReconcileFinding, type ReconcileR
 import { stmt } from '../db/statements';
 import { startLedgerVerify } from '../engine/ledger-verify';
 import type { ReadableDB } from '../db/types';
-import {
-  detectDeliveredNotPaid,
-  detectExpiredHolds,
-  detectKeySoldTwice,
-  detectLedger,
-  detectNeedsReview,
-  detectPaidNotDelivered,
-  detectStockDrift,
-} from './detect-core';
+import { detectExpiredHolds, detectKeySoldTwice, detectStockDrift } from './detect-keys';
+import { detectLedger } from './detect-ledger';
+import { detectDeliveredNotPaid, detectNeedsReview, detectPaidNotDelivered } from './detect-orders';
 import { detectStatement } from './detect-statement';
 import { Collector, iso } from './finding';
 

@@ -1,76 +1,14 @@
 /**
- * Detectors over the shop's own rows: keys sold twice, paid orders without their codes, codes out with
- * no payment, holds past their expiry, stored stock counters that drifted from the key rows, the ledger
- * (replayed by engine/ledger-verify.ts) and orders waiting for review. Each is one set-based query (or a
- * streamed scan) that the caller runs inside one read transaction; evidence is fetched only for the
- * findings the collector keeps.
+ * Detectors over the keys: a key (or one code, across products) sold twice, holds past their expiry or
+ * on dead orders, and stored stock counters that drifted from the key rows. Each is one set-based query
+ * (or a streamed scan) that the caller runs inside one read transaction; evidence is fetched only for
+ * the findings the collector keeps.
  */
 import type { EvidenceRow } from '../../shared/reconcile';
 import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
-import type { VerifyReport } from '../engine/ledger-verify';
+import { deliveryEvidence, keyEvidence, orderRow } from './evidence';
 import { type Collector, iso, makeFinding, orderEvidence, type OrderRowLike } from './finding';
-
-function orderRow(db: ReadableDB, id: string): OrderRowLike | undefined {
-  return stmt(db, 'SELECT * FROM orders WHERE id = ?').get(id) as OrderRowLike | undefined;
-}
-
-function deliveryEvidence(db: ReadableDB, where: 'key' | 'order', value: number | string): EvidenceRow[] {
-  const sql =
-    where === 'key'
-      ? 'SELECT id, key_id, order_id, delivered_at, returned_at FROM deliveries WHERE key_id = ? ORDER BY id'
-      : 'SELECT id, key_id, order_id, delivered_at, returned_at FROM deliveries WHERE order_id = ? ORDER BY id';
-  const rows = stmt(db, sql).all(value) as {
-    id: number;
-    key_id: number;
-    order_id: string;
-    delivered_at: number;
-    returned_at: number | null;
-  }[];
-  return rows.map((d) => ({
-    source: 'delivery',
-    ref: String(d.id),
-    fields: { key: d.key_id, order: d.order_id, deliveredAt: iso(d.delivered_at), returnedAt: iso(d.returned_at) },
-  }));
-}
-
-function keyEvidence(db: ReadableDB, keyId: number): EvidenceRow | null {
-  const k = stmt(
-    db,
-    'SELECT k.id, p.id AS product_id, k.status, k.order_id, k.fingerprint, k.updated_at FROM keys k LEFT JOIN products p ON p.no = k.product_no WHERE k.id = ?',
-  ).get(keyId) as
-    | { id: number; product_id: string; status: string; order_id: string | null; fingerprint: Buffer; updated_at: number }
-    | undefined;
-  if (!k) return null;
-  return {
-    source: 'key',
-    ref: String(k.id),
-    fields: {
-      product: k.product_id,
-      status: k.status,
-      order: k.order_id,
-      fingerprint: Buffer.from(k.fingerprint).toString('hex').slice(0, 16),
-      updatedAt: iso(k.updated_at),
-    },
-  };
-}
-
-function paymentEvidence(db: ReadableDB, orderId: string): EvidenceRow[] {
-  const rows = stmt(db, 'SELECT * FROM payments WHERE order_id = ? ORDER BY id').all(orderId) as {
-    id: number;
-    event_id: string;
-    amount: number;
-    currency: string;
-    source: string;
-    outcome: string;
-    received_at: number;
-  }[];
-  return rows.map((p) => ({
-    source: 'payment',
-    ref: p.event_id,
-    fields: { amount: p.amount, currency: p.currency, source: p.source, outcome: p.outcome, receivedAt: iso(p.received_at) },
-  }));
-}
 
 /** Up to this many products, codes shared between products are found by merging their index ranges. */
 const MERGE_MAX_PRODUCTS = 100;
@@ -180,65 +118,6 @@ export function detectKeySoldTwice(db: ReadableDB, out: Collector): void {
   }
 }
 
-/** Orders paid (or marked delivered) that hold fewer live deliveries than they bought. */
-export function detectPaidNotDelivered(db: ReadableDB, out: Collector): void {
-  const rows = stmt(
-    db,
-    `SELECT o.*, (SELECT count(*) FROM deliveries d WHERE d.order_id = o.id AND d.returned_at IS NULL) AS live
-     FROM orders o WHERE o.status IN ('paid', 'delivered') AND live < o.quantity`,
-  );
-  for (const row of rows.iterate() as IterableIterator<OrderRowLike & { live: number }>) {
-    out.add('paid_not_delivered', () =>
-      makeFinding('paid_not_delivered', {
-        subject: row.id,
-        orderId: row.id,
-        productId: row.product_id,
-        amount: { amount: row.amount, currency: row.currency },
-        summary: `order ${row.id} is ${row.status} but ${row.live} of ${row.quantity} code(s) reached the buyer`,
-        expected: { status: row.status, codesDelivered: row.quantity },
-        actual: { status: row.status, codesDelivered: row.live },
-        evidence: [orderEvidence(row), ...paymentEvidence(db, row.id), ...deliveryEvidence(db, 'order', row.id)],
-        actions: ['redeliver', 'refund', 'resolve'],
-      }),
-    );
-  }
-}
-
-/**
- * Codes out to an order that never paid: not in a paid state, or no payment took effect and no agent
- * linked a statement payment to it.
- */
-export function detectDeliveredNotPaid(db: ReadableDB, out: Collector): void {
-  const rows = stmt(
-    db,
-    `SELECT o.*, d.live FROM (SELECT order_id, count(*) AS live FROM deliveries WHERE returned_at IS NULL GROUP BY order_id) d
-     JOIN orders o ON o.id = d.order_id
-     WHERE o.paid_at IS NULL OR o.status NOT IN ('paid', 'delivered', 'needs_review')
-        OR (NOT EXISTS (SELECT 1 FROM payments p WHERE p.order_id = o.id AND p.outcome = 'delivered')
-            AND NOT EXISTS (SELECT 1 FROM payment_links l WHERE l.order_id = o.id))`,
-  );
-  for (const row of rows.iterate() as IterableIterator<OrderRowLike & { live: number }>) {
-    out.add('delivered_not_paid', () => {
-      const payments = paymentEvidence(db, row.id);
-      return makeFinding('delivered_not_paid', {
-        subject: row.id,
-        orderId: row.id,
-        productId: row.product_id,
-        amount: { amount: row.amount, currency: row.currency },
-        summary: `order ${row.id} (${row.status}) has ${row.live} code(s) out, but no payment took effect`,
-        expected: { codesDelivered: 0, paymentsApplied: 1, status: 'delivered' },
-        actual: {
-          codesDelivered: row.live,
-          paymentsApplied: payments.filter((p) => p.fields.outcome === 'delivered').length,
-          status: row.status,
-        },
-        evidence: [orderEvidence(row), ...payments, ...deliveryEvidence(db, 'order', row.id)],
-        actions: ['refund', 'link_payment', 'resolve'],
-      });
-    });
-  }
-}
-
 /** Reservations past their expiry (plus a grace for the sweeper) still holding keys, and holds on dead orders. */
 export function detectExpiredHolds(db: ReadableDB, out: Collector, now: number, graceMs: number): void {
   const seen = new Set<string>();
@@ -325,104 +204,6 @@ export function detectStockDrift(db: ReadableDB, out: Collector): void {
         actual: { ...stored },
         evidence: [{ source: 'product', ref: p.id, fields: { name: p.name, ...stored } }],
         actions: ['resolve'],
-      }),
-    );
-  }
-}
-
-const STATE_PROBLEM = /^(key (\d+)|order (\S+)) /;
-
-/** The ledger's verification (engine/ledger-verify.ts) as findings: a broken chain is one; each row that disagrees with its history is one more. */
-export function detectLedger(db: ReadableDB, out: Collector, report: VerifyReport): void {
-  if (report.ok) return;
-  const chain = report.problems.filter((p) => !STATE_PROBLEM.test(p.reason));
-  const state = report.problems.filter((p) => STATE_PROBLEM.test(p.reason));
-  if (chain.length > 0) {
-    const first = chain[0]!;
-    out.add('ledger_broken', () =>
-      makeFinding('ledger_broken', {
-        subject: `seq:${first.seq ?? 'none'}`,
-        summary: `the ledger is broken from entry ${first.seq ?? '?'}: ${first.reason}`,
-        expected: { chainIntact: true, firstBadEntry: null },
-        actual: { chainIntact: false, firstBadEntry: first.seq },
-        evidence: chain.map((p) => ({ source: 'ledger', ref: String(p.seq ?? '-'), fields: { seq: p.seq, problem: p.reason } })),
-        actions: ['resolve'],
-      }),
-    );
-  }
-  for (const problem of state) {
-    const match = STATE_PROBLEM.exec(problem.reason)!;
-    const keyId = match[2] === undefined ? null : Number(match[2]);
-    const orderId = match[3] ?? null;
-    const subject = keyId !== null ? `key:${keyId}` : `order:${orderId}`;
-    out.add('ledger_state_mismatch', () => {
-      const entry =
-        problem.seq === null
-          ? undefined
-          : (stmt(db, 'SELECT seq, at, kind, order_id, key_ids, detail FROM ledger WHERE seq = ?').get(problem.seq) as
-              { seq: number; at: number; kind: string; order_id: string | null; key_ids: string; detail: string } | undefined);
-      const current = keyId !== null ? keyEvidence(db, keyId) : orderId ? orderRow(db, orderId) : undefined;
-      return makeFinding('ledger_state_mismatch', {
-        subject,
-        orderId,
-        keyIds: keyId === null ? [] : [keyId],
-        summary: problem.reason,
-        expected: { ledgerEntry: problem.seq, state: ledgerSays(problem.reason) },
-        actual: { state: rowSays(problem.reason) },
-        evidence: [
-          ...(entry
-            ? [
-                {
-                  source: 'ledger' as const,
-                  ref: String(entry.seq),
-                  fields: {
-                    kind: entry.kind,
-                    at: iso(entry.at),
-                    order: entry.order_id,
-                    keys: entry.key_ids,
-                    detail: entry.detail,
-                  },
-                },
-              ]
-            : []),
-          ...(current === undefined || current === null ? [] : 'source' in current ? [current] : [orderEvidence(current)]),
-        ],
-        actions: ['resolve'],
-      });
-    });
-  }
-}
-
-function ledgerSays(reason: string): string {
-  return (
-    /the ledger (?:left it|gave it to) (\S+)/.exec(reason)?.[1] ??
-    (reason.includes('in the ledger but not in the vault') ? 'exists' : 'absent')
-  );
-}
-
-function rowSays(reason: string): string {
-  return (
-    /is (\S+) now/.exec(reason)?.[1] ??
-    /belongs to order (\S+) now/.exec(reason)?.[1] ??
-    (reason.includes('not in the vault') ? 'missing' : 'present')
-  );
-}
-
-/** Every order waiting for review, with its reason. */
-export function detectNeedsReview(db: ReadableDB, out: Collector): void {
-  const rows = stmt(db, `SELECT * FROM orders WHERE status = 'needs_review' ORDER BY updated_at, id`);
-  for (const row of rows.iterate() as IterableIterator<OrderRowLike>) {
-    out.add('needs_review', () =>
-      makeFinding('needs_review', {
-        subject: row.id,
-        orderId: row.id,
-        productId: row.product_id,
-        amount: { amount: row.amount, currency: row.currency },
-        summary: `order ${row.id} needs review: ${row.review_reason ?? 'unknown'}`,
-        expected: { status: 'delivered', reason: null },
-        actual: { status: 'needs_review', reason: row.review_reason ?? 'unknown' },
-        evidence: [orderEvidence(row), ...paymentEvidence(db, row.id), ...deliveryEvidence(db, 'order', row.id)],
-        actions: ['redeliver', 'refund', 'release', 'resolve'],
       }),
     );
   }
