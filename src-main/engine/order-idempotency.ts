@@ -8,7 +8,7 @@ import type { RowsStatement } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
 import { open, VaultCryptoError, type VaultKeys } from '../vault/crypto';
-import { orderRow, toView, type CreatedOrder, type OrderView } from './order-rows';
+import { orderRow, toView, type CreatedOrder, type OrderRow, type OrderView } from './order-rows';
 import { orderTokenAad } from './tickets';
 
 export function checkIdempotencyKey(key: string): void {
@@ -19,7 +19,7 @@ export function checkIdempotencyKey(key: string): void {
   }
 }
 
-const IDEMPOTENCY_SCOPE = 'orders.create';
+export const IDEMPOTENCY_SCOPE = 'orders.create';
 /** Records before migration 5 seal the whole response under this associated data. */
 const legacyResponseAad = (key: string): string => `oncekey/idempotency/${IDEMPOTENCY_SCOPE}/${key}`;
 /** Records from migration 5 until order tickets seal the access token under the idempotency key. */
@@ -89,11 +89,8 @@ export interface OutcomeRow {
  */
 export const CREATED_ORDER = '';
 
-/** A record's answer as JSON (null: sealed whole, before migration 5). */
-export function storedResponse(db: ReadableDB, row: OutcomeRow): string | null {
-  if (row.response !== CREATED_ORDER) return row.response;
-  const order = row.order_id === null ? undefined : orderRow(db, row.order_id);
-  if (!order) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
+/** The answer a created order's record stands for: the order as it was created, rebuilt from its row. */
+export function createdResponse(order: OrderRow): string {
   const created = Object.assign({}, order, {
     status: 'reserved' as const,
     review_reason: null,
@@ -101,4 +98,12 @@ export function storedResponse(db: ReadableDB, row: OutcomeRow): string | null {
     delivered_at: null,
   });
   return JSON.stringify({ ok: true, value: toView(created) });
+}
+
+/** A record's answer as JSON (null: sealed whole, before migration 5). */
+export function storedResponse(db: ReadableDB, row: OutcomeRow): string | null {
+  if (row.response !== CREATED_ORDER) return row.response;
+  const order = row.order_id === null ? undefined : orderRow(db, row.order_id);
+  if (!order) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
+  return createdResponse(order);
 }

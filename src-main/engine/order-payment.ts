@@ -8,10 +8,10 @@ import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
 import { appendLedger } from './ledger';
 import { heldKeys, orderRow, setStatus, toView, type Ctx, type OrderRow, type OrderView } from './order-rows';
+import { paymentDetail as detailOf, paymentStep, type ReviewReason } from './payment-rules';
 import { firstAvailableKeys, moveStock } from './products';
 
-export type ReviewReason =
-  'amount_mismatch' | 'paid_after_expiry_sold_out' | 'duplicate_payment' | 'payment_after_refund' | 'hold_mismatch';
+export type { ReviewReason } from './payment-rules';
 
 export interface PayArgs {
   readonly orderId: string;
@@ -149,21 +149,16 @@ function applyPayment(db: WritableDB, ctx: Ctx, args: PayArgs): PayResult {
     record('ignored');
     return { effect: 'unknown_order', order: null };
   }
-  const paymentDetail = { eventId: args.eventId, source: args.source, amount: args.amount, currency: args.currency };
+  const paymentDetail = detailOf(args);
   const review = (reason: ReviewReason): PayResult => {
     markForReview(db, ctx, order, reason, paymentDetail);
     record('needs_review');
     return { effect: 'needs_review', order: toView(orderRow(db, order.id)!), reason };
   };
 
-  const matches = args.amount === order.amount && args.currency === order.currency;
-  if (order.status === 'paid' || order.status === 'delivered' || order.status === 'needs_review') {
-    return review('duplicate_payment');
-  }
-  if (order.status === 'refunded') return review('payment_after_refund');
-  if (!matches) return review('amount_mismatch');
-
-  if (order.status === 'reserved') {
+  const step = paymentStep(order, args);
+  if (step.kind === 'review') return review(step.reason);
+  if (step.kind === 'sell_held') {
     const held = heldKeys(db, order.id);
     if (held.length !== order.quantity) return review('hold_mismatch');
     sell(db, ctx, order, held, true, paymentDetail);

@@ -27,7 +27,7 @@ export interface ProductInput {
   readonly onSale?: boolean;
 }
 
-interface ProductRow {
+export interface ProductRow {
   id: string;
   name: string;
   price_amount: number;
@@ -39,7 +39,7 @@ interface ProductRow {
   created_at: number;
 }
 
-function toProduct(row: ProductRow): Product {
+export function toProduct(row: ProductRow): Product {
   return {
     id: row.id,
     name: row.name,
@@ -50,7 +50,7 @@ function toProduct(row: ProductRow): Product {
   };
 }
 
-function checkInput(input: ProductInput): void {
+export function checkInput(input: ProductInput): void {
   const name = input.name.trim();
   if (name.length < 1 || name.length > 200) {
     throw new EngineError('validation_failed', 'a product name needs 1 to 200 characters', { field: 'name' });

@@ -38,7 +38,7 @@ export type Queryable = Pick<pg.PoolClient, 'query'>;
 export async function inTransaction<T>(
   pool: pg.Pool,
   fn: (client: pg.PoolClient) => Promise<T>,
-  isolation: 'READ COMMITTED' | 'SERIALIZABLE' = 'READ COMMITTED',
+  isolation: 'READ COMMITTED' | 'REPEATABLE READ' | 'SERIALIZABLE' = 'READ COMMITTED',
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;

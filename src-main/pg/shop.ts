@@ -1,0 +1,321 @@
+/**
+ * A shop whose rows live in PostgreSQL: the same purchase engine as the SQLite one (engine/engine.ts),
+ * for several servers on several hosts sharing one database. The vault is the same too: its data key is
+ * wrapped in the database's `vault_wraps` and unwrapped with the secret store's key (each host's
+ * `vault.key`, copied from the first) or the passphrase, so every server seals and opens the same codes.
+ *
+ * Every write is one transaction on a pooled connection (pg/reserve.ts, pg/order-writes.ts); what the
+ * rows may never hold is enforced by the schema (pg/baseline.ts) as on SQLite. A write that meets a
+ * serialization failure, a deadlock, a lost connection (PostgreSQL restarted) or a concurrent duplicate
+ * of its idempotency key or payment event is retried until its deadline, and then fails with `busy`.
+ * Only writes whose retry is harmless are retried after a lost connection: a reservation with an
+ * idempotency key (the retry replays it if the first attempt committed) and a payment (its event id).
+ */
+import { timingSafeEqual } from 'node:crypto';
+import type pg from 'pg';
+import { EngineEvents } from '../engine/events';
+import { newId, sha256 } from '../engine/ids';
+import type { VerifyReport } from '../engine/ledger-verify';
+import type { PayArgs, PayResult } from '../engine/order-payment';
+import type { KeyDisposition } from '../engine/order-release';
+import { checkReserveArgs, finishReserve, prepareReserve, type ReserveArgs, type ReserveResult } from '../engine/order-reserve';
+import { toView, type OrderRow, type OrderView } from '../engine/order-rows';
+import { checkInput, toProduct, type Product, type ProductInput, type ProductRow } from '../engine/products';
+import { TicketPool, type TicketPoolOptions } from '../engine/tickets';
+import { EngineError } from '../lib/errors';
+import { fingerprint, keyAad, open, seal } from '../vault/crypto';
+import { openWraps, prepareUnlock, type UnlockedVault, type UnlockOptions, type WrapRow } from '../vault/vault';
+import { inTransaction, isConnectionError, openPool, sqlState } from './connect';
+import { appendLedger, verifyLedgerPg } from './ledger';
+import { migratePostgres } from './migrate';
+import { payPg, refundPg, releaseOrderPg, sweepExpiredPg } from './order-writes';
+import { reservePg } from './reserve';
+
+export interface PgShopOptions extends UnlockOptions {
+  readonly url: string;
+  readonly holdSeconds?: number;
+  readonly clock?: () => number;
+  /** Connections this process opens at most (default 10). */
+  readonly poolSize?: number;
+  /** How long a write keeps retrying through conflicts and lost connections before `busy` (default 10 s). */
+  readonly retryDeadlineMs?: number;
+  readonly tickets?: TicketPoolOptions;
+}
+
+const DEFAULT_HOLD_SECONDS = 15 * 60;
+/** SQLSTATEs after which the whole transaction is simply run again. */
+const RETRY_STATES = new Set(['40001', '40P01']);
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class PgShop {
+  readonly backend = 'postgres' as const;
+  readonly events = new EngineEvents();
+  private readonly inFlight = new Set<string>();
+  private readonly tickets: TicketPool;
+  private sweepTimer: NodeJS.Timeout | null = null;
+
+  private constructor(
+    readonly pool: pg.Pool,
+    readonly vault: UnlockedVault,
+    readonly clock: () => number,
+    readonly holdSeconds: number,
+    private readonly retryDeadlineMs: number,
+    tickets: TicketPoolOptions,
+  ) {
+    this.tickets = new TicketPool(vault.sealKey, tickets);
+  }
+
+  /** Connects, migrates the database (once, whoever is first), opens the vault (creating it on first use). */
+  static async open(options: PgShopOptions): Promise<PgShop> {
+    const pool = openPool(options.url, options.poolSize);
+    try {
+      await migratePostgres(pool);
+      const vault = await unlockPg(pool, options);
+      const holdSeconds = options.holdSeconds ?? (await storedHoldSeconds(pool)) ?? DEFAULT_HOLD_SECONDS;
+      return new PgShop(
+        pool,
+        vault,
+        options.clock ?? Date.now,
+        holdSeconds,
+        options.retryDeadlineMs ?? 10_000,
+        options.tickets ?? {},
+      );
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Runs a write transaction, again after a serialization failure, a deadlock, a concurrent duplicate
+   * (23505 on the idempotency key or the payment's event id) and, if `safeToRepeat`, a lost connection.
+   */
+  private async write<T>(fn: (client: pg.PoolClient, now: number) => Promise<T>, safeToRepeat: boolean): Promise<T> {
+    const deadline = Date.now() + this.retryDeadlineMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await inTransaction(this.pool, (client) => fn(client, this.clock()));
+      } catch (error) {
+        const state = sqlState(error);
+        const constraint = (error as { constraint?: unknown }).constraint;
+        const conflict =
+          (state !== undefined && RETRY_STATES.has(state)) ||
+          (state === '23505' && (constraint === 'idempotency_key' || constraint === 'payments_event_id_key'));
+        const lost = isConnectionError(error);
+        if (!(conflict || (lost && safeToRepeat))) {
+          if (lost) throw new EngineError('busy', 'the database connection was lost; whether this write took effect is unknown');
+          throw error;
+        }
+        if (Date.now() >= deadline) throw new EngineError('busy', 'the database stayed busy or unreachable; try again');
+        await sleep(Math.min(1000, 5 * 2 ** Math.min(attempt, 8)) * (0.5 + Math.random()));
+      }
+    }
+  }
+
+  async reserve(args: Omit<ReserveArgs, 'holdSeconds'>): Promise<ReserveResult> {
+    const full: ReserveArgs = {
+      productId: args.productId,
+      quantity: args.quantity,
+      email: args.email,
+      idempotencyKey: args.idempotencyKey,
+      holdSeconds: this.holdSeconds,
+      purchaseLimit: args.purchaseLimit,
+    };
+    checkReserveArgs(full);
+    const key = args.idempotencyKey;
+    if (key !== undefined) {
+      if (this.inFlight.has(key)) {
+        throw new EngineError('idempotency_key_in_flight', 'a request with this Idempotency-Key is still being processed');
+      }
+      this.inFlight.add(key);
+    }
+    try {
+      const ticket = prepareReserve(this.vault, full, this.tickets.take());
+      const write = await this.write((client, now) => reservePg(client, now, full, ticket), key !== undefined);
+      const result = finishReserve(this.vault, full, ticket, write);
+      if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);
+      return result;
+    } finally {
+      if (key !== undefined) this.inFlight.delete(key);
+    }
+  }
+
+  async pay(args: PayArgs): Promise<PayResult> {
+    const result = await this.write((client, now) => payPg(client, now, args), true);
+    if (result.order && result.effect !== 'duplicate_event') this.orderChanged(result.order);
+    return result;
+  }
+
+  async refund(args: { orderId: string; keys: KeyDisposition; reason: string; actor: string }): Promise<OrderView> {
+    return this.orderChanged(await this.write((client, now) => refundPg(client, now, args), false));
+  }
+
+  async releaseOrder(orderId: string, actor: string): Promise<OrderView> {
+    return this.orderChanged(await this.write((client, now) => releaseOrderPg(client, now, orderId, actor), false));
+  }
+
+  orderChanged(order: OrderView): OrderView {
+    this.events.emit({ type: 'order', orderId: order.id, productId: order.productId, status: order.status });
+    this.events.emit({ type: 'stock', productId: order.productId });
+    return order;
+  }
+
+  /** Releases every expired hold; returns how many orders expired. Several servers may sweep at once. */
+  async sweepExpired(): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const swept = await this.write((client, now) => sweepExpiredPg(client, now), true);
+      total += swept;
+      if (swept === 0) return total;
+    }
+  }
+
+  startSweeper(intervalMs = 5000, onError: (error: unknown) => void = () => undefined): Promise<number> {
+    this.stopSweeper();
+    this.sweepTimer = setInterval(() => {
+      this.sweepExpired().catch(onError);
+    }, intervalMs);
+    this.sweepTimer.unref();
+    return this.sweepExpired();
+  }
+
+  stopSweeper(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = null;
+  }
+
+  async createProduct(input: ProductInput): Promise<Product> {
+    checkInput(input);
+    const id = newId('prd');
+    const row = await this.write(async (client, now) => {
+      const inserted = await client.query<ProductRow>(
+        `INSERT INTO products (id, name, price_amount, currency, on_sale, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *`,
+        [id, input.name.trim(), input.price.amount, input.price.currency, input.onSale === false ? 0 : 1, now],
+      );
+      return inserted.rows[0]!;
+    }, false);
+    this.events.emit({ type: 'stock', productId: id });
+    return toProduct(row);
+  }
+
+  async listProducts(options: { onSaleOnly?: boolean } = {}): Promise<Product[]> {
+    const rows = await this.pool.query<ProductRow>(
+      `SELECT * FROM products ${options.onSaleOnly ? 'WHERE on_sale = 1' : ''} ORDER BY created_at, id`,
+    );
+    return rows.rows.map(toProduct);
+  }
+
+  async getProduct(id: string): Promise<Product | null> {
+    const row = (await this.pool.query<ProductRow>('SELECT * FROM products WHERE id = $1', [id])).rows[0];
+    return row ? toProduct(row) : null;
+  }
+
+  async getOrder(id: string): Promise<OrderView | null> {
+    const row = (await this.pool.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id])).rows[0];
+    return row ? toView(row) : null;
+  }
+
+  /** The order, if `accessToken` is its token; an unknown order and a wrong token look the same. */
+  async getOrderWithToken(id: string, accessToken: string): Promise<OrderView | null> {
+    const row = (await this.pool.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id])).rows[0];
+    const expected = row?.access_token_hash ?? Buffer.alloc(32);
+    const ok = timingSafeEqual(sha256(accessToken), expected);
+    return row && ok ? toView(row) : null;
+  }
+
+  /** The plaintext codes delivered to an order (a commit here is durable before it is visible). */
+  async deliveredCodes(orderId: string): Promise<string[]> {
+    const rows = await this.pool.query<{ product_id: string; fingerprint: Buffer; sealed: Buffer }>(
+      `SELECT p.id AS product_id, k.fingerprint, k.sealed FROM deliveries d JOIN keys k ON k.id = d.key_id
+         JOIN products p ON p.no = k.product_no WHERE d.order_id = $1 AND d.returned_at IS NULL ORDER BY k.id`,
+      [orderId],
+    );
+    return rows.rows.map((r) => open(this.vault.sealKey, r.sealed, keyAad(r.product_id, r.fingerprint)).toString('utf8'));
+  }
+
+  /**
+   * Adds codes to a product, sealed and fingerprinted as the vault does: every new code in one
+   * transaction with one ledger entry; codes the product already holds are counted, not stored twice.
+   */
+  async addCodes(productId: string, codes: readonly string[]): Promise<{ added: number; duplicates: number }> {
+    const fingerprints = codes.map((code) => fingerprint(this.vault.fingerprintKey, code));
+    const sealed = codes.map((code, i) => seal(this.vault.sealKey, code, keyAad(productId, fingerprints[i]!)));
+    const added = await this.write(async (client, now) => {
+      const product = (await client.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [productId])).rows[0];
+      if (!product) throw new EngineError('product_not_found', `no product ${productId}`);
+      const inserted = await client.query<{ id: number }>(
+        `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at)
+         SELECT $1, f, s, 'available', $2 FROM unnest($3::bytea[], $4::bytea[]) AS t(f, s)
+         ON CONFLICT (product_no, fingerprint) DO NOTHING RETURNING id`,
+        [product.no, now, fingerprints, sealed],
+      );
+      const ids = inserted.rows.map((r) => r.id).sort((a, b) => a - b);
+      if (ids.length === 0) {
+        throw new EngineError(
+          'import_rejected',
+          `nothing to import: no new codes (${codes.length} already held); nothing was stored`,
+        );
+      }
+      if (ids.length > 0) {
+        await client.query('UPDATE products SET available = available + $2 WHERE id = $1', [productId, ids.length]);
+        await appendLedger(client, [
+          { kind: 'import', at: now, productId, keyIds: ids, keysTo: 'available', detail: { added: ids.length } },
+        ]);
+      }
+      return ids.length;
+    }, false);
+    this.events.emit({ type: 'stock', productId });
+    return { added, duplicates: codes.length - added };
+  }
+
+  verifyLedger(): Promise<VerifyReport> {
+    return verifyLedgerPg(this.pool);
+  }
+
+  async close(): Promise<void> {
+    this.stopSweeper();
+    await this.tickets.close();
+    await this.pool.end();
+  }
+}
+
+/** Opens the vault from the database's wraps, creating the data key on first use (the first server wins). */
+async function unlockPg(pool: pg.Pool, options: UnlockOptions): Promise<UnlockedVault> {
+  const { storeKek, fresh } = prepareUnlock(options);
+  const read = async (client: pg.Pool | pg.PoolClient) =>
+    (await client.query<WrapRow>('SELECT kind, salt, params, wrapped FROM vault_wraps')).rows;
+  let wraps = await read(pool);
+  if (wraps.length === 0) {
+    const made = fresh();
+    wraps = await inTransaction(pool, async (client) => {
+      await client.query('LOCK TABLE vault_wraps IN EXCLUSIVE MODE');
+      const existing = await read(client);
+      if (existing.length > 0) return existing;
+      for (const row of made.rows) {
+        await client.query('INSERT INTO vault_wraps (kind, salt, params, wrapped, created_at) VALUES ($1, $2, $3, $4, $5)', [
+          row.kind,
+          row.salt,
+          row.params,
+          row.wrapped,
+          Date.now(),
+        ]);
+      }
+      return made.rows;
+    });
+  }
+  return openWraps(wraps, options, storeKek);
+}
+
+async function storedHoldSeconds(pool: pg.Pool): Promise<number | undefined> {
+  const row = (await pool.query<{ value: Buffer }>(`SELECT value FROM meta WHERE key = 'settings.hold_minutes'`)).rows[0];
+  if (!row) return undefined;
+  try {
+    const minutes = JSON.parse(row.value.toString('utf8')) as unknown;
+    return Number.isInteger(minutes) && (minutes as number) >= 1 && (minutes as number) <= 7 * 24 * 60
+      ? (minutes as number) * 60
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
