@@ -5,7 +5,15 @@
  */
 import { z } from 'zod';
 
-/** The strategies, in the order the issue and the comparison table list them. */
+/**
+ * The engines a scenario can run on. `redis` is Redis beside PostgreSQL: the strategy's gate, cache or
+ * lock lives in Redis, the stock and the orders in PostgreSQL (as in the article's architecture).
+ */
+export const ENGINES = ['sqlite', 'postgres', 'redis'] as const;
+export const SimEngine = z.enum(ENGINES);
+export type SimEngine = z.infer<typeof SimEngine>;
+
+/** The SQLite strategies, in the order the issue and the comparison table list them. */
 export const STRATEGIES = [
   'naive',
   'deferred',
@@ -16,8 +24,48 @@ export const STRATEGIES = [
   'lock-lease',
   'four-layers',
 ] as const;
-export const StrategyName = z.enum(STRATEGIES);
+/** Strategies that need a real server's row locks or isolation levels (SQLite has neither). */
+export const SERVER_STRATEGIES = ['for-update', 'skip-locked', 'serializable'] as const;
+export const ALL_STRATEGIES = [...STRATEGIES, ...SERVER_STRATEGIES] as const;
+export const StrategyName = z.enum(ALL_STRATEGIES);
 export type StrategyName = z.infer<typeof StrategyName>;
+
+/**
+ * Where each strategy runs: the one declaration the engine's registries are typed from (a registry
+ * missing a strategy declared here, or holding one not declared, does not compile) and the page and the
+ * CLI offer choices from.
+ */
+export const STRATEGY_ENGINES = {
+  naive: ['sqlite', 'postgres', 'redis'],
+  deferred: ['sqlite'],
+  immediate: ['sqlite'],
+  'conditional-update': ['sqlite'],
+  optimistic: ['sqlite'],
+  'counter-gate': ['sqlite', 'redis'],
+  'lock-lease': ['sqlite', 'redis'],
+  'four-layers': ['sqlite', 'redis'],
+  'for-update': ['postgres'],
+  'skip-locked': ['postgres'],
+  serializable: ['postgres'],
+} as const satisfies Record<StrategyName, readonly SimEngine[]>;
+
+/** The strategies declared for engine `E`. */
+export type StrategyOn<E extends SimEngine> = {
+  [K in StrategyName]: E extends (typeof STRATEGY_ENGINES)[K][number] ? K : never;
+}[StrategyName];
+
+export function runsOn<E extends SimEngine>(strategy: StrategyName, engine: E): strategy is StrategyOn<E> {
+  return (STRATEGY_ENGINES[strategy] as readonly SimEngine[]).includes(engine);
+}
+
+export function strategiesOn(engine: SimEngine): StrategyName[] {
+  return ALL_STRATEGIES.filter((s) => runsOn(s, engine));
+}
+
+/** The deterministic scheduler steps synchronous SQLite connections; real servers run live only. */
+export function deterministicOn(engine: SimEngine): boolean {
+  return engine === 'sqlite';
+}
 
 export const MODES = ['live', 'deterministic'] as const;
 export const SimMode = z.enum(MODES);
@@ -48,28 +96,35 @@ export const ClientPolicy = z.strictObject({
 });
 export type ClientPolicy = z.infer<typeof ClientPolicy>;
 
-export const Scenario = z.strictObject({
-  name: z.string().min(1).max(80),
-  buyers: z.int().min(1).max(20_000),
-  keys: z.int().min(0).max(100_000),
-  strategy: StrategyName,
-  arrival: Arrival,
-  think: ThinkTime,
-  /** Live mode: worker threads, each with its own pool of SQLite connections. */
-  workers: z.int().min(1).max(16),
-  connectionsPerWorker: z.int().min(1).max(64),
-  seed: z
-    .int()
-    .min(0)
-    .max(2 ** 31 - 1),
-  client: ClientPolicy,
-  /** Lifetime of the stock cache the stock check reads first (0: no cache). */
-  cacheTtlMs: z.number().min(0).max(600_000),
-  /** Decrement the stock and create the order in two separate transactions (the article's second lesson). */
-  splitTransaction: z.boolean(),
-  /** Lifetime of a lock lease (lock-lease, four-layers). */
-  leaseTtlMs: z.number().min(1).max(600_000),
-});
+export const Scenario = z
+  .strictObject({
+    name: z.string().min(1).max(80),
+    buyers: z.int().min(1).max(20_000),
+    keys: z.int().min(0).max(100_000),
+    strategy: StrategyName,
+    /** Where the scenario runs (absent in scenarios saved before there was a choice: SQLite). */
+    engine: SimEngine.default('sqlite'),
+    arrival: Arrival,
+    think: ThinkTime,
+    /** Live mode: worker threads, each with its own pool of SQLite connections (on the servers: workers x connections in all). */
+    workers: z.int().min(1).max(16),
+    connectionsPerWorker: z.int().min(1).max(64),
+    seed: z
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+    client: ClientPolicy,
+    /** Lifetime of the stock cache the stock check reads first (0: no cache). */
+    cacheTtlMs: z.number().min(0).max(600_000),
+    /** Decrement the stock and create the order in two separate transactions (the article's second lesson). */
+    splitTransaction: z.boolean(),
+    /** Lifetime of a lock lease (lock-lease, four-layers). */
+    leaseTtlMs: z.number().min(1).max(600_000),
+  })
+  .refine((s) => runsOn(s.strategy, s.engine), {
+    path: ['strategy'],
+    message: 'this strategy does not run on this engine (see STRATEGY_ENGINES)',
+  });
 export type Scenario = z.infer<typeof Scenario>;
 
 const BASE: Scenario = {
@@ -77,6 +132,7 @@ const BASE: Scenario = {
   buyers: 100,
   keys: 1,
   strategy: 'naive',
+  engine: 'sqlite',
   arrival: { kind: 'burst', windowMs: 5 },
   think: { kind: 'fixed', ms: 100, maxMs: 100 },
   workers: 4,
@@ -222,6 +278,7 @@ export const Latency = z.strictObject({ p50: z.number(), p99: z.number(), mean: 
 export const RunSummary = z.strictObject({
   scenario: z.string(),
   strategy: StrategyName,
+  engine: SimEngine,
   mode: SimMode,
   buyers: z.int(),
   keys: z.int(),
@@ -272,6 +329,7 @@ export function percentile(sorted: readonly number[], p: number): number {
 /** One line of the before/after table. Oversell rate: the share of "successful" purchases that had no unit. */
 export interface ComparisonRow {
   readonly strategy: StrategyName;
+  readonly engine: SimEngine;
   readonly successes: number;
   readonly oversold: number;
   readonly declined: number;
@@ -286,6 +344,7 @@ export interface ComparisonRow {
 export function comparisonRow(s: RunSummary): ComparisonRow {
   return {
     strategy: s.strategy,
+    engine: s.engine,
     successes: s.successes,
     oversold: s.oversold,
     declined: s.declined,

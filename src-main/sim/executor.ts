@@ -10,7 +10,7 @@ import { isBusyError, type WritableDB } from '../db/types';
 import { drawThink, mix, mulberry32, type Rng } from './prng';
 import type { BuyerContext, Env, Outcome, Program, Request } from './program';
 import { ITEM_ID } from './schema';
-import { STRATEGY_MODULES } from './strategies';
+import { sqliteStrategy } from './strategies';
 
 export interface ConnectionSource {
   /** A connection outside any transaction for autocommit statements; null when none is free now. */
@@ -45,7 +45,7 @@ export class Actor {
   ) {
     const token = scenario.client.idempotencyKey ? `idem-${buyer}` : null;
     this.ctx = { buyer, attempt, token, scenario };
-    this.program = STRATEGY_MODULES[scenario.strategy].program(this.ctx);
+    this.program = sqliteStrategy(scenario.strategy).program(this.ctx);
     this.rng = mulberry32(mix(scenario.seed, buyer, attempt));
   }
 }

@@ -45,6 +45,7 @@ export function summarize(history: History, anomalies: readonly Anomaly[]): RunS
   return {
     scenario: history.scenario.name,
     strategy: history.scenario.strategy,
+    engine: history.scenario.engine,
     mode: history.mode,
     buyers: history.scenario.buyers,
     keys: history.scenario.keys,

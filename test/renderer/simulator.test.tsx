@@ -70,6 +70,7 @@ function summary(strategy: RunSummary['strategy'], patch: Partial<RunSummary> = 
   return {
     scenario: 'incident',
     strategy,
+    engine: 'sqlite',
     mode: 'live',
     buyers: 3,
     keys: 1,

@@ -1,5 +1,5 @@
-/** The strategies by name, in the order of the comparison table. */
-import type { StrategyName } from '../../../shared/sim';
+/** The SQLite strategies by name, in the order of the comparison table (typed from STRATEGY_ENGINES). */
+import { runsOn, type StrategyName, type StrategyOn } from '../../../shared/sim';
 import type { Strategy } from '../program';
 import { conditionalUpdate } from './conditional-update';
 import { counterGateStrategy } from './counter-gate';
@@ -10,7 +10,7 @@ import { lockLease } from './lock-lease';
 import { naive } from './naive';
 import { optimistic } from './optimistic';
 
-export const STRATEGY_MODULES: Readonly<Record<StrategyName, Strategy>> = {
+export const STRATEGY_MODULES: Readonly<Record<StrategyOn<'sqlite'>, Strategy>> = {
   naive,
   deferred,
   immediate,
@@ -20,3 +20,9 @@ export const STRATEGY_MODULES: Readonly<Record<StrategyName, Strategy>> = {
   'lock-lease': lockLease,
   'four-layers': fourLayers,
 };
+
+/** The SQLite program of a strategy; a server-only strategy (row locks, SERIALIZABLE) has none. */
+export function sqliteStrategy(name: StrategyName): Strategy {
+  if (!runsOn(name, 'sqlite')) throw new Error(`the strategy ${name} does not run on SQLite`);
+  return STRATEGY_MODULES[name];
+}
