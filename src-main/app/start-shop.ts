@@ -47,6 +47,24 @@ export interface RunningShop {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 
+/** The admin token and webhook secret (given, or read from / generated into dataDir), said where they came from. */
+export function shopSecrets(
+  options: Pick<StartShopOptions, 'dataDir' | 'adminToken' | 'webhookSecret' | 'host'>,
+  notice: (line: string) => void,
+): { adminToken: { value: string }; webhookSecret: { value: string } } {
+  const adminToken = resolveSecret(options.dataDir, 'admin-token', options.adminToken);
+  const webhookSecret = resolveSecret(options.dataDir, 'webhook-secret', options.webhookSecret);
+  for (const [label, secret] of [
+    ['admin token', adminToken],
+    ['webhook secret', webhookSecret],
+  ] as const) {
+    if (secret.file) notice(`${label}: ${secret.generated ? 'generated and stored in' : 'read from'} ${secret.file}`);
+  }
+  if (!LOOPBACK.has(options.host))
+    notice(`warning: listening on ${options.host}: other machines on the network can reach this shop`);
+  return { adminToken, webhookSecret };
+}
+
 export async function startShop(options: StartShopOptions): Promise<RunningShop> {
   const notice = options.notice ?? (() => undefined);
   const engine = Engine.open({
@@ -57,16 +75,7 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
   });
   let server: RunningServer | null = null;
   try {
-    const adminToken = resolveSecret(options.dataDir, 'admin-token', options.adminToken);
-    const webhookSecret = resolveSecret(options.dataDir, 'webhook-secret', options.webhookSecret);
-    for (const [label, secret] of [
-      ['admin token', adminToken],
-      ['webhook secret', webhookSecret],
-    ] as const) {
-      if (secret.file) notice(`${label}: ${secret.generated ? 'generated and stored in' : 'read from'} ${secret.file}`);
-    }
-    if (!LOOPBACK.has(options.host))
-      notice(`warning: listening on ${options.host}: other machines on the network can reach this shop`);
+    const { adminToken, webhookSecret } = shopSecrets(options, notice);
 
     // Release the holds that expired while no server was running before taking any order.
     await engine.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));

@@ -7,6 +7,7 @@ import { openApiCommand } from './commands/openapi';
 import { productCommand } from './commands/product';
 import { reconcileCommand } from './commands/reconcile';
 import { serveCommand } from './commands/serve';
+import { migrateToPostgresCommand } from './commands/migrate-to-postgres';
 import { simulateCommand } from './commands/simulate';
 import { stockCommand } from './commands/stock';
 import { consoleIo, UsageError, type Io } from './context';
@@ -16,7 +17,12 @@ type Command = (argv: readonly string[], io: Io) => Promise<number>;
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: {
     run: serveCommand,
-    summary: 'serve --data <dir> [--host 127.0.0.1] [--port 8787] [--public-url https://...]   run the shop endpoint',
+    summary:
+      'serve --data <dir> [--database postgres://...] [--host 127.0.0.1] [--port 8787] [--public-url https://...]   run the shop endpoint',
+  },
+  'migrate-to-postgres': {
+    run: migrateToPostgresCommand,
+    summary: 'migrate-to-postgres --data <dir> --database postgres://...   copy a SQLite shop into an empty PostgreSQL database',
   },
   product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
   import: {

@@ -24,6 +24,7 @@ export interface ShopBackend {
   readonly backend: BackendKind;
   readonly vault: VaultKeys;
   readonly events: EngineEvents;
+  readonly clock: () => number;
   reserve(args: Omit<ReserveArgs, 'holdSeconds'>): Promise<ReserveResult>;
   pay(args: PayArgs): Promise<PayResult>;
   refund(args: { orderId: string; keys: KeyDisposition; reason: string; actor: string }): Promise<OrderView>;
@@ -49,6 +50,7 @@ export function sqliteBackend(engine: Engine): ShopBackend {
     backend: 'sqlite',
     vault: engine.vault,
     events: engine.events,
+    clock: engine.clock,
     reserve: (args) => engine.reserve(args),
     pay: (args) => engine.pay(args),
     refund: (args) => engine.refund(args),

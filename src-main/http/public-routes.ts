@@ -15,7 +15,7 @@ import {
   OrderResponse,
   ProductList,
 } from '../../shared/api';
-import type { Engine } from '../engine/engine';
+import type { ShopBackend } from '../engine/backend';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
 import { bearerToken, readIdempotencyKey } from './security';
@@ -33,7 +33,7 @@ declare module 'fastify' {
 }
 
 export interface PublicRouteOptions {
-  readonly engine: Engine;
+  readonly engine: ShopBackend;
   readonly rateLimitPerMinute: number;
   readonly maxOrdersPerEmail: number;
 }
@@ -77,7 +77,7 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
         response: responses({ 200: { schema: ProductList, description: 'products on sale' } }, []),
       },
     },
-    () => ({ products: engine.listProducts({ onSaleOnly: true }).map(toPublicProduct) }),
+    async () => ({ products: (await engine.listProducts({ onSaleOnly: true })).map(toPublicProduct) }),
   );
 
   app.post(
@@ -148,7 +148,7 @@ export const publicRoutes: FastifyPluginAsyncZod<PublicRouteOptions> = async (
     },
     async (request) => {
       const token = bearerToken(request.headers.authorization) ?? '';
-      const order = engine.getOrderWithToken(request.params.id, token);
+      const order = await engine.getOrderWithToken(request.params.id, token);
       if (!order) throw new HttpProblem('order_not_found', 'no such order, or the token does not open it');
       const codes = order.status === 'delivered' ? await engine.deliveredCodes(order.id) : undefined;
       return { order: toPublicOrder(order, codes) };

@@ -13,7 +13,8 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Engine } from '../engine/engine';
+import { sqliteBackend, type ShopBackend } from '../engine/backend';
+import { Engine } from '../engine/engine';
 import { adminRoutes } from './admin-routes';
 import { adminRpcRoutes } from './admin-rpc';
 import type { BrowserSessions } from './admin-session';
@@ -70,8 +71,14 @@ function loggerOption(enabled: boolean | undefined) {
   return { level: 'info', redact: { paths: REDACT, censor: '[redacted]' }, stream: process.stderr };
 }
 
-/** Builds the endpoint without listening. */
-export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<FastifyInstance> {
+/**
+ * Builds the endpoint without listening. On the SQLite engine it serves everything; on another backend
+ * (PostgreSQL, pg/shop.ts) the shop's public routes and the payment webhook, and answers the admin API,
+ * the admin app and the payment channels' routes with a problem saying they need the SQLite backend for now.
+ */
+export async function buildHttpApp(target: Engine | ShopBackend, config: HttpConfig): Promise<FastifyInstance> {
+  const engine = target instanceof Engine ? target : null;
+  const shop = target instanceof Engine ? sqliteBackend(target) : target;
   const app = Fastify({
     logger: loggerOption(config.log),
     bodyLimit: BODY_LIMIT,
@@ -118,7 +125,7 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   };
   app.addHook(
     'onRequest',
-    hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [], () => engine.payments.publicHost())),
+    hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [], () => engine?.payments.publicHost() ?? null)),
   );
   // While closing, in-flight requests are answered with `Connection: close`, so an idle keep-alive
   // socket cannot hold the shutdown open until its timeout.
@@ -154,19 +161,23 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   });
 
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
-  await app.register(publicRoutes, { engine, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
-  await app.register(webhookRoutes, { engine, webhookSecret: config.webhookSecret });
-  await app.register(paymentRoutes, { engine, rateLimitPerMinute });
-  await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
-  // Only a digest of the admin token stays in memory here.
-  await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
-  await app.register(adminRpcRoutes, {
-    engine,
-    adminTokenDigest: adminTokenDigest(config.adminToken),
-    sessions: config.browserSessions ?? null,
-    adminUiDir: config.adminUiDir ?? null,
-    port,
-  });
+  await app.register(publicRoutes, { engine: shop, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
+  await app.register(webhookRoutes, { engine: shop, webhookSecret: config.webhookSecret });
+  if (engine) {
+    await app.register(paymentRoutes, { engine, rateLimitPerMinute });
+    await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
+    // Only a digest of the admin token stays in memory here.
+    await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
+    await app.register(adminRpcRoutes, {
+      engine,
+      adminTokenDigest: adminTokenDigest(config.adminToken),
+      sessions: config.browserSessions ?? null,
+      adminUiDir: config.adminUiDir ?? null,
+      port,
+    });
+  } else {
+    sqliteOnlyRoutes(app, shop.backend);
+  }
   openApiRoute(app);
 
   const publicDir = config.publicDir ?? DEFAULT_PUBLIC_DIR;
@@ -176,9 +187,31 @@ export async function buildHttpApp(engine: Engine, config: HttpConfig): Promise<
   return app;
 }
 
+/** The routes that need the SQLite engine, answered on another backend with a problem that says so. */
+function sqliteOnlyRoutes(app: FastifyInstance, backend: string): void {
+  const unavailable = (): never => {
+    throw new HttpProblem(
+      'not_found',
+      `this shop runs on ${backend}: the admin API, the admin app and the payment channels run on the SQLite backend for now`,
+    );
+  };
+  const urls = [
+    '/api/v1/admin/*',
+    '/admin/*',
+    '/api/v1/payments/*',
+    '/api/v1/payment-channels',
+    '/api/v1/orders/:id/checkout',
+    '/api/v1/orders/:id/checkout/*',
+    '/api/v1/orders/:id/refresh',
+  ];
+  for (const url of urls) {
+    app.all(url, { schema: { hide: true } }, unavailable);
+  }
+}
+
 /** Builds the endpoint and listens; `url` carries the real port (useful with port 0). */
-export async function startHttpServer(engine: Engine, config: HttpConfig): Promise<RunningServer> {
-  const app = await buildHttpApp(engine, config);
+export async function startHttpServer(target: Engine | ShopBackend, config: HttpConfig): Promise<RunningServer> {
+  const app = await buildHttpApp(target, config);
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;

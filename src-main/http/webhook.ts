@@ -9,12 +9,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { API_PREFIX, HEADERS, WEBHOOK_TOLERANCE_SECONDS, WebhookAck, WebhookEvent, WebhookHeaders } from '../../shared/api';
-import type { Engine } from '../engine/engine';
+import type { ShopBackend } from '../engine/backend';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
 
 export interface WebhookRouteOptions {
-  readonly engine: Engine;
+  readonly engine: ShopBackend;
   readonly webhookSecret: string;
 }
 

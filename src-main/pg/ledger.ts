@@ -54,74 +54,73 @@ export async function appendLedger(client: Queryable, inputs: readonly LedgerEnt
  * land meanwhile neither show up half nor break the comparison.
  */
 export async function verifyLedgerPg(pool: pg.Pool, pageSize = 5000): Promise<VerifyReport> {
-  return inTransaction(
-    pool,
-    async (client) => {
-      const problems: VerifyProblem[] = [];
-      const note = (seq: number | null, reason: string): void => {
-        if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
-      };
-      const keys = new Map<number, { state: string; seq: number }>();
-      const orders = new Map<string, { state: string; seq: number }>();
-      let expectSeq = 1;
-      let prev: Buffer = Buffer.alloc(32);
-      let entries = 0;
-      for (;;) {
-        const page = await client.query<LedgerRow>('SELECT * FROM ledger WHERE seq >= $1 ORDER BY seq LIMIT $2', [
-          expectSeq,
-          pageSize,
-        ]);
-        for (const row of page.rows) {
-          if (row.seq !== expectSeq) note(expectSeq, `entry ${expectSeq} is missing`);
-          else if (!row.prev_hash.equals(prev)) note(row.seq, 'its link to the previous entry is broken');
-          else if (!entryHash(row).equals(row.hash)) note(row.seq, 'its fields do not match its hash');
-          prev = row.hash;
-          expectSeq = row.seq + 1;
-          entries++;
-          let detail: { keysTo?: string; orderTo?: string };
-          try {
-            detail = JSON.parse(row.detail) as typeof detail;
-          } catch {
-            note(row.seq, 'its detail is not JSON');
-            continue;
-          }
-          if (detail.keysTo !== undefined) {
-            try {
-              for (const id of decodeKeyIds(row.key_ids)) keys.set(id, { state: detail.keysTo, seq: row.seq });
-            } catch {
-              note(row.seq, 'its key ids are damaged');
-            }
-          }
-          if (detail.orderTo !== undefined && row.order_id !== null)
-            orders.set(row.order_id, { state: detail.orderTo, seq: row.seq });
-        }
-        if (page.rows.length < pageSize) break;
+  return inTransaction(pool, (client) => verifyLedgerIn(client, pageSize), 'REPEATABLE READ');
+}
+
+/** `verifyLedgerPg` inside the caller's transaction (a copy checks what it wrote before it commits). */
+export async function verifyLedgerIn(client: Queryable, pageSize = 5000): Promise<VerifyReport> {
+  const problems: VerifyProblem[] = [];
+  const note = (seq: number | null, reason: string): void => {
+    if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
+  };
+  const keys = new Map<number, { state: string; seq: number }>();
+  const orders = new Map<string, { state: string; seq: number }>();
+  let expectSeq = 1;
+  let prev: Buffer = Buffer.alloc(32);
+  let entries = 0;
+  for (;;) {
+    const page = await client.query<LedgerRow>('SELECT * FROM ledger WHERE seq >= $1 ORDER BY seq LIMIT $2', [
+      expectSeq,
+      pageSize,
+    ]);
+    for (const row of page.rows) {
+      if (row.seq !== expectSeq) note(expectSeq, `entry ${expectSeq} is missing`);
+      else if (!row.prev_hash.equals(prev)) note(row.seq, 'its link to the previous entry is broken');
+      else if (!entryHash(row).equals(row.hash)) note(row.seq, 'its fields do not match its hash');
+      prev = row.hash;
+      expectSeq = row.seq + 1;
+      entries++;
+      let detail: { keysTo?: string; orderTo?: string };
+      try {
+        detail = JSON.parse(row.detail) as typeof detail;
+      } catch {
+        note(row.seq, 'its detail is not JSON');
+        continue;
       }
-      const keyRows = await client.query<{ id: number; status: string }>(`SELECT id, status FROM keys WHERE status <> 'staged'`);
-      for (const key of keyRows.rows) {
-        const replayed = keys.get(key.id);
-        if (!replayed) note(null, `key ${key.id} is ${key.status} but no ledger entry moved it`);
-        else if (replayed.state !== key.status)
-          note(replayed.seq, `key ${key.id} is ${key.status}, the ledger says ${replayed.state}`);
-        keys.delete(key.id);
-      }
-      for (const [id, replayed] of keys) note(replayed.seq, `key ${id} is in the ledger but not in the vault`);
-      const orderRows = await client.query<{ id: string; status: string }>('SELECT id, status FROM orders');
-      for (const order of orderRows.rows) {
-        const replayed = orders.get(order.id);
-        if (!replayed) note(null, `order ${order.id} is ${order.status} but no ledger entry moved it`);
-        else if (replayed.state !== order.status) {
-          note(replayed.seq, `order ${order.id} is ${order.status}, the ledger says ${replayed.state}`);
+      if (detail.keysTo !== undefined) {
+        try {
+          for (const id of decodeKeyIds(row.key_ids)) keys.set(id, { state: detail.keysTo, seq: row.seq });
+        } catch {
+          note(row.seq, 'its key ids are damaged');
         }
       }
-      const bad = problems.map((p) => p.seq).filter((seq): seq is number => seq !== null);
-      return {
-        ok: problems.length === 0,
-        entries,
-        ...(bad.length > 0 ? { firstBadEntry: Math.min(...bad) } : {}),
-        problems,
-      };
-    },
-    'REPEATABLE READ',
-  );
+      if (detail.orderTo !== undefined && row.order_id !== null)
+        orders.set(row.order_id, { state: detail.orderTo, seq: row.seq });
+    }
+    if (page.rows.length < pageSize) break;
+  }
+  const keyRows = await client.query<{ id: number; status: string }>(`SELECT id, status FROM keys WHERE status <> 'staged'`);
+  for (const key of keyRows.rows) {
+    const replayed = keys.get(key.id);
+    if (!replayed) note(null, `key ${key.id} is ${key.status} but no ledger entry moved it`);
+    else if (replayed.state !== key.status)
+      note(replayed.seq, `key ${key.id} is ${key.status}, the ledger says ${replayed.state}`);
+    keys.delete(key.id);
+  }
+  for (const [id, replayed] of keys) note(replayed.seq, `key ${id} is in the ledger but not in the vault`);
+  const orderRows = await client.query<{ id: string; status: string }>('SELECT id, status FROM orders');
+  for (const order of orderRows.rows) {
+    const replayed = orders.get(order.id);
+    if (!replayed) note(null, `order ${order.id} is ${order.status} but no ledger entry moved it`);
+    else if (replayed.state !== order.status) {
+      note(replayed.seq, `order ${order.id} is ${order.status}, the ledger says ${replayed.state}`);
+    }
+  }
+  const bad = problems.map((p) => p.seq).filter((seq): seq is number => seq !== null);
+  return {
+    ok: problems.length === 0,
+    entries,
+    ...(bad.length > 0 ? { firstBadEntry: Math.min(...bad) } : {}),
+    problems,
+  };
 }

@@ -9,7 +9,9 @@
  */
 import { resolve } from 'node:path';
 import { ensureBuilt, RENDERER_DIR } from '../../app/build';
-import { startShop, type RunningShop } from '../../app/start-shop';
+import { startPgShop } from '../../app/start-pg-shop';
+import { startShop } from '../../app/start-shop';
+import { databaseUrl, DATABASE_OPTION } from './database-option';
 import { DATA_OPTION, parse, parseInteger, requireString, UsageError, type Io } from '../context';
 
 export const SERVE_OPTIONS = {
@@ -25,6 +27,7 @@ export const SERVE_OPTIONS = {
   'max-orders-per-email': { type: 'string' },
   log: { type: 'boolean', default: false },
   browser: { type: 'boolean', default: false },
+  ...DATABASE_OPTION,
 } as const;
 
 /** `--public-url`: an http(s) address without a path, query or fragment (gateways append their paths). */
@@ -64,26 +67,36 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     process.on('SIGTERM', stop);
   });
 
+  const database = databaseUrl(values.database);
+  if (database !== undefined && values.browser) {
+    throw new UsageError('--browser needs the SQLite backend for now: the admin app does not run on PostgreSQL yet');
+  }
   if (values.browser) await ensureBuilt(io.err);
   if (stopRequested) return 0;
-  let shop: RunningShop | null = null;
+  let shop: { url: string; loginUrl(): string | null; close(): Promise<void> } | null = null;
+  const common = {
+    dataDir,
+    host: values.host,
+    port,
+    adminToken: values['admin-token'] ?? process.env.ONCEKEY_ADMIN_TOKEN,
+    webhookSecret: values['webhook-secret'] ?? process.env.ONCEKEY_WEBHOOK_SECRET,
+    holdSeconds,
+    rateLimitPerMinute: rateLimit,
+    shopHosts: values['shop-host'] ?? [],
+    maxOrdersPerEmail,
+    log: values.log,
+    passphrase: process.env.ONCEKEY_PASSPHRASE,
+    notice: io.err,
+  };
   try {
-    shop = await startShop({
-      dataDir,
-      host: values.host,
-      port,
-      adminToken: values['admin-token'] ?? process.env.ONCEKEY_ADMIN_TOKEN,
-      webhookSecret: values['webhook-secret'] ?? process.env.ONCEKEY_WEBHOOK_SECRET,
-      holdSeconds,
-      rateLimitPerMinute: rateLimit,
-      shopHosts: values['shop-host'] ?? [],
-      publicUrl: publicUrlOption(values['public-url']),
-      maxOrdersPerEmail,
-      log: values.log,
-      passphrase: process.env.ONCEKEY_PASSPHRASE,
-      adminUiDir: values.browser ? RENDERER_DIR : undefined,
-      notice: io.err,
-    });
+    shop =
+      database === undefined
+        ? await startShop({
+            ...common,
+            publicUrl: publicUrlOption(values['public-url']),
+            adminUiDir: values.browser ? RENDERER_DIR : undefined,
+          })
+        : await startPgShop({ ...common, database });
     const login = shop.loginUrl();
     // Browser mode prints one line to open (as Jupyter does); headless mode its address.
     if (login !== null) {

@@ -1,0 +1,80 @@
+/**
+ * Starting a shop whose rows live in PostgreSQL (`oncekey serve --database postgres://...`): the shop
+ * (pg/shop.ts: it migrates the database and opens the vault), the expiry sweeper and the HTTP endpoint
+ * with the public routes and the payment webhook. Several of these, on several hosts, against one
+ * database are one shop. The folder (`--data`) keeps what stays per host: the vault's key file (copy it
+ * from the first host, or use the passphrase), the admin token and the webhook secret.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { KEY_FILE } from '../engine/engine';
+import { startHttpServer, type RunningServer } from '../http/server';
+import { redactUrl } from '../pg/connect';
+import { PgShop } from '../pg/shop';
+import { KeyFileStore } from '../vault/secret-store';
+import { shopSecrets, type StartShopOptions } from './start-shop';
+
+export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir' | 'publicUrl'> {
+  /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
+  readonly database: string;
+}
+
+export interface RunningPgShop {
+  readonly shop: PgShop;
+  readonly server: RunningServer;
+  readonly url: string;
+  /** No admin app on this backend yet. */
+  loginUrl(): null;
+  close(): Promise<void>;
+}
+
+export async function startPgShop(options: StartPgShopOptions): Promise<RunningPgShop> {
+  const notice = options.notice ?? (() => undefined);
+  mkdirSync(options.dataDir, { recursive: true, mode: 0o700 });
+  const secretStore =
+    options.secretStore ?? (options.passphrase === undefined ? new KeyFileStore(join(options.dataDir, KEY_FILE)) : undefined);
+  const shop = await PgShop.open({
+    url: options.database,
+    ...(secretStore ? { secretStore } : {}),
+    ...(options.passphrase ? { passphrase: options.passphrase } : {}),
+    ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),
+  });
+  let server: RunningServer | null = null;
+  try {
+    notice(`database: ${redactUrl(options.database)} (PostgreSQL)`);
+    const { adminToken, webhookSecret } = shopSecrets(options, notice);
+    await shop.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));
+    server = await startHttpServer(shop, {
+      host: options.host,
+      port: options.port,
+      adminToken: adminToken.value,
+      webhookSecret: webhookSecret.value,
+      rateLimitPerMinute: Math.max(0, options.rateLimitPerMinute),
+      shopHosts: options.shopHosts ?? [],
+      maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
+      log: options.log ?? false,
+    });
+    const running = server;
+    let closing: Promise<void> | null = null;
+    return {
+      shop,
+      server: running,
+      url: running.url,
+      loginUrl: () => null,
+      close: () => {
+        closing ??= (async () => {
+          try {
+            await running.close();
+          } finally {
+            await shop.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await server?.close();
+    await shop.close();
+    throw error;
+  }
+}
