@@ -2,24 +2,42 @@
  * `oncekey simulate`: replay the "100 buyers, one key" incident on a scratch database.
  *
  *   oncekey simulate --preset incident --strategy naive [--buyers N --keys K --seed S --mode live|deterministic] [--json]
- *   oncekey simulate --preset incident --compare [--json]          every strategy, the before/after table
- *   oncekey simulate --enumerate --buyers 2 [--strategy naive]     every interleaving, how many break
+ *   oncekey simulate --postgres URL --strategy for-update [--json]  on a real PostgreSQL (a scratch schema, dropped after)
+ *   oncekey simulate --postgres URL --redis URL --strategy counter-gate   Redis beside PostgreSQL
+ *   oncekey simulate --preset incident --compare [--json]          every strategy of every engine configured
+ *   oncekey simulate --enumerate --buyers 2 [--strategy naive]     every interleaving, how many break (SQLite)
  *   oncekey simulate --scenario saved.json [--history out.json]    load a saved scenario / save the history
+ *
+ * The URLs default to ONCEKEY_SIM_POSTGRES_URL and ONCEKEY_SIM_REDIS_URL. Without --engine, a URL given on
+ * the command line picks its engine when the strategy runs there (PostgreSQL first), else the scenario's.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
+  ALL_STRATEGIES,
   comparisonRow,
+  deterministicOn,
+  ENGINES,
   PRESET_IDS,
   PresetId,
   preset,
+  runsOn,
   Scenario,
   SimMode,
   STRATEGIES,
-  StrategyName,
   type RunResult,
-  type StrategyName as StrategyNameT,
+  type SimEngine,
+  type StrategyName,
 } from '../../../shared/sim';
-import { compareStrategies, enumerateInterleavings, historyJson, runScenario } from '../../sim';
+import {
+  availableEngines,
+  compareStrategies,
+  enumerateInterleavings,
+  historyJson,
+  runScenario,
+  SimConfigError,
+  urlsFromEnv,
+  type ServerUrls,
+} from '../../sim';
 import { JSON_OPTION, parse, parseInteger, printJson, table, UsageError, type Io } from '../context';
 
 const OPTIONS = {
@@ -35,7 +53,34 @@ const OPTIONS = {
   history: { type: 'string' },
   compare: { type: 'boolean', default: false },
   enumerate: { type: 'boolean', default: false },
+  engine: { type: 'string' },
+  postgres: { type: 'string' },
+  redis: { type: 'string' },
 } as const;
+
+/** --engine, else the engine of a URL given here that the strategy runs on (PostgreSQL first), else the scenario's. */
+function pickEngine(
+  explicit: SimEngine | undefined,
+  strategy: StrategyName,
+  flags: { postgres: boolean; redis: boolean },
+  base: SimEngine,
+): SimEngine {
+  if (explicit) return explicit;
+  if (flags.postgres && runsOn(strategy, 'postgres')) return 'postgres';
+  if (flags.redis && runsOn(strategy, 'redis')) return 'redis';
+  if (runsOn(strategy, base)) return base;
+  return ENGINES.find((engine) => runsOn(strategy, engine)) ?? base;
+}
+
+/** A scenario the servers cannot run as asked is a usage error (exit 2), said in one line. */
+async function usage<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof SimConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
 
 function loadScenario(file: string): Scenario {
   let raw: unknown;
@@ -63,7 +108,7 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 function readable(result: RunResult): string[] {
   const s = result.summary;
   const lines = [
-    `${s.scenario}: ${s.buyers} buyers, ${s.keys} keys, strategy ${s.strategy}, ${s.mode} mode, seed ${s.seed}`,
+    `${s.scenario}: ${s.buyers} buyers, ${s.keys} keys, strategy ${s.strategy} on ${s.engine}, ${s.mode} mode, seed ${s.seed}`,
     `  sold ${s.successes}  oversold ${s.oversold}  declined ${s.declined}  errors ${s.errors}  unknown ${s.unknown}`,
     s.mode === 'live'
       ? `  latency p50 ${s.latencyMs.p50.toFixed(1)} ms  p99 ${s.latencyMs.p99.toFixed(1)} ms  throughput ${s.throughputPerS.toFixed(0)}/s  (${s.durationMs.toFixed(0)} ms)`
@@ -80,10 +125,20 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
   const presetId = oneOf(values.preset, PRESET_IDS, '--preset');
   if (presetId !== undefined && values.scenario !== undefined) throw new UsageError('give --preset or --scenario, not both');
   const base = values.scenario !== undefined ? loadScenario(values.scenario) : preset(presetId ?? PresetId.enum.incident);
-  const strategy = oneOf(values.strategy, STRATEGIES, '--strategy');
+  const strategy = oneOf(values.strategy, ALL_STRATEGIES, '--strategy');
   const mode = oneOf(values.mode, SimMode.options, '--mode') ?? 'live';
+  const env = urlsFromEnv();
+  const servers: ServerUrls = { postgres: values.postgres ?? env.postgres, redis: values.redis ?? env.redis };
+  const explicitEngine = oneOf(values.engine, ENGINES, '--engine');
+  const engine = pickEngine(
+    explicitEngine,
+    strategy ?? base.strategy,
+    { postgres: values.postgres !== undefined, redis: values.redis !== undefined },
+    base.engine,
+  );
   const overrides: Partial<Scenario> = {
     ...(strategy ? { strategy } : {}),
+    engine,
     ...(values.buyers !== undefined ? { buyers: parseInteger(values.buyers, '--buyers', base.buyers, 1) } : {}),
     ...(values.keys !== undefined ? { keys: parseInteger(values.keys, '--keys', base.keys, 0) } : {}),
     ...(values.seed !== undefined ? { seed: parseInteger(values.seed, '--seed', base.seed, 0) } : {}),
@@ -98,7 +153,8 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
 
   if (values.enumerate) {
     if (scenario.buyers < 2 || scenario.buyers > 4) throw new UsageError('--enumerate takes --buyers 2, 3 or 4');
-    const strategies: StrategyNameT[] = strategy ? [StrategyName.parse(strategy)] : [...STRATEGIES];
+    if (strategy && !runsOn(strategy, 'sqlite')) throw new UsageError(`--enumerate steps SQLite; ${strategy} does not run there`);
+    const strategies: StrategyName[] = strategy && runsOn(strategy, 'sqlite') ? [strategy] : [...STRATEGIES];
     const rows = strategies.map((name) =>
       enumerateInterleavings({
         strategy: name,
@@ -119,15 +175,21 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
   }
 
   if (values.compare) {
-    const results = await compareStrategies(scenario, mode);
+    // Every engine configured (live), or the one asked for; deterministic runs step SQLite alone.
+    const engines = explicitEngine
+      ? [explicitEngine]
+      : availableEngines(servers).filter((e) => mode === 'live' || deterministicOn(e));
+    const results = await usage(() => compareStrategies(scenario, mode, { servers, engines }));
     const rows = results.map((r) => comparisonRow(r.summary));
-    if (values.json) printJson(io, { scenario: scenario.name, mode, buyers: scenario.buyers, keys: scenario.keys, rows });
+    if (values.json)
+      printJson(io, { scenario: scenario.name, mode, buyers: scenario.buyers, keys: scenario.keys, engines, rows });
     else {
       io.out(`${scenario.name}: ${scenario.buyers} buyers, ${scenario.keys} keys, ${mode} mode`);
       io.out(
         table(
-          ['strategy', 'sold', 'oversold', 'oversell rate', 'declined', 'errors', 'p50 ms', 'p99 ms', 'throughput/s'],
+          ['engine', 'strategy', 'sold', 'oversold', 'oversell rate', 'declined', 'errors', 'p50 ms', 'p99 ms', 'throughput/s'],
           rows.map((r) => [
+            r.engine,
             r.strategy,
             r.successes,
             r.oversold,
@@ -144,7 +206,7 @@ export async function simulateCommand(argv: readonly string[], io: Io): Promise<
     return 0;
   }
 
-  const result = await runScenario(scenario, mode);
+  const result = await usage(() => runScenario(scenario, mode, { servers }));
   if (values.history !== undefined) writeFileSync(values.history, historyJson(result.history));
   if (values.json) printJson(io, { ...result.summary, anomalyDetails: result.anomalies });
   else for (const line of readable(result)) io.out(line);

@@ -1,7 +1,20 @@
-/** Handlers for shared/rpc/sim.ts: live and deterministic runs, comparison, enumeration, sessions. */
+/**
+ * Handlers for shared/rpc/sim.ts: live and deterministic runs, comparison, enumeration, sessions. The
+ * PostgreSQL and Redis engines run on the servers named by ONCEKEY_SIM_POSTGRES_URL and
+ * ONCEKEY_SIM_REDIS_URL (read at each call); without them the page offers SQLite alone.
+ */
 import type { simMethods } from '../../../shared/rpc/sim';
 import { preset, STRATEGIES } from '../../../shared/sim';
-import { compareStrategies, enumerateInterleavings, resultOf, runScenario } from '../../sim';
+import {
+  availableEngines,
+  compareStrategies,
+  enumerateInterleavings,
+  resultOf,
+  runScenario,
+  SimConfigError,
+  SimServerError,
+  urlsFromEnv,
+} from '../../sim';
 import type { Session, SessionView } from '../../sim/deterministic';
 import { SessionRegistry } from '../../sim/sessions';
 import { type Handlers, RpcError } from '../dispatcher';
@@ -28,9 +41,25 @@ function attempt<T>(fn: () => T): T {
   }
 }
 
+/** An engine not configured is the caller's to fix; a server that cannot be reached is `busy`, said in one line. */
+async function onServers<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof SimConfigError) throw new RpcError('validation_failed', error.message);
+    if (error instanceof SimServerError) throw new RpcError('busy', error.message);
+    throw error;
+  }
+}
+
 export const simHandlers: Handlers<keyof typeof simMethods> = {
-  'sim.run': (input) => runScenario(input.scenario, input.mode),
-  'sim.compare': async (input) => ({ results: (await compareStrategies(input.scenario, input.mode)).map((r) => r.summary) }),
+  'sim.engines': () => ({ engines: availableEngines(urlsFromEnv()) }),
+  'sim.run': (input) => onServers(() => runScenario(input.scenario, input.mode, { servers: urlsFromEnv() })),
+  'sim.compare': (input) =>
+    onServers(async () => {
+      const options = { servers: urlsFromEnv(), ...(input.engines ? { engines: input.engines } : {}) };
+      return { results: (await compareStrategies(input.scenario, input.mode, options)).map((r) => r.summary) };
+    }),
   'sim.enumerate': (input) => ({
     results: (input.strategy ? [input.strategy] : [...STRATEGIES]).map((strategy) =>
       enumerateInterleavings({ strategy, buyers: input.buyers, base: preset('incident') }),
