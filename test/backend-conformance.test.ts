@@ -238,6 +238,27 @@ describe.each(BACKENDS)('%s backend', (_name, make) => {
     await expectVerified(shop);
   });
 
+  it('lets refused requests fail alone among neighbours that arrive with them', { timeout: 60_000 }, async () => {
+    const { shop, product } = await stocked(make, 3);
+    await shop.reserve({ productId: product.id, ...buyer, idempotencyKey: 'taken' });
+    // Arriving together, these share one transaction (SQLite's writer, PostgreSQL's batcher).
+    const settled = await Promise.allSettled([
+      shop.reserve({ productId: product.id, ...buyer, idempotencyKey: 'n-1' }),
+      shop.reserve({ productId: product.id, ...buyer, quantity: 2, idempotencyKey: 'taken' }),
+      shop.reserve({ productId: 'prd_gone', ...buyer, idempotencyKey: 'n-2' }),
+      shop.reserve({ productId: product.id, ...buyer, idempotencyKey: 'n-3' }),
+      shop.reserve({ productId: product.id, ...buyer, idempotencyKey: 'n-1' }).catch((error: unknown) => error),
+    ]);
+    expect(settled[0]).toMatchObject({ status: 'fulfilled', value: { replayed: false, result: { ok: true } } });
+    expect(settled[1]).toMatchObject({ status: 'rejected', reason: { code: 'idempotency_key_reused' } });
+    expect(settled[2]).toMatchObject({ status: 'rejected', reason: { code: 'product_not_found' } });
+    expect(settled[3]).toMatchObject({ status: 'fulfilled', value: { result: { ok: true } } });
+    // The same key again while its first request is still in flight.
+    expect(settled[4]).toMatchObject({ status: 'fulfilled', value: { code: 'idempotency_key_in_flight' } });
+    expect((await shop.getProduct(product.id))?.stock).toEqual({ available: 0, reserved: 3, sold: 0 });
+    await expectVerified(shop);
+  });
+
   it('counts codes it already holds as duplicates and refuses an import with nothing new', { timeout: 60_000 }, async () => {
     const { shop, product } = await stocked(make, 2);
     expect(await shop.addCodes(product.id, ['CODE-00001', 'NEW-1'])).toEqual({ added: 1, duplicates: 1 });

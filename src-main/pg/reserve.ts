@@ -1,159 +1,265 @@
 /**
- * Reserving keys on PostgreSQL: one transaction per order, holding the same rows and telling the same
- * outcomes as SQLite's reserveMany (engine/order-reserve.ts): the idempotency record written with the
- * order, a product not on sale refused with nothing stored, sold out stored as an outcome.
+ * Reserving keys on PostgreSQL: the reservations waiting together on one server run in one transaction
+ * (pg/reserve-batch.ts), with the same rows and outcomes as SQLite's reserveMany (engine/order-reserve.ts):
+ * each order with its idempotency record, a request refused before it writes (not on sale, the purchase
+ * limit, a reused key) failing alone and storing nothing, sold out stored as an outcome.
  *
- * The claim is `SELECT ... FOR UPDATE SKIP LOCKED` on the product's available keys: concurrent buyers on
- * any server lock different keys without waiting for each other, and a key locked by one transaction is
- * never seen by another until that one ends. What every purchase of a product shares (its stock counters,
- * then the ledger's chain) is written last, so the time a purchase holds them is its final statements and
- * the COMMIT. The purchase limit is counted under an advisory lock per buyer and product, so two servers
+ * The claim is `SELECT ... FOR UPDATE SKIP LOCKED` on each product's available keys: transactions on any
+ * server lock different keys without waiting for each other, and a key one of them locked is seen by no
+ * other until it ends. What every purchase shares (a product's stock counters, then the ledger's chain)
+ * is written last, once per batch, so a batch holds those locks only for its final statements and the
+ * COMMIT. The purchase limit is counted under an advisory lock per buyer and product, so two servers
  * cannot both let a buyer slip under it.
  *
- * A second request with the same idempotency key racing on another server fails on the unique index
- * (23505) when it commits second; the caller retries and then replays the first one's record.
+ * A request with the same idempotency key racing on another server fails on the unique index (23505)
+ * when it commits second; the caller runs the batch again, and then replays the first one's record.
  */
 import type { Result } from '../../shared/errors';
+import type { LedgerEntryInput } from '../engine/ledger';
 import { createdResponse, CREATED_ORDER, IDEMPOTENCY_SCOPE, NOTHING_SEALED, type OutcomeRow } from '../engine/order-idempotency';
-import type { ReserveArgs, ReserveWrite, ReserveWriteTicket } from '../engine/order-reserve';
-import { toView, type OrderRow, type OrderView } from '../engine/order-rows';
+import type { ReserveOutcome, ReserveRequest } from '../engine/order-reserve';
+import { rememberingIso, toView, type OrderRow, type OrderView } from '../engine/order-rows';
 import { EngineError } from '../lib/errors';
 import type { Queryable } from './connect';
 import { appendLedger } from './ledger';
 
 interface ProductRow {
+  readonly id: string;
   readonly no: number;
   readonly price_amount: number;
   readonly currency: string;
   readonly on_sale: number;
 }
 
-async function storedOutcome(client: Queryable, key: string): Promise<OutcomeRow | undefined> {
-  const found = await client.query<OutcomeRow>(
-    `SELECT key, fingerprint, sealed_response, response, order_id FROM idempotency WHERE scope = $1 AND key = $2`,
-    [IDEMPOTENCY_SCOPE, key],
-  );
-  return found.rows[0];
-}
-
-/** The replay of an earlier request with this key, or null when there was none. */
-async function replay(client: Queryable, key: string, fingerprint: Buffer): Promise<ReserveWrite | null> {
-  const row = await storedOutcome(client, key);
-  if (!row) return null;
-  if (!row.fingerprint.equals(fingerprint)) {
-    throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
-  }
-  let response = row.response;
-  if (response === CREATED_ORDER) {
-    const order = await client.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [row.order_id]);
-    if (!order.rows[0]) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
-    response = createdResponse(order.rows[0]);
-  }
-  return { replayed: true, stored: { response, sealed: row.sealed_response } };
-}
-
-/** The write of one reservation, inside the caller's transaction (see the module comment). */
-export async function reservePg(
+/** Many reservations in the caller's transaction, in order; a repeated idempotency key starts a new run. */
+export async function reservePgMany(
   client: Queryable,
   now: number,
-  args: ReserveArgs,
-  ticket: ReserveWriteTicket,
-): Promise<ReserveWrite> {
-  const key = args.idempotencyKey;
-  if (key !== undefined) {
-    if (!ticket.requestFingerprint) throw new Error('reserve: an idempotent request needs its fingerprint');
-    const earlier = await replay(client, key, ticket.requestFingerprint);
-    if (earlier) return earlier;
+  requests: readonly ReserveRequest[],
+): Promise<ReserveOutcome[]> {
+  const outcomes: ReserveOutcome[] = [];
+  let from = 0;
+  while (from < requests.length) {
+    // A run holds each idempotency key once: a repeat must see the record its first use writes.
+    const seen = new Set<string>();
+    let to = from;
+    for (; to < requests.length; to++) {
+      const key = requests[to]!.args.idempotencyKey;
+      if (key === undefined) continue;
+      if (seen.has(key)) break;
+      seen.add(key);
+    }
+    outcomes.push(...(await reserveRun(client, now, requests.slice(from, to))));
+    from = to;
   }
-  const product = (
-    await client.query<ProductRow>('SELECT no, price_amount, currency, on_sale FROM products WHERE id = $1', [args.productId])
-  ).rows[0];
-  if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
-  const limit = args.purchaseLimit;
-  if (limit?.maxOrders) {
-    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`${args.email}\n${args.productId}`]);
-    const live = await client.query<{ n: number }>(
-      `SELECT count(*) AS n FROM orders WHERE email = $1 AND product_id = $2
-         AND status IN ('reserved', 'paid', 'delivered') AND created_at >= $3`,
-      [args.email, args.productId, now - limit.windowMs],
-    );
-    const count = live.rows[0]?.n ?? 0;
-    if (count >= limit.maxOrders) {
-      throw new EngineError('purchase_limit', `this e-mail already holds ${count} live order(s) for this product`, {
-        limit: limit.maxOrders,
-      });
+  return outcomes;
+}
+
+/** The stored answers of earlier requests with these keys, each with its created order's answer rebuilt. */
+async function storedOutcomes(client: Queryable, keys: readonly string[]): Promise<Map<string, OutcomeRow>> {
+  if (keys.length === 0) return new Map();
+  const rows = (
+    await client.query<OutcomeRow>(
+      `SELECT key, fingerprint, sealed_response, response, order_id FROM idempotency WHERE scope = $1 AND key = ANY($2::text[])`,
+      [IDEMPOTENCY_SCOPE, keys],
+    )
+  ).rows;
+  const created = rows.filter((row) => row.response === CREATED_ORDER).map((row) => row.order_id);
+  if (created.length > 0) {
+    const orders = await client.query<OrderRow>('SELECT * FROM orders WHERE id = ANY($1::text[])', [created]);
+    const byId = new Map(orders.rows.map((order) => [order.id, order]));
+    for (const row of rows) {
+      if (row.response !== CREATED_ORDER) continue;
+      const order = row.order_id === null ? undefined : byId.get(row.order_id);
+      if (!order) throw new Error(`the idempotency record of a created order names no order (${row.order_id})`);
+      (row as { response: string | null }).response = createdResponse(order);
     }
   }
-  const picked = await client.query<{ id: number }>(
-    `SELECT id FROM keys WHERE product_no = $1 AND status = 'available' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-    [product.no, args.quantity],
+  return new Map(rows.map((row) => [row.key, row]));
+}
+
+/** `reservePgMany` for requests whose idempotency keys are all different. */
+async function reserveRun(client: Queryable, now: number, requests: readonly ReserveRequest[]): Promise<ReserveOutcome[]> {
+  const stored = await storedOutcomes(
+    client,
+    requests.flatMap((r) => (r.args.idempotencyKey === undefined ? [] : [r.args.idempotencyKey])),
   );
-  const keyIds = picked.rows.map((r) => r.id);
-  let result: Result<OrderView>;
-  if (keyIds.length < args.quantity) {
-    result = { ok: false, error: { code: 'sold_out', message: `only ${keyIds.length} available, ${args.quantity} requested` } };
-  } else {
-    const row: OrderRow = {
-      id: ticket.orderId,
-      product_id: args.productId,
-      quantity: args.quantity,
-      amount: product.price_amount * args.quantity,
-      currency: product.currency,
-      email: args.email,
-      status: 'reserved',
-      review_reason: null,
-      access_token_hash: ticket.tokenHash,
-      created_at: now,
-      expires_at: now + args.holdSeconds * 1000,
-      paid_at: null,
-      delivered_at: null,
-    };
+  const productIds = [...new Set(requests.map((r) => r.args.productId))];
+  const products = new Map(
+    (
+      await client.query<ProductRow>('SELECT id, no, price_amount, currency, on_sale FROM products WHERE id = ANY($1::text[])', [
+        productIds,
+      ])
+    ).rows.map((row) => [row.id, row]),
+  );
+  // Every key this run could take, per product: an upper bound, claimed before any write.
+  const wanted = new Map<string, number>();
+  for (const { args } of requests) {
+    if (products.get(args.productId)?.on_sale === 1)
+      wanted.set(args.productId, (wanted.get(args.productId) ?? 0) + args.quantity);
+  }
+  const pools = new Map<string, { ids: number[]; next: number }>();
+  for (const [productId, count] of wanted) {
+    const claimed = await client.query<{ id: number }>(
+      `SELECT id FROM keys WHERE product_no = $1 AND status = 'available' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+      [products.get(productId)!.no, count],
+    );
+    pools.set(productId, { ids: claimed.rows.map((r) => r.id), next: 0 });
+  }
+
+  const outcomes: ReserveOutcome[] = [];
+  const orders: OrderRow[] = [];
+  const holds: { keyIds: number[]; orderId: string }[] = [];
+  const entries: LedgerEntryInput[] = [];
+  const records: unknown[][] = [[], [], [], [], [], []];
+  const moved = new Map<string, number>();
+  const newOrders = new Map<string, number>();
+  const isoAt = rememberingIso();
+  for (const { args, ticket } of requests) {
+    const key = args.idempotencyKey;
+    try {
+      if (key !== undefined) {
+        if (!ticket.requestFingerprint) throw new Error('reserve: an idempotent request needs its fingerprint');
+        const row = stored.get(key);
+        if (row) {
+          if (!row.fingerprint.equals(ticket.requestFingerprint)) {
+            throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+          }
+          outcomes.push({ ok: true, value: { replayed: true, stored: { response: row.response, sealed: row.sealed_response } } });
+          continue;
+        }
+      }
+      const product = products.get(args.productId);
+      if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
+      const limit = args.purchaseLimit;
+      const buyer = `${args.email}\n${args.productId}`;
+      if (limit?.maxOrders) {
+        await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [buyer]);
+        const live = await client.query<{ n: number }>(
+          `SELECT count(*) AS n FROM orders WHERE email = $1 AND product_id = $2
+             AND status IN ('reserved', 'paid', 'delivered') AND created_at >= $3`,
+          [args.email, args.productId, now - limit.windowMs],
+        );
+        const count = (live.rows[0]?.n ?? 0) + (newOrders.get(buyer) ?? 0);
+        if (count >= limit.maxOrders) {
+          throw new EngineError('purchase_limit', `this e-mail already holds ${count} live order(s) for this product`, {
+            limit: limit.maxOrders,
+          });
+        }
+      }
+      const pool = pools.get(args.productId)!;
+      const free = pool.ids.length - pool.next;
+      let result: Result<OrderView>;
+      if (free < args.quantity) {
+        result = { ok: false, error: { code: 'sold_out', message: `only ${free} available, ${args.quantity} requested` } };
+      } else {
+        const keyIds = pool.ids.slice(pool.next, pool.next + args.quantity);
+        pool.next += args.quantity;
+        const row: OrderRow = {
+          id: ticket.orderId,
+          product_id: args.productId,
+          quantity: args.quantity,
+          amount: product.price_amount * args.quantity,
+          currency: product.currency,
+          email: args.email,
+          status: 'reserved',
+          review_reason: null,
+          access_token_hash: ticket.tokenHash,
+          created_at: now,
+          expires_at: now + args.holdSeconds * 1000,
+          paid_at: null,
+          delivered_at: null,
+        };
+        orders.push(row);
+        holds.push({ keyIds, orderId: row.id });
+        moved.set(args.productId, (moved.get(args.productId) ?? 0) + args.quantity);
+        newOrders.set(buyer, (newOrders.get(buyer) ?? 0) + 1);
+        entries.push({
+          kind: 'reserve',
+          at: now,
+          productId: args.productId,
+          orderId: row.id,
+          keyIds,
+          keysTo: 'reserved',
+          orderTo: 'reserved',
+          detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
+        });
+        result = { ok: true, value: toView(row, isoAt) };
+      }
+      if (key !== undefined) {
+        const values = [
+          key,
+          ticket.requestFingerprint,
+          result.ok ? 201 : 409,
+          result.ok ? result.value.id : null,
+          result.ok ? ticket.sealedToken : NOTHING_SEALED,
+          result.ok ? CREATED_ORDER : JSON.stringify(result),
+        ];
+        values.forEach((value, i) => records[i]!.push(value));
+      }
+      outcomes.push({ ok: true, value: { replayed: false, result } });
+    } catch (error) {
+      // Refused before writing anything: this request alone fails, and stores nothing.
+      outcomes.push({ ok: false, error });
+    }
+  }
+  await writeRun(client, now, orders, holds, records, moved, entries);
+  return outcomes;
+}
+
+/** The run's rows: a few statements per table for all of its orders, the shared ones last. */
+async function writeRun(
+  client: Queryable,
+  now: number,
+  orders: readonly OrderRow[],
+  holds: readonly { keyIds: number[]; orderId: string }[],
+  records: readonly unknown[][],
+  moved: ReadonlyMap<string, number>,
+  entries: readonly LedgerEntryInput[],
+): Promise<void> {
+  if (orders.length > 0) {
+    const column = <K extends keyof OrderRow>(name: K) => orders.map((o) => o[name]);
     await client.query(
       `INSERT INTO orders (id, product_id, quantity, amount, currency, email, status, access_token_hash, created_at, expires_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, 'reserved', $7, $8, $9, $8)`,
-      [row.id, row.product_id, row.quantity, row.amount, row.currency, row.email, row.access_token_hash, now, row.expires_at],
-    );
-    const held = await client.query(
-      `UPDATE keys SET status = 'reserved', order_id = $1, updated_at = $2 WHERE id = ANY($3::bigint[]) AND status = 'available'`,
-      [row.id, now, keyIds],
-    );
-    if (held.rowCount !== keyIds.length) throw new Error('a key changed under its row lock');
-    result = { ok: true, value: toView(row) };
-  }
-  if (key !== undefined) {
-    await client.query(
-      `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, response, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+       SELECT id, product_id, quantity, amount, currency, email, 'reserved', token_hash, $9, expires_at, $9
+       FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::text[], $7::bytea[], $8::bigint[])
+         AS t(id, product_id, quantity, amount, currency, email, token_hash, expires_at)`,
       [
-        IDEMPOTENCY_SCOPE,
-        key,
-        ticket.requestFingerprint,
-        result.ok ? 201 : 409,
-        result.ok ? result.value.id : null,
-        result.ok ? ticket.sealedToken : NOTHING_SEALED,
-        result.ok ? CREATED_ORDER : JSON.stringify(result),
+        column('id'),
+        column('product_id'),
+        column('quantity'),
+        column('amount'),
+        column('currency'),
+        column('email'),
+        column('access_token_hash'),
+        column('expires_at'),
         now,
       ],
     );
+    const keyIds = holds.flatMap((h) => h.keyIds);
+    const orderIds = holds.flatMap((h) => h.keyIds.map(() => h.orderId));
+    const held = await client.query(
+      `UPDATE keys SET status = 'reserved', order_id = h.order_id, updated_at = $3
+       FROM unnest($1::bigint[], $2::text[]) AS h(id, order_id) WHERE keys.id = h.id AND keys.status = 'available'`,
+      [keyIds, orderIds, now],
+    );
+    if (held.rowCount !== keyIds.length) throw new Error('a key changed under its row lock');
   }
-  if (result.ok) {
-    // Shared by every purchase of the product, then by every write of the shop: last.
+  if (records[0]!.length > 0) {
+    await client.query(
+      `INSERT INTO idempotency (scope, key, fingerprint, status, order_id, sealed_response, response, created_at)
+       SELECT $7, key, fingerprint, status, order_id, sealed, response, $8
+       FROM unnest($1::text[], $2::bytea[], $3::int[], $4::text[], $5::bytea[], $6::text[])
+         AS t(key, fingerprint, status, order_id, sealed, response)`,
+      [...records, IDEMPOTENCY_SCOPE, now],
+    );
+  }
+  // Shared by every purchase of a product, then by every write of the shop: last.
+  for (const [productId, count] of [...moved].sort(([a], [b]) => (a < b ? -1 : 1))) {
     await client.query('UPDATE products SET available = available - $2, reserved = reserved + $2 WHERE id = $1', [
-      args.productId,
-      args.quantity,
-    ]);
-    await appendLedger(client, [
-      {
-        kind: 'reserve',
-        at: now,
-        productId: args.productId,
-        orderId: result.value.id,
-        keyIds,
-        keysTo: 'reserved',
-        orderTo: 'reserved',
-        detail: { quantity: args.quantity, amount: result.value.amount, currency: result.value.currency },
-      },
+      productId,
+      count,
     ]);
   }
-  return { replayed: false, result };
+  if (entries.length > 0) await appendLedger(client, entries);
 }

@@ -29,7 +29,8 @@ import { inTransaction, isConnectionError, openPool, sqlState } from './connect'
 import { appendLedger, verifyLedgerPg } from './ledger';
 import { migratePostgres } from './migrate';
 import { payPg, refundPg, releaseOrderPg, sweepExpiredPg } from './order-writes';
-import { reservePg } from './reserve';
+import { reservePgMany } from './reserve';
+import { ReserveBatcher } from './reserve-batch';
 
 export interface PgShopOptions extends UnlockOptions {
   readonly url: string;
@@ -53,6 +54,8 @@ export class PgShop {
   readonly events = new EngineEvents();
   private readonly inFlight = new Set<string>();
   private readonly tickets: TicketPool;
+  /** Reservations waiting together run in one transaction. */
+  readonly reservations: ReserveBatcher;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -64,6 +67,13 @@ export class PgShop {
     tickets: TicketPoolOptions,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
+    this.reservations = new ReserveBatcher((requests) =>
+      // Run again after a lost connection only if every request can be recognised on retry by its key.
+      this.write(
+        (client, now) => reservePgMany(client, now, requests),
+        requests.every((r) => r.args.idempotencyKey !== undefined),
+      ),
+    );
   }
 
   /** Connects, migrates the database (once, whoever is first), opens the vault (creating it on first use). */
@@ -132,7 +142,7 @@ export class PgShop {
     }
     try {
       const ticket = prepareReserve(this.vault, full, this.tickets.take());
-      const write = await this.write((client, now) => reservePg(client, now, full, ticket), key !== undefined);
+      const write = await this.reservations.submit({ args: full, ticket });
       const result = finishReserve(this.vault, full, ticket, write);
       if (result.result.ok && !result.replayed) this.orderChanged(result.result.value);
       return result;
