@@ -160,12 +160,6 @@ const HOLD_KEYS: RowsStatement = {
   width: 3,
 };
 
-interface ProductRow {
-  readonly price_amount: number;
-  readonly currency: string;
-  readonly on_sale: number;
-}
-
 /** A product's first free keys, fetched once for a run of reservations and handed out in order. */
 interface KeyPool {
   readonly ids: number[];
@@ -175,6 +169,96 @@ interface KeyPool {
 /** The smallest power of two >= n: a few cached key lookups serve every batch size. */
 const roundUp = (n: number): number => 2 ** Math.ceil(Math.log2(n));
 
+/**
+ * The idempotency check of a reservation, the same on every backend: null when `key` has no earlier
+ * record (go ahead), the earlier answer's replay when the same request made it, `idempotency_key_reused`
+ * when another request did. `response` rebuilds the record's answer (see storedResponse).
+ */
+export function earlierOutcome(
+  ticket: ReserveWriteTicket,
+  row: OutcomeRow | undefined,
+  response: (row: OutcomeRow) => string | null,
+): ReserveWrite | null {
+  const fp = ticket.requestFingerprint;
+  if (!fp) throw new Error('reserve: an idempotent request needs its fingerprint');
+  if (!row) return null;
+  if (!row.fingerprint.equals(fp)) {
+    throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
+  }
+  return { replayed: true, stored: { response: response(row), sealed: row.sealed_response } };
+}
+
+/** A product as a reservation reads it. */
+export interface SaleProduct {
+  readonly price_amount: number;
+  readonly currency: string;
+  readonly on_sale: number;
+}
+
+/** Refuses a product that does not exist or is not on sale (nothing is stored for it). */
+export function checkOnSale(product: SaleProduct | undefined, productId: string): asserts product is SaleProduct {
+  if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${productId} on sale`);
+}
+
+export function purchaseLimitError(live: number, maxOrders: number): EngineError {
+  return new EngineError('purchase_limit', `this e-mail already holds ${live} live order(s) for this product`, {
+    limit: maxOrders,
+  });
+}
+
+export const soldOut = (free: number, quantity: number): Result<OrderView> => ({
+  ok: false,
+  error: { code: 'sold_out', message: `only ${free} available, ${quantity} requested` },
+});
+
+/** A new reservation holding `keyIds`: its order row, its ledger entry and the buyer's view of it. */
+export function newReservation(
+  args: ReserveArgs,
+  ticket: ReserveWriteTicket,
+  product: SaleProduct,
+  keyIds: number[],
+  now: number,
+  isoAt: (ms: number) => string,
+): { row: OrderRow; entry: LedgerEntryInput; view: OrderView } {
+  const row: OrderRow = {
+    id: ticket.orderId,
+    product_id: args.productId,
+    quantity: args.quantity,
+    amount: product.price_amount * args.quantity,
+    currency: product.currency,
+    email: args.email,
+    status: 'reserved',
+    review_reason: null,
+    access_token_hash: ticket.tokenHash,
+    created_at: now,
+    expires_at: now + args.holdSeconds * 1000,
+    paid_at: null,
+    delivered_at: null,
+  };
+  const entry: LedgerEntryInput = {
+    kind: 'reserve',
+    at: now,
+    productId: args.productId,
+    orderId: row.id,
+    keyIds,
+    keysTo: 'reserved',
+    orderTo: 'reserved',
+    detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
+  };
+  return { row, entry, view: toView(row, isoAt) };
+}
+
+/** An idempotency record's values for `result`: key, fingerprint, status, order id, sealed token, response. */
+export function outcomeRecord(
+  key: string,
+  ticket: ReserveWriteTicket,
+  result: Result<OrderView>,
+): [string, Buffer | null, number, string | null, Buffer, string] {
+  return result.ok
+    ? [key, ticket.requestFingerprint, 201, result.value.id, ticket.sealedToken, CREATED_ORDER]
+    : [key, ticket.requestFingerprint, 409, null, NOTHING_SEALED, JSON.stringify(result)];
+}
+
 /** `reserveMany` for requests whose idempotency keys are all different. */
 function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[]): ReserveOutcome[] {
   const keys = requests.flatMap((r) => (r.args.idempotencyKey === undefined ? [] : [r.args.idempotencyKey]));
@@ -182,7 +266,7 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
   // Every key this run could take, per product: an upper bound of what it takes, read before any write.
   const wanted = new Map<string, number>();
   for (const { args } of requests) wanted.set(args.productId, (wanted.get(args.productId) ?? 0) + args.quantity);
-  const products = new Map<string, ProductRow | undefined>();
+  const products = new Map<string, SaleProduct | undefined>();
   const pools = new Map<string, KeyPool>();
   const newOrders = new Map<string, number>();
 
@@ -193,21 +277,14 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
   const records: unknown[] = [];
   const moved = new Map<string, number>();
   const isoAt = rememberingIso();
+  const responseOf = (row: OutcomeRow) => storedResponse(db, row);
   for (const { args, ticket } of requests) {
     const key = args.idempotencyKey;
     try {
       if (key !== undefined) {
-        const fp = ticket.requestFingerprint;
-        if (!fp) throw new Error('reserve: an idempotent request needs its fingerprint');
-        const row = stored.get(key);
-        if (row) {
-          if (!row.fingerprint.equals(fp)) {
-            throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
-          }
-          outcomes.push({
-            ok: true,
-            value: { replayed: true, stored: { response: storedResponse(db, row), sealed: row.sealed_response } },
-          });
+        const earlier = earlierOutcome(ticket, stored.get(key), responseOf);
+        if (earlier) {
+          outcomes.push({ ok: true, value: earlier });
           continue;
         }
       }
@@ -215,22 +292,18 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
         products.set(
           args.productId,
           stmt(db, 'SELECT price_amount, currency, on_sale FROM products WHERE id = ?').get(args.productId) as
-            ProductRow | undefined,
+            SaleProduct | undefined,
         );
       }
       const product = products.get(args.productId);
-      if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
+      checkOnSale(product, args.productId);
       const buyer = `${args.email}\n${args.productId}`;
       const limit = args.purchaseLimit;
       if (limit?.maxOrders) {
         // Counted under the same write lock as the insert, with this run's own new orders, so parallel
         // requests cannot all slip under it.
         const live = liveOrdersFor(db, args.email, args.productId, ctx.now - limit.windowMs) + (newOrders.get(buyer) ?? 0);
-        if (live >= limit.maxOrders) {
-          throw new EngineError('purchase_limit', `this e-mail already holds ${live} live order(s) for this product`, {
-            limit: limit.maxOrders,
-          });
-        }
+        if (live >= limit.maxOrders) throw purchaseLimitError(live, limit.maxOrders);
       }
       let pool = pools.get(args.productId);
       if (pool === undefined) {
@@ -240,25 +313,11 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
       const free = pool.ids.length - pool.next;
       let result: Result<OrderView>;
       if (free < args.quantity) {
-        result = { ok: false, error: { code: 'sold_out', message: `only ${free} available, ${args.quantity} requested` } };
+        result = soldOut(free, args.quantity);
       } else {
         const keyIds = pool.ids.slice(pool.next, pool.next + args.quantity);
         pool.next += args.quantity;
-        const row: OrderRow = {
-          id: ticket.orderId,
-          product_id: args.productId,
-          quantity: args.quantity,
-          amount: product.price_amount * args.quantity,
-          currency: product.currency,
-          email: args.email,
-          status: 'reserved',
-          review_reason: null,
-          access_token_hash: ticket.tokenHash,
-          created_at: ctx.now,
-          expires_at: ctx.now + args.holdSeconds * 1000,
-          paid_at: null,
-          delivered_at: null,
-        };
+        const { row, entry, view } = newReservation(args, ticket, product, keyIds, ctx.now, isoAt);
         orders.push(
           row.id,
           row.product_id,
@@ -274,28 +333,12 @@ function reserveRun(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[
         for (const keyId of keyIds) holds.push(keyId, row.id, ctx.now);
         moved.set(args.productId, (moved.get(args.productId) ?? 0) + args.quantity);
         newOrders.set(buyer, (newOrders.get(buyer) ?? 0) + 1);
-        entries.push({
-          kind: 'reserve',
-          at: ctx.now,
-          productId: args.productId,
-          orderId: row.id,
-          keyIds,
-          keysTo: 'reserved',
-          orderTo: 'reserved',
-          detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
-        });
-        result = { ok: true, value: toView(row, isoAt) };
+        entries.push(entry);
+        result = { ok: true, value: view };
       }
       if (key !== undefined) {
-        records.push(
-          key,
-          ticket.requestFingerprint,
-          result.ok ? 201 : 409,
-          result.ok ? result.value.id : null,
-          result.ok ? ticket.sealedToken : NOTHING_SEALED,
-          result.ok ? CREATED_ORDER : JSON.stringify(result),
-          ctx.now,
-        );
+        for (const value of outcomeRecord(key, ticket, result)) records.push(value);
+        records.push(ctx.now);
       }
       outcomes.push({ ok: true, value: { replayed: false, result } });
     } catch (error) {

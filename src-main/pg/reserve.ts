@@ -16,19 +16,25 @@
  */
 import type { Result } from '../../shared/errors';
 import type { LedgerEntryInput } from '../engine/ledger';
-import { createdResponse, CREATED_ORDER, IDEMPOTENCY_SCOPE, NOTHING_SEALED, type OutcomeRow } from '../engine/order-idempotency';
-import type { ReserveOutcome, ReserveRequest } from '../engine/order-reserve';
-import { rememberingIso, toView, type OrderRow, type OrderView } from '../engine/order-rows';
-import { EngineError } from '../lib/errors';
+import { createdResponse, CREATED_ORDER, IDEMPOTENCY_SCOPE, type OutcomeRow } from '../engine/order-idempotency';
+import {
+  checkOnSale,
+  earlierOutcome,
+  newReservation,
+  outcomeRecord,
+  purchaseLimitError,
+  soldOut,
+  type ReserveOutcome,
+  type ReserveRequest,
+  type SaleProduct,
+} from '../engine/order-reserve';
+import { rememberingIso, type OrderRow, type OrderView } from '../engine/order-rows';
 import type { Queryable } from './connect';
 import { appendLedger } from './ledger';
 
-interface ProductRow {
+interface ProductRow extends SaleProduct {
   readonly id: string;
   readonly no: number;
-  readonly price_amount: number;
-  readonly currency: string;
-  readonly on_sale: number;
 }
 
 /** Many reservations in the caller's transaction, in order; a repeated idempotency key starts a new run. */
@@ -78,6 +84,9 @@ async function storedOutcomes(client: Queryable, keys: readonly string[]): Promi
   return new Map(rows.map((row) => [row.key, row]));
 }
 
+/** A stored record's answer (a created order's already rebuilt by storedOutcomes). */
+const storedAnswer = (row: OutcomeRow): string | null => row.response;
+
 /** `reservePgMany` for requests whose idempotency keys are all different. */
 async function reserveRun(client: Queryable, now: number, requests: readonly ReserveRequest[]): Promise<ReserveOutcome[]> {
   const stored = await storedOutcomes(
@@ -119,18 +128,14 @@ async function reserveRun(client: Queryable, now: number, requests: readonly Res
     const key = args.idempotencyKey;
     try {
       if (key !== undefined) {
-        if (!ticket.requestFingerprint) throw new Error('reserve: an idempotent request needs its fingerprint');
-        const row = stored.get(key);
-        if (row) {
-          if (!row.fingerprint.equals(ticket.requestFingerprint)) {
-            throw new EngineError('idempotency_key_reused', 'this Idempotency-Key was already used for a different request');
-          }
-          outcomes.push({ ok: true, value: { replayed: true, stored: { response: row.response, sealed: row.sealed_response } } });
+        const earlier = earlierOutcome(ticket, stored.get(key), storedAnswer);
+        if (earlier) {
+          outcomes.push({ ok: true, value: earlier });
           continue;
         }
       }
       const product = products.get(args.productId);
-      if (product?.on_sale !== 1) throw new EngineError('product_not_found', `no product ${args.productId} on sale`);
+      checkOnSale(product, args.productId);
       const limit = args.purchaseLimit;
       const buyer = `${args.email}\n${args.productId}`;
       if (limit?.maxOrders) {
@@ -141,62 +146,25 @@ async function reserveRun(client: Queryable, now: number, requests: readonly Res
           [args.email, args.productId, now - limit.windowMs],
         );
         const count = (live.rows[0]?.n ?? 0) + (newOrders.get(buyer) ?? 0);
-        if (count >= limit.maxOrders) {
-          throw new EngineError('purchase_limit', `this e-mail already holds ${count} live order(s) for this product`, {
-            limit: limit.maxOrders,
-          });
-        }
+        if (count >= limit.maxOrders) throw purchaseLimitError(count, limit.maxOrders);
       }
       const pool = pools.get(args.productId)!;
       const free = pool.ids.length - pool.next;
       let result: Result<OrderView>;
       if (free < args.quantity) {
-        result = { ok: false, error: { code: 'sold_out', message: `only ${free} available, ${args.quantity} requested` } };
+        result = soldOut(free, args.quantity);
       } else {
         const keyIds = pool.ids.slice(pool.next, pool.next + args.quantity);
         pool.next += args.quantity;
-        const row: OrderRow = {
-          id: ticket.orderId,
-          product_id: args.productId,
-          quantity: args.quantity,
-          amount: product.price_amount * args.quantity,
-          currency: product.currency,
-          email: args.email,
-          status: 'reserved',
-          review_reason: null,
-          access_token_hash: ticket.tokenHash,
-          created_at: now,
-          expires_at: now + args.holdSeconds * 1000,
-          paid_at: null,
-          delivered_at: null,
-        };
+        const { row, entry, view } = newReservation(args, ticket, product, keyIds, now, isoAt);
         orders.push(row);
         holds.push({ keyIds, orderId: row.id });
         moved.set(args.productId, (moved.get(args.productId) ?? 0) + args.quantity);
         newOrders.set(buyer, (newOrders.get(buyer) ?? 0) + 1);
-        entries.push({
-          kind: 'reserve',
-          at: now,
-          productId: args.productId,
-          orderId: row.id,
-          keyIds,
-          keysTo: 'reserved',
-          orderTo: 'reserved',
-          detail: { quantity: args.quantity, amount: row.amount, currency: row.currency },
-        });
-        result = { ok: true, value: toView(row, isoAt) };
+        entries.push(entry);
+        result = { ok: true, value: view };
       }
-      if (key !== undefined) {
-        const values = [
-          key,
-          ticket.requestFingerprint,
-          result.ok ? 201 : 409,
-          result.ok ? result.value.id : null,
-          result.ok ? ticket.sealedToken : NOTHING_SEALED,
-          result.ok ? CREATED_ORDER : JSON.stringify(result),
-        ];
-        values.forEach((value, i) => records[i]!.push(value));
-      }
+      if (key !== undefined) outcomeRecord(key, ticket, result).forEach((value, i) => records[i]!.push(value));
       outcomes.push({ ok: true, value: { replayed: false, result } });
     } catch (error) {
       // Refused before writing anything: this request alone fails, and stores nothing.
