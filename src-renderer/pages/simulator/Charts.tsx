@@ -1,11 +1,12 @@
 /**
  * The Simulator's charts: latency histogram and throughput over time for the run on screen, and the
- * strategy comparison (table, chart, and the article's before/after table computed from the real runs).
- * Colours are literal so a PNG export looks like the screen.
+ * strategy comparison (table with the engine beside each strategy, chart, and the article's before/after
+ * table computed from the real runs, once per engine that ran both ends). Colours are literal so a PNG
+ * export looks like the screen.
  */
 import { useTranslation } from 'react-i18next';
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, Tooltip, XAxis, YAxis } from 'recharts';
-import { comparisonRow, type HistoryEvent, type RunSummary, type SimMode } from '../../../shared/sim';
+import { comparisonRow, ENGINES, type HistoryEvent, type RunSummary, type SimMode } from '../../../shared/sim';
 import { Card } from '../../components';
 import { histogram, latencies, throughput } from './timeline';
 
@@ -60,10 +61,16 @@ export function Comparison({ results, mode }: { results: readonly RunSummary[]; 
   const { t } = useTranslation('simulator');
   const rows = results.map(comparisonRow);
   const unit = mode === 'live' ? ' ms' : '';
-  const before = rows.find((r) => r.strategy === 'naive');
-  const after = rows.find((r) => r.strategy === 'four-layers');
+  const engines = new Set(rows.map((r) => r.engine));
+  // The article's table compares the naive code with the full scheme, on each engine that ran both.
+  const pairs = ENGINES.flatMap((engine) => {
+    const before = rows.find((r) => r.engine === engine && r.strategy === 'naive');
+    const after = rows.find((r) => r.engine === engine && r.strategy === 'four-layers');
+    return before && after ? [{ engine, before, after }] : [];
+  });
   const change = (a: number, b: number) => (a === 0 ? '—' : `${(((b - a) / a) * 100).toFixed(1)}%`);
-  const chart = rows.map((r) => ({ strategy: r.strategy, rate: Number((r.oversellRate * 100).toFixed(2)), p99: r.p99Ms }));
+  const label = (r: { strategy: string; engine: string }) => (engines.size > 1 ? `${r.strategy} · ${r.engine}` : r.strategy);
+  const chart = rows.map((r) => ({ strategy: label(r), rate: Number((r.oversellRate * 100).toFixed(2)), p99: r.p99Ms }));
   return (
     <Card
       title={t('compare.title')}
@@ -87,9 +94,12 @@ export function Comparison({ results, mode }: { results: readonly RunSummary[]; 
           </thead>
           <tbody>
             {rows.map((r) => (
-              <tr key={r.strategy} className={r.oversold > 0 ? 'sim-row--bad' : undefined}>
+              <tr key={`${r.engine}/${r.strategy}`} className={r.oversold > 0 ? 'sim-row--bad' : undefined}>
                 <th scope="row" className="mono">
-                  {r.strategy}
+                  {r.strategy}{' '}
+                  <span className="sim-engine-tag" title={t(`engine.${r.engine}`)} data-testid="sim-compare-engine">
+                    {r.engine}
+                  </span>
                 </th>
                 <td className="num">{r.successes}</td>
                 <td className="num">{r.oversold}</td>
@@ -129,10 +139,15 @@ export function Comparison({ results, mode }: { results: readonly RunSummary[]; 
           </BarChart>
         </div>
       </div>
-      {before && after ? (
-        <>
-          <h3 className="sim-subtitle">{t('compare.beforeAfter')}</h3>
-          <table className="sim-table sim-table--narrow" data-testid="sim-before-after">
+      {pairs.map(({ engine, before, after }, k) => (
+        <div key={engine}>
+          <h3 className="sim-subtitle">
+            {pairs.length > 1 ? t('compare.beforeAfterOn', { engine: t(`engine.${engine}`) }) : t('compare.beforeAfter')}
+          </h3>
+          <table
+            className="sim-table sim-table--narrow"
+            data-testid={k === 0 ? 'sim-before-after' : `sim-before-after-${engine}`}
+          >
             <thead>
               <tr>
                 <th scope="col">{t('compare.metric')}</th>
@@ -156,8 +171,8 @@ export function Comparison({ results, mode }: { results: readonly RunSummary[]; 
               </tr>
             </tbody>
           </table>
-        </>
-      ) : null}
+        </div>
+      ))}
     </Card>
   );
 }

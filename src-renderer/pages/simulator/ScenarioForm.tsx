@@ -1,7 +1,19 @@
-/** The scenario form: presets, strategy, mode, crowd, timing, client retries, cache, and loading a saved scenario. */
+/**
+ * The scenario form: presets, engine, strategy, mode, crowd, timing, client retries, cache, and loading a
+ * saved scenario. The engine choice appears only when the main process offers more than SQLite; until
+ * then one line says how to get PostgreSQL and Redis.
+ */
 import { useRef, type ChangeEvent } from 'react';
 import { useTranslation } from 'react-i18next';
-import { PRESET_IDS, STRATEGIES, type Scenario, type SimMode, type StrategyName } from '../../../shared/sim';
+import {
+  deterministicOn,
+  PRESET_IDS,
+  strategiesOn,
+  type Scenario,
+  type SimEngine,
+  type SimMode,
+  type StrategyName,
+} from '../../../shared/sim';
 import { Button, Field, Input, Select, toast } from '../../components';
 import { useSimulator } from './store';
 
@@ -50,9 +62,17 @@ function Check({ label, checked, onChange }: { label: string; checked: boolean; 
   );
 }
 
+/** The one line shown while an engine is missing: what to install and which variable to set. */
+function engineHint(engines: readonly SimEngine[]): 'hintNone' | 'hintRedis' | null {
+  if (engines.includes('redis')) return null;
+  return engines.includes('postgres') ? 'hintRedis' : 'hintNone';
+}
+
 export function ScenarioForm() {
   const { t } = useTranslation('simulator');
-  const { scenario: s, presetId, mode, applyPreset, setScenario, setMode, loadScenario } = useSimulator();
+  const { scenario: s, presetId, mode, engines, applyPreset, setScenario, setMode, setEngine, loadScenario } = useSimulator();
+  const hint = engineHint(engines);
+  const liveOnly = !deterministicOn(s.engine);
   const file = useRef<HTMLInputElement>(null);
   const set = (patch: Partial<Scenario>) => setScenario(patch);
 
@@ -92,18 +112,34 @@ export function ScenarioForm() {
           data-testid="sim-load"
         />
       </div>
+      {hint ? (
+        <p className="muted sim-engine-hint" data-testid="sim-engine-hint">
+          {t(`engines.${hint}`)}
+        </p>
+      ) : null}
       <div className="sim-form__grid">
+        {engines.length > 1 ? (
+          <Field label={t('scenario.engine')} className="sim-form__wide">
+            <Select
+              value={s.engine}
+              onChange={(e) => setEngine(e.target.value as SimEngine)}
+              options={engines.map((v) => ({ value: v, label: t(`engine.${v}`) }))}
+              data-testid="sim-engine"
+            />
+          </Field>
+        ) : null}
         <Field label={t('scenario.strategy')} className="sim-form__wide">
           <Select
             value={s.strategy}
             onChange={(e) => set({ strategy: e.target.value as StrategyName })}
-            options={STRATEGIES.map((v) => ({ value: v, label: t(`strategy.${v}`) }))}
+            options={strategiesOn(s.engine).map((v) => ({ value: v, label: t(`strategy.${v}`) }))}
             data-testid="sim-strategy"
           />
         </Field>
-        <Field label={t('scenario.mode')} className="sim-form__wide">
+        <Field label={t('scenario.mode')} className="sim-form__wide" {...(liveOnly ? { hint: t('scenario.liveOnly') } : {})}>
           <Select
-            value={mode}
+            value={liveOnly ? 'live' : mode}
+            disabled={liveOnly}
             onChange={(e) => setMode(e.target.value as SimMode)}
             options={(['live', 'deterministic'] as const).map((v) => ({ value: v, label: t(`scenario.modes.${v}`) }))}
             data-testid="sim-mode"

@@ -1,11 +1,12 @@
 /**
- * The Simulator page: set up (or pick) a scenario, Run it live or deterministically, or Step through it
- * one buyer move at a time (choose who moves, go Back, Reset); see the outcome, what the checker found,
- * the per-buyer timeline, latency and throughput; compare every strategy; export the history, the
- * results and the charts.
+ * The Simulator page: set up (or pick) a scenario and its engine, Run it live or deterministically, or
+ * Step through it one buyer move at a time (choose who moves, go Back, Reset; SQLite only); see the
+ * outcome, what the checker found, the per-buyer timeline, latency and throughput; compare every
+ * strategy on every engine offered; export the history, the results and the charts.
  */
-import { useMemo, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useTranslation } from 'react-i18next';
+import { deterministicOn } from '../../../shared/sim';
 import { Badge, Button, Card, describeError, download, downloadDataUrl } from '../../components';
 import { useTransport } from '../../transport';
 import { Comparison, RunCharts } from './Charts';
@@ -27,6 +28,12 @@ export function SimulatorPage() {
   const timelineRef = useRef<TimelineHandle>(null);
   const chartsRef = useRef<HTMLDivElement>(null);
   const lang = i18n.language === 'zh-CN' ? 'zh-CN' : 'en';
+  const { loadEngines } = state;
+  useEffect(() => {
+    void loadEngines(transport);
+  }, [loadEngines, transport]);
+  // The real servers run live only: stepping is for SQLite's deterministic scheduler.
+  const stepless = !deterministicOn(scenario.engine);
 
   const events = shownEvents(state);
   const stock = session ? scenario.keys : (result?.history.initialStock ?? scenario.keys);
@@ -76,7 +83,7 @@ export function SimulatorPage() {
             </Button>
             <Button
               onClick={() => void state.step(transport, chooser === '' ? undefined : Number(chooser))}
-              disabled={busy !== null || session?.finished === true}
+              disabled={busy !== null || stepless || session?.finished === true}
               data-testid="sim-step"
             >
               {t('actions.step')}
@@ -97,7 +104,7 @@ export function SimulatorPage() {
             </Button>
             <Button
               onClick={() => void state.finish(transport)}
-              disabled={busy !== null || session?.finished === true}
+              disabled={busy !== null || stepless || session?.finished === true}
               data-testid="sim-finish"
             >
               {t('actions.finish')}
@@ -153,7 +160,7 @@ export function SimulatorPage() {
         title={t('outcome.title')}
         subtitle={
           summary ? (
-            <span data-testid="sim-summary-line">{`${summary.strategy} · ${t(`scenario.modes.${summary.mode}`)} · ${summary.buyers} / ${summary.keys}`}</span>
+            <span data-testid="sim-summary-line">{`${summary.strategy} · ${t(`scenario.modes.${summary.mode}`)} · ${t(`engine.${summary.engine}`)} · ${summary.buyers} / ${summary.keys}`}</span>
           ) : undefined
         }
         actions={

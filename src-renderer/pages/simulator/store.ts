@@ -1,15 +1,21 @@
 /**
- * The Simulator page's state: the scenario being edited, the mode, the last run (or the deterministic
- * session being stepped), the strategy comparison, and what is busy. Actions take the transport so tests
- * can hand in a fake. Live and full deterministic runs go through `sim.run`; stepping goes through
- * `sim.session.*` (the session lives in the main process; Back re-runs it from the start).
+ * The Simulator page's state: the scenario being edited (with its engine), the mode, the engines the
+ * main process offers, the last run (or the deterministic session being stepped), the strategy
+ * comparison, and what is busy. Actions take the transport so tests can hand in a fake. Live and full
+ * deterministic runs go through `sim.run`; stepping goes through `sim.session.*` (the session lives in
+ * the main process; Back re-runs it from the start). PostgreSQL and Redis run live only.
  */
 import { create } from 'zustand';
 import type { SessionView } from '../../../shared/rpc/sim';
 import {
+  deterministicOn,
   preset,
+  runsOn,
   Scenario,
+  strategiesOn,
   type HistoryEvent,
+  type SimEngine,
+  type StrategyName,
   type PresetId,
   type RunResult,
   type RunSummary,
@@ -21,6 +27,8 @@ export interface SimulatorState {
   readonly scenario: Scenario;
   readonly presetId: PresetId | null;
   readonly mode: SimMode;
+  /** What `sim.engines` answered: SQLite always, PostgreSQL and Redis when their URLs are configured. */
+  readonly engines: readonly SimEngine[];
   readonly result: RunResult | null;
   readonly session: SessionView | null;
   readonly comparison: readonly RunSummary[] | null;
@@ -30,6 +38,9 @@ export interface SimulatorState {
   applyPreset: (id: PresetId) => void;
   setScenario: (patch: Partial<Scenario>) => void;
   setMode: (mode: SimMode) => void;
+  /** Switches the engine, keeping the strategy where it runs there (else that engine's first); real servers run live. */
+  setEngine: (engine: SimEngine) => void;
+  loadEngines: (transport: Transport) => Promise<void>;
   /** Replaces the scenario with a saved one (a scenario or a history JSON); returns an error message or null. */
   loadScenario: (json: string) => string | null;
   run: (transport: Transport) => Promise<void>;
@@ -45,6 +56,7 @@ const INITIAL = {
   scenario: preset('incident'),
   presetId: 'incident' as PresetId | null,
   mode: 'live' as SimMode,
+  engines: ['sqlite'] as readonly SimEngine[],
   result: null,
   session: null,
   comparison: null,
@@ -56,6 +68,12 @@ const INITIAL = {
 /** The events on screen: the stepped session's, else the last run's. */
 export function shownEvents(state: Pick<SimulatorState, 'session' | 'result'>): readonly HistoryEvent[] {
   return state.session?.events ?? state.result?.history.events ?? [];
+}
+
+/** The engine a strategy runs on: `preferred` when it runs there and is offered, else the first offered that it runs on. */
+export function engineFor(strategy: StrategyName, preferred: SimEngine, offered: readonly SimEngine[]): SimEngine {
+  if (offered.includes(preferred) && runsOn(strategy, preferred)) return preferred;
+  return offered.find((engine) => runsOn(strategy, engine)) ?? 'sqlite';
 }
 
 export const useSimulator = create<SimulatorState>()((set, get) => {
@@ -91,7 +109,26 @@ export const useSimulator = create<SimulatorState>()((set, get) => {
     ...INITIAL,
     applyPreset(id) {
       dropSession();
-      set({ scenario: preset(id), presetId: id, result: null, error: null });
+      const next = preset(id);
+      const engine = engineFor(next.strategy, get().scenario.engine, get().engines);
+      set({ scenario: { ...next, engine }, presetId: id, result: null, error: null });
+      if (!deterministicOn(engine)) set({ mode: 'live' });
+    },
+    setEngine(engine) {
+      dropSession();
+      const { scenario } = get();
+      const strategy = runsOn(scenario.strategy, engine) ? scenario.strategy : (strategiesOn(engine)[0] ?? 'naive');
+      set({ scenario: { ...scenario, engine, strategy }, result: null, error: null });
+      if (!deterministicOn(engine)) set({ mode: 'live' });
+    },
+    async loadEngines(transport) {
+      try {
+        const { engines } = await transport.call('sim.engines', {});
+        set({ engines });
+      } catch {
+        // An older main process, or none: SQLite is always there.
+        set({ engines: ['sqlite'] });
+      }
     },
     setScenario(patch) {
       dropSession();
@@ -158,7 +195,13 @@ export const useSimulator = create<SimulatorState>()((set, get) => {
     compare: (transport) =>
       busy('compare', async () => {
         const mode = get().mode;
-        const { results } = await transport.call('sim.compare', { scenario: get().scenario, mode });
+        // Live: every engine offered; deterministic steps SQLite alone.
+        const engines = get().engines.filter((engine) => mode === 'live' || deterministicOn(engine));
+        const { results } = await transport.call('sim.compare', {
+          scenario: get().scenario,
+          mode,
+          engines: engines.length > 0 ? [...engines] : ['sqlite'],
+        });
         set({ comparison: results, comparisonMode: mode });
       }),
     reset() {

@@ -3,7 +3,7 @@ import type { Strings } from '../types';
 
 const en = {
   intro:
-    'Replay the "100 buyers, one key" incident on a real SQLite database: buyers run concurrently (live) or one step at a time in an order fixed by the seed (deterministic). Every step is recorded and checked.',
+    'Replay the "100 buyers, one key" incident on a real database (SQLite; PostgreSQL and Redis when configured): buyers run concurrently (live) or one step at a time in an order fixed by the seed (deterministic, SQLite). Every step is recorded and checked.',
   scenario: {
     title: 'Scenario',
     presets: 'Presets',
@@ -15,8 +15,10 @@ const en = {
       'retry-without-idempotency': 'Retry without idempotency key',
     },
     strategy: 'Strategy',
+    engine: 'Engine',
     mode: 'Mode',
     modes: { live: 'Live (worker threads)', deterministic: 'Deterministic (seeded steps)' },
+    liveOnly: 'PostgreSQL and Redis run live only.',
     buyers: 'Buyers',
     keys: 'Keys in stock',
     seed: 'Seed',
@@ -48,6 +50,19 @@ const en = {
     'counter-gate': 'counter-gate: atomic counter (Lua style)',
     'lock-lease': 'lock-lease: distributed lock with expiry',
     'four-layers': 'four-layers: all of the article’s defences',
+    'for-update': 'for-update: the article’s SELECT … FOR UPDATE',
+    'skip-locked': 'skip-locked: FOR UPDATE SKIP LOCKED on the codes',
+    serializable: 'serializable: SERIALIZABLE, retry on 40001',
+  },
+  engine: {
+    sqlite: 'SQLite (scratch file)',
+    postgres: 'PostgreSQL (scratch schema)',
+    redis: 'Redis + PostgreSQL',
+  },
+  engines: {
+    hintNone:
+      'PostgreSQL and Redis engines: install PostgreSQL / redis-server and set ONCEKEY_SIM_POSTGRES_URL / ONCEKEY_SIM_REDIS_URL, then restart OnceKey.',
+    hintRedis: 'Redis engine: install redis-server and set ONCEKEY_SIM_REDIS_URL, then restart OnceKey.',
   },
   actions: {
     run: 'Run',
@@ -133,6 +148,7 @@ const en = {
     p99: 'p99',
     throughput: 'Answers/s',
     beforeAfter: 'Before and after, as in the article',
+    beforeAfterOn: 'Before and after, as in the article, on {{engine}}',
     metric: 'Metric',
     before: 'Before (naive)',
     after: 'After (four layers)',
@@ -146,7 +162,7 @@ const en = {
 
 const zh: typeof en = {
   intro:
-    '在真实的 SQLite 数据库上重放"100 位买家抢一张卡密"事故：买家真正并发执行（实时模式），或按种子决定的顺序一步一步执行（确定性模式）。每一步都会记录并检查。',
+    '在真实的数据库上（SQLite；配置后还有 PostgreSQL 和 Redis）重放"100 位买家抢一张卡密"事故：买家真正并发执行（实时模式），或按种子决定的顺序一步一步执行（确定性模式，仅 SQLite）。每一步都会记录并检查。',
   scenario: {
     title: '场景',
     presets: '预设',
@@ -158,8 +174,10 @@ const zh: typeof en = {
       'retry-without-idempotency': '无幂等键的重试',
     },
     strategy: '策略',
+    engine: '引擎',
     mode: '模式',
     modes: { live: '实时（工作线程）', deterministic: '确定性（按种子逐步）' },
+    liveOnly: 'PostgreSQL 和 Redis 只能以实时模式运行。',
     buyers: '买家数',
     keys: '库存卡密数',
     seed: '种子',
@@ -191,6 +209,19 @@ const zh: typeof en = {
     'counter-gate': 'counter-gate：原子计数器（Lua 脚本式）',
     'lock-lease': 'lock-lease：带过期时间的分布式锁',
     'four-layers': 'four-layers：文章的四层防护',
+    'for-update': 'for-update：文章的 SELECT … FOR UPDATE',
+    'skip-locked': 'skip-locked：对卡密表 FOR UPDATE SKIP LOCKED',
+    serializable: 'serializable：SERIALIZABLE 隔离级别，遇 40001 重试',
+  },
+  engine: {
+    sqlite: 'SQLite（临时文件）',
+    postgres: 'PostgreSQL（临时 schema）',
+    redis: 'Redis + PostgreSQL',
+  },
+  engines: {
+    hintNone:
+      'PostgreSQL 和 Redis 引擎：安装 PostgreSQL / redis-server，设置 ONCEKEY_SIM_POSTGRES_URL / ONCEKEY_SIM_REDIS_URL 后重启 OnceKey。',
+    hintRedis: 'Redis 引擎：安装 redis-server，设置 ONCEKEY_SIM_REDIS_URL 后重启 OnceKey。',
   },
   actions: {
     run: '运行',
@@ -276,6 +307,7 @@ const zh: typeof en = {
     p99: 'p99',
     throughput: '每秒答复',
     beforeAfter: '前后对比（同文章的表格）',
+    beforeAfterOn: '前后对比（同文章的表格），{{engine}}',
     metric: '指标',
     before: '之前（naive）',
     after: '之后（四层防护）',
