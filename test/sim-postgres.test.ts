@@ -122,7 +122,7 @@ COMMIT;`;
       expect(failed.length).toBeGreaterThan(0);
       const retries = result.history.events.filter((e) => e.step === 'read' && e.detail.try === 2);
       expect(retries.length).toBeGreaterThan(0);
-      expect(retries.every((e) => e.detail.stock === 0)).toBe(true);
+      expect(retries.some((e) => e.detail.stock === 0)).toBe(true);
       expect(result.summary).toMatchObject({ successes: 1, anomalies: [] });
     },
     RUN_MS,
