@@ -42,6 +42,14 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // The pool listens for errors only on idle clients. One checked out here that the server drops between
+  // two queries (a restart's "terminating connection", 57P01) would emit an 'error' nobody handles, and
+  // that ends the process. Noted instead: the next query fails as a lost connection (the caller may
+  // retry), and the client must not go back to the pool.
+  const onError = (error: Error): void => {
+    broken ??= error;
+  };
+  client.on('error', onError);
   try {
     await client.query(isolation === 'READ COMMITTED' ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${isolation}`);
     try {
@@ -56,6 +64,7 @@ export async function inTransaction<T>(
       throw error;
     }
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
