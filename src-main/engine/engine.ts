@@ -21,6 +21,7 @@ import * as products from './products';
 import { applyStagedRestore, storedHoldSeconds } from './settings';
 import { TicketPool, type TicketPoolOptions } from './tickets';
 import { GroupCommitWriter, type WriteGroup, type WriterOptions } from './writer';
+import { Sweeper } from './sweeper';
 
 export const DB_FILE = 'shop.db';
 
@@ -51,7 +52,7 @@ export class Engine {
   /** Committed changes, for live pages (see events.ts). */
   readonly events = new EngineEvents();
   private readonly inFlight = new Set<string>();
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweeper = new Sweeper(() => this.sweepExpired());
   /** New orders' ids and access tokens, made ahead of time (see tickets.ts). */
   readonly tickets: TicketPool;
   /** Payment channels: checkouts, gateway notifications and the status poller (see payments/service.ts). */
@@ -174,17 +175,11 @@ export class Engine {
 
   /** Sweeps now (holds that expired while nothing was running) and then every `intervalMs`. */
   startSweeper(intervalMs = 5000, onError: (error: unknown) => void = () => undefined): Promise<number> {
-    this.stopSweeper();
-    this.sweepTimer = setInterval(() => {
-      this.sweepExpired().catch(onError);
-    }, intervalMs);
-    this.sweepTimer.unref();
-    return this.sweepExpired();
+    return this.sweeper.start(intervalMs, onError);
   }
 
   stopSweeper(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    this.sweeper.stop();
   }
 
   async createProduct(input: products.ProductInput): Promise<products.Product> {

@@ -31,6 +31,7 @@ import { migratePostgres } from './migrate';
 import { payPg, refundPg, releaseOrderPg, sweepExpiredPg } from './order-writes';
 import { reservePgMany } from './reserve';
 import { ReserveBatcher } from './reserve-batch';
+import { Sweeper } from '../engine/sweeper';
 
 export interface PgShopOptions extends UnlockOptions {
   readonly url: string;
@@ -56,7 +57,7 @@ export class PgShop {
   private readonly tickets: TicketPool;
   /** Reservations waiting together run in one transaction. */
   readonly reservations: ReserveBatcher;
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private readonly sweeper = new Sweeper(() => this.sweepExpired());
 
   private constructor(
     readonly pool: pg.Pool,
@@ -182,17 +183,11 @@ export class PgShop {
   }
 
   startSweeper(intervalMs = 5000, onError: (error: unknown) => void = () => undefined): Promise<number> {
-    this.stopSweeper();
-    this.sweepTimer = setInterval(() => {
-      this.sweepExpired().catch(onError);
-    }, intervalMs);
-    this.sweepTimer.unref();
-    return this.sweepExpired();
+    return this.sweeper.start(intervalMs, onError);
   }
 
   stopSweeper(): void {
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
-    this.sweepTimer = null;
+    this.sweeper.stop();
   }
 
   async createProduct(input: ProductInput): Promise<Product> {
