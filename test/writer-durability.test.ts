@@ -148,14 +148,17 @@ describe('pipelined durability', () => {
   });
 
   it("'auto' pipelines while the disk's flushes are slow, commits FULL while they are fast, and keeps timing them", async () => {
-    const slow: SyncFn = (fd, done) => setTimeout(() => fdatasync(fd, done), SLOW_FLUSH_MS * 3);
-    const onSlowDisk = scratch({ durability: 'auto', sync: slow });
+    // Each flush lasts what the fake timer says (3x or a hundredth of the threshold), whatever the machine's load.
+    const timer = (step: number) => {
+      let now = 0;
+      return () => (now += step);
+    };
+    const onSlowDisk = scratch({ durability: 'auto', flushTimer: timer(SLOW_FLUSH_MS * 3) });
     for (let n = 0; n < 5; n++) await onSlowDisk.insert(n);
     expect(onSlowDisk.writer.stats.pipelinedBatches).toBe(5);
     expect(onSlowDisk.writer.stats.flushMs).toBeGreaterThanOrEqual(SLOW_FLUSH_MS);
 
-    const fast: SyncFn = (_fd, done) => setImmediate(() => done(null));
-    const onFastDisk = scratch({ durability: 'auto', sync: fast });
+    const onFastDisk = scratch({ durability: 'auto', flushTimer: timer(SLOW_FLUSH_MS / 100) });
     expect(onFastDisk.writer.durability).toBe('auto');
     const writes = PROBE_EVERY + 10;
     for (let n = 0; n < writes; n++) await onFastDisk.insert(n);

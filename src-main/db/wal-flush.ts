@@ -37,6 +37,8 @@ export class WalFlusher {
     /** The database file; its WAL is `<file>-wal`. */
     private readonly dbFile: string,
     private readonly sync: SyncFn = fdatasync,
+    /** Reads the time a flush took (ms); tests make it deterministic. */
+    private readonly timer: () => number = () => performance.now(),
   ) {}
 
   /**
@@ -61,10 +63,10 @@ export class WalFlusher {
     this.waiting = [];
     this.running = true;
     this.flushes++;
-    const started = performance.now();
+    const started = this.timer();
     const done = (error: Error | null): void => {
       this.running = false;
-      const ms = performance.now() - started;
+      const ms = this.timer() - started;
       for (const waiter of group) {
         if (error) waiter.reject(error);
         else waiter.resolve(ms);

@@ -88,6 +88,8 @@ export interface WriterOptions {
   readonly durability?: Durability;
   /** How the WAL is flushed (tests hold or fail a flush with it); defaults to `fs.fdatasync`. */
   readonly sync?: SyncFn;
+  /** How a flush's duration is read (ms; default `performance.now`): what 'auto' decides by. Tests fake it. */
+  readonly flushTimer?: () => number;
 }
 
 export type Durability = 'auto' | 'pipelined' | 'full';
@@ -163,7 +165,7 @@ export class GroupCommitWriter {
     const after = options.backgroundCheckpointAfter ?? 2000;
     const onDisk = !db.memory && db.name !== '';
     this.checkpointer = after > 0 && onDisk ? new BackgroundCheckpointer(db, after, this.stats) : null;
-    this.flusher = onDisk ? new WalFlusher(db.name, options.sync) : null;
+    this.flusher = onDisk ? new WalFlusher(db.name, options.sync, options.flushTimer) : null;
     this.mode = this.flusher ? (options.durability ?? 'auto') : 'full';
     // Savepoints cost two statements per write; a storm of purchases almost never throws (sold out is
     // an outcome, not an exception), so a batch first runs without them, and neighbouring writes of one
