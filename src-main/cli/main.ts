@@ -24,13 +24,22 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
     run: migrateToPostgresCommand,
     summary: 'migrate-to-postgres --data <dir> --database postgres://...   copy a SQLite shop into an empty PostgreSQL database',
   },
-  product: { run: productCommand, summary: 'product create --data <dir> --name <n> --price 50.00 [--currency CNY]' },
+  product: {
+    run: productCommand,
+    summary: 'product create --data <dir> [--database postgres://...] --name <n> --price 50.00 [--currency CNY]',
+  },
   import: {
     run: importCommand,
     summary: 'import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]',
   },
-  stock: { run: stockCommand, summary: 'stock --data <dir> [--json]   available / reserved / sold per product' },
-  ledger: { run: ledgerCommand, summary: 'ledger verify --data <dir> [--json]   check the hash chain and replay it' },
+  stock: {
+    run: stockCommand,
+    summary: 'stock --data <dir> [--database postgres://...] [--json]   available / reserved / sold per product',
+  },
+  ledger: {
+    run: ledgerCommand,
+    summary: 'ledger verify --data <dir> [--database postgres://...] [--json]   check the hash chain and replay it',
+  },
   backup: { run: backupCommand, summary: 'backup --data <dir> --out <file>   online backup, checked by reopening it' },
   reconcile: {
     run: reconcileCommand,

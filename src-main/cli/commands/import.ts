@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { ImportProgress, ImportReport } from '../../vault/import';
 import type { CodeSource } from '../../vault/import-source';
 import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, requireString, UsageError, type Io } from '../context';
+import { databaseUrl, DATABASE_OPTION } from './database-option';
 
 const USAGE =
   'usage: oncekey import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]';
@@ -72,6 +73,7 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
     argv,
     {
       ...DATA_OPTION,
+      ...DATABASE_OPTION,
       ...JSON_OPTION,
       product: { type: 'string' },
       column: { type: 'string' },
@@ -80,6 +82,13 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
     },
     true,
   );
+  // Taken only to refuse it clearly (also when ONCEKEY_DATABASE_URL says the shop is on PostgreSQL):
+  // importing into the SQLite file then would put the codes where the shop does not sell them.
+  if (databaseUrl(values.database) !== undefined) {
+    throw new UsageError(
+      'import on PostgreSQL is not available yet: import the codes into a SQLite shop and copy it with `oncekey migrate-to-postgres` (into an empty database)',
+    );
+  }
   const productId = requireString(values.product, '--product <id>');
   if (positionals.length !== 1)
     throw new UsageError(

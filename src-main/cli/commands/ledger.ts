@@ -1,13 +1,17 @@
-/** `oncekey ledger verify`: walk the hash chain and replay it against the keys and orders. */
-import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, UsageError, type Io } from '../context';
+/**
+ * `oncekey ledger verify`: walk the hash chain and replay it against the keys and orders, in the SQLite
+ * file or the PostgreSQL database (`--database`). Exit 3 when it is broken.
+ */
+import { JSON_OPTION, parse, printJson, UsageError, type Io } from '../context';
+import { BACKEND_OPTIONS, openBackend } from '../open-backend';
 
 export async function ledgerCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub !== 'verify') throw new UsageError('usage: oncekey ledger verify --data <dir> [--json]');
-  const { values } = parse(rest, { ...DATA_OPTION, ...JSON_OPTION });
-  const engine = openEngine(values.data);
+  if (sub !== 'verify') throw new UsageError('usage: oncekey ledger verify --data <dir> [--database postgres://...] [--json]');
+  const { values } = parse(rest, { ...BACKEND_OPTIONS, ...JSON_OPTION });
+  const shop = await openBackend(values);
   try {
-    const report = engine.verifyLedger();
+    const report = await shop.verifyLedger();
     if (values.json) {
       printJson(io, report);
     } else if (report.ok) {
@@ -21,6 +25,6 @@ export async function ledgerCommand(argv: readonly string[], io: Io): Promise<nu
     // A broken ledger is a finding, not a failure of the command, but scripts want to notice it.
     return report.ok ? 0 : 3;
   } finally {
-    await engine.close();
+    await shop.close();
   }
 }

@@ -1,14 +1,15 @@
-/** `oncekey product create|list`. */
+/** `oncekey product create|list`, in the SQLite file or the PostgreSQL database (`--database`). */
 import { isCurrency, parseMajorUnits } from '../../../shared/money';
-import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, requireString, UsageError, type Io } from '../context';
+import { JSON_OPTION, parse, printJson, requireString, UsageError, type Io } from '../context';
+import { BACKEND_OPTIONS, openBackend } from '../open-backend';
 import { stockCommand } from './stock';
 
 export async function productCommand(argv: readonly string[], io: Io): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub === 'list') return stockCommand(rest, io);
-  if (sub !== 'create') throw new UsageError('usage: oncekey product create|list --data <dir> ...');
+  if (sub !== 'create') throw new UsageError('usage: oncekey product create|list --data <dir> [--database postgres://...] ...');
   const { values } = parse(rest, {
-    ...DATA_OPTION,
+    ...BACKEND_OPTIONS,
     ...JSON_OPTION,
     name: { type: 'string' },
     price: { type: 'string' },
@@ -19,10 +20,11 @@ export async function productCommand(argv: readonly string[], io: Io): Promise<n
   if (!isCurrency(currency)) throw new UsageError('--currency must be an ISO 4217 code such as CNY or USD');
   const amount = parseMajorUnits(requireString(values.price, '--price <amount, e.g. 50.00>'), currency);
   if (amount === null) throw new UsageError(`--price must be an amount in ${currency} such as 50 or 50.00`);
-  const engine = openEngine(values.data);
+  const name = requireString(values.name, '--name');
+  const shop = await openBackend(values);
   try {
-    const product = await engine.createProduct({
-      name: requireString(values.name, '--name'),
+    const product = await shop.createProduct({
+      name,
       price: { amount, currency },
       onSale: !values['off-sale'],
     });
@@ -30,6 +32,6 @@ export async function productCommand(argv: readonly string[], io: Io): Promise<n
     else io.out(`created ${product.id} ${product.name}`);
     return 0;
   } finally {
-    await engine.close();
+    await shop.close();
   }
 }

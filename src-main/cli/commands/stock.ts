@@ -1,12 +1,13 @@
-/** `oncekey stock`: available, reserved and sold per product. */
+/** `oncekey stock`: available, reserved and sold per product, from the SQLite file or PostgreSQL. */
 import { formatMajorUnits } from '../../../shared/money';
-import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, table, type Io } from '../context';
+import { JSON_OPTION, parse, printJson, table, type Io } from '../context';
+import { BACKEND_OPTIONS, openBackend } from '../open-backend';
 
 export async function stockCommand(argv: readonly string[], io: Io): Promise<number> {
-  const { values } = parse(argv, { ...DATA_OPTION, ...JSON_OPTION });
-  const engine = openEngine(values.data);
+  const { values } = parse(argv, { ...BACKEND_OPTIONS, ...JSON_OPTION });
+  const shop = await openBackend(values);
   try {
-    const products = engine.listProducts();
+    const products = await shop.listProducts();
     if (values.json) {
       printJson(io, {
         products: products.map((p) => ({ id: p.id, name: p.name, price: p.price, onSale: p.onSale, stock: p.stock })),
@@ -31,6 +32,6 @@ export async function stockCommand(argv: readonly string[], io: Io): Promise<num
     }
     return 0;
   } finally {
-    await engine.close();
+    await shop.close();
   }
 }
