@@ -38,8 +38,8 @@ export const GENESIS_HEX = '0'.repeat(64);
 
 /** Problems kept per verification (the first bad entry is named whatever their number). */
 export const MAX_PROBLEMS = 50;
-const PREVIOUS = 'its previous-hash does not match the entry before it';
-const EDITED = 'its contents do not match its hash (edited)';
+export const PREVIOUS = 'its previous-hash does not match the entry before it';
+export const EDITED = 'its contents do not match its hash (edited)';
 
 /** Checks entries after `from` up to `upToSeq`. */
 export function checkChain(db: ReadableDB, from: { readonly seq: number; readonly hash: string }, upToSeq: number): ChainResult {

@@ -16,7 +16,7 @@ import {
   type LedgerHead,
   type LedgerRow,
 } from '../engine/ledger';
-import { MAX_PROBLEMS } from '../engine/ledger-chain';
+import { EDITED, MAX_PROBLEMS, PREVIOUS } from '../engine/ledger-chain';
 import type { VerifyProblem, VerifyReport } from '../engine/ledger-verify';
 import { inTransaction, type Queryable } from './connect';
 import { LOCKS } from './migrate';
@@ -60,7 +60,13 @@ export async function verifyLedgerPg(pool: pg.Pool, pageSize = 5000): Promise<Ve
 /** `verifyLedgerPg` inside the caller's transaction (a copy checks what it wrote before it commits). */
 export async function verifyLedgerIn(client: Queryable, pageSize = 5000): Promise<VerifyReport> {
   const problems: VerifyProblem[] = [];
-  const note = (seq: number | null, reason: string): void => {
+  // As on SQLite (ledger-verify.ts): an entry that is itself bad (a broken link, an edit) outranks a
+  // row that merely disagrees with the last entry that moved it, which is usually intact.
+  let firstBad = Infinity;
+  let firstMismatch = Infinity;
+  const note = (seq: number | null, reason: string, mismatch = false): void => {
+    if (seq !== null && mismatch) firstMismatch = Math.min(firstMismatch, seq);
+    else if (seq !== null) firstBad = Math.min(firstBad, seq);
     if (problems.length < MAX_PROBLEMS) problems.push({ seq, reason });
   };
   const keys = new Map<number, { state: string; seq: number }>();
@@ -75,8 +81,8 @@ export async function verifyLedgerIn(client: Queryable, pageSize = 5000): Promis
     ]);
     for (const row of page.rows) {
       if (row.seq !== expectSeq) note(expectSeq, `entry ${expectSeq} is missing`);
-      else if (!row.prev_hash.equals(prev)) note(row.seq, 'its link to the previous entry is broken');
-      else if (!entryHash(row).equals(row.hash)) note(row.seq, 'its fields do not match its hash');
+      else if (!row.prev_hash.equals(prev)) note(row.seq, PREVIOUS);
+      else if (!entryHash(row).equals(row.hash)) note(row.seq, EDITED);
       prev = row.hash;
       expectSeq = row.seq + 1;
       entries++;
@@ -104,7 +110,7 @@ export async function verifyLedgerIn(client: Queryable, pageSize = 5000): Promis
     const replayed = keys.get(key.id);
     if (!replayed) note(null, `key ${key.id} is ${key.status} but no ledger entry moved it`);
     else if (replayed.state !== key.status)
-      note(replayed.seq, `key ${key.id} is ${key.status}, the ledger says ${replayed.state}`);
+      note(replayed.seq, `key ${key.id} is ${key.status} now, but the ledger left it ${replayed.state}`, true);
     keys.delete(key.id);
   }
   for (const [id, replayed] of keys) note(replayed.seq, `key ${id} is in the ledger but not in the vault`);
@@ -113,14 +119,14 @@ export async function verifyLedgerIn(client: Queryable, pageSize = 5000): Promis
     const replayed = orders.get(order.id);
     if (!replayed) note(null, `order ${order.id} is ${order.status} but no ledger entry moved it`);
     else if (replayed.state !== order.status) {
-      note(replayed.seq, `order ${order.id} is ${order.status}, the ledger says ${replayed.state}`);
+      note(replayed.seq, `order ${order.id} is ${order.status} now, but the ledger left it ${replayed.state}`, true);
     }
   }
-  const bad = problems.map((p) => p.seq).filter((seq): seq is number => seq !== null);
+  const first = firstBad !== Infinity ? firstBad : firstMismatch;
   return {
     ok: problems.length === 0,
     entries,
-    ...(bad.length > 0 ? { firstBadEntry: Math.min(...bad) } : {}),
+    ...(first !== Infinity ? { firstBadEntry: first } : {}),
     problems,
   };
 }
