@@ -20,7 +20,8 @@
  * world-readable cache in the temp folder.
  *
  * Speed over durability, the data is thrown away: fsync, synchronous_commit and full_page_writes off,
- * 16 MB shared_buffers. End your clients before stop(): the fast shutdown cuts their sessions, and a
+ * 16 MB shared_buffers (DEFAULT_SETTINGS; `settings` replaces or adds to them, as the benchmark does to
+ * measure durable commits). End your clients before stop(): the fast shutdown cuts their sessions, and a
  * pg Client without an 'error' listener turns that into an uncaught error.
  */
 import { randomBytes } from 'node:crypto';
@@ -62,12 +63,30 @@ export interface PostgresServer {
   stop(): Promise<void>;
 }
 
+export interface StartPostgresOptions {
+  /** Server settings (`-c name=value`) replacing or added to DEFAULT_SETTINGS, e.g. `{ fsync: 'on' }`. */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
+/** The tests' settings: speed over durability. */
+export const DEFAULT_SETTINGS: Readonly<Record<string, string>> = {
+  fsync: 'off',
+  synchronous_commit: 'off',
+  full_page_writes: 'off',
+  shared_buffers: '16MB',
+  max_connections: '50',
+};
+
 const DATABASE = 'oncekey_test';
 const SUPERUSER = 'postgres';
 const START_TIMEOUT_MS = 90_000;
 const PORT_ATTEMPTS = 5;
 
-export async function startPostgres(): Promise<PostgresServer> {
+export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
+  const settings = Object.entries({ ...DEFAULT_SETTINGS, ...options.settings }).flatMap(([name, value]) => [
+    '-c',
+    `${name}=${value}`,
+  ]);
   const runAs = process.getuid?.() === 0 ? await unprivilegedAccount() : undefined;
   const bin = findBinaries(runAs);
   const dir = makeServerDir('oncekey-pg-');
@@ -99,26 +118,7 @@ export async function startPostgres(): Promise<PostgresServer> {
     const spawnServer = (port: number): ServerProcess =>
       startServerProcess(
         join(bin.dir, 'postgres'),
-        [
-          '-D',
-          dataDir,
-          '-p',
-          String(port),
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          'unix_socket_directories=',
-          '-c',
-          'fsync=off',
-          '-c',
-          'synchronous_commit=off',
-          '-c',
-          'full_page_writes=off',
-          '-c',
-          'shared_buffers=16MB',
-          '-c',
-          'max_connections=50',
-        ],
+        ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...settings],
         // SIGINT is PostgreSQL's fast shutdown: end the sessions, stop cleanly.
         { ...(runAs ? { runAs } : {}), deathSignal: 'SIGINT', cwd: dir },
       );
