@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import { benchEngine } from './engine-bench';
 import { benchHttp } from './http-bench';
 import { benchImport } from './import-bench';
+import { benchPostgres } from './pg-bench';
 import { benchReconcile } from './reconcile-bench';
 import { isSpreadKey } from './rounds';
 import { benchSimLive } from './sim-bench';
@@ -46,6 +47,8 @@ export const BENCHES: Bench[] = [
   { name: 'import', run: async (o) => ({ ...(await benchImport({ codes: o.quick ? 20_000 : 1_000_000 })) }) },
   { name: 'sim', run: (o) => benchSimLive({ quick: o.quick }) },
   { name: 'reconcile', run: async (o) => benchReconcile(o) },
+  // Skipped with one line saying why when there is no PostgreSQL (bench/pg-bench.ts).
+  { name: 'postgres', run: (o) => benchPostgres({ quick: o.quick }) },
 ];
 
 /** Targets from the issues, for the pass/fail column. Keys without a target are informative. */
@@ -65,6 +68,8 @@ export const TARGETS: Record<string, Target> = {
   http_open2k_p99_ms: { op: '<=', value: 10 },
   http_oversold: { op: '===', value: 0 },
   reconcile_1m_orders_s: { op: '<', value: 10 },
+  pg_engine_vs_raw: { op: '>=', value: 0.8 },
+  pg_http_oversold: { op: '===', value: 0 },
 };
 
 export function meets(value: number, target: Target): boolean {

@@ -1,7 +1,8 @@
 /**
  * `npm run bench` end to end at quick sizes, as a real OS process: the table and ONE JSON object on
  * the last line of stdout, every required key present and finite, the naive shop caught overselling
- * and the HTTP endpoint not. Speed is never asserted here (that is what the benchmark reports).
+ * and the HTTP endpoint not (on PostgreSQL too, where there is one; else the line saying why it was
+ * skipped). Speed is never asserted here (that is what the benchmark reports).
  */
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,30 @@ const REQUIRED = [
   'reconcile_1m_orders_s',
 ];
 
+/**
+ * The PostgreSQL benchmark's keys: present when there is a PostgreSQL (a throw-away server from the
+ * embedded binaries, or ONCEKEY_BENCH_POSTGRES_URL); without one the run says why in one line instead.
+ */
+const PG_REQUIRED = [
+  'pg_durable',
+  'pg_engine_claims_per_s',
+  'pg_raw_claims_per_s',
+  'pg_engine_vs_raw',
+  'pg_engine_vs_raw_min',
+  'pg_engine_vs_raw_max',
+  'pg_raw_batched_claims_per_s',
+  'pg_engine_vs_raw_batched',
+  'pg_batch_avg',
+  'pg_raw_no_ledger_claims_per_s',
+  'pg_raw_ledger_vs_no_ledger',
+  'pg_raw_batched_no_ledger_claims_per_s',
+  'pg_raw_batched_ledger_vs_no_ledger',
+  'pg_http_orders_per_s',
+  'pg_http_orders_p99_ms',
+  'pg_http_errors',
+  'pg_http_oversold',
+];
+
 function runBench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
@@ -66,7 +91,10 @@ describe('npm run bench', () => {
     expect(code, stderr).toBe(0);
     const lines = stdout.trimEnd().split('\n');
     const results = JSON.parse(lines.at(-1)!) as Record<string, unknown>;
-    for (const key of REQUIRED) {
+    const postgres = 'pg_engine_claims_per_s' in results;
+    if (!postgres) expect(stderr).toMatch(/postgres bench skipped: \S/);
+    const required = postgres ? [...REQUIRED, ...PG_REQUIRED] : REQUIRED;
+    for (const key of required) {
       expect(typeof results[key], key).toBe('number');
       expect(Number.isFinite(results[key]), key).toBe(true);
     }
@@ -76,9 +104,13 @@ describe('npm run bench', () => {
     expect(results.naive_oversold).toBeGreaterThan(0);
     expect(results.http_oversold).toBe(0);
     expect(results.http_burst100_failed).toBe(0);
+    if (postgres) {
+      expect(results.pg_http_oversold).toBe(0);
+      expect([0, 1]).toContain(results.pg_durable);
+    }
     // The table for people comes before the JSON line and names every key (a spread beside its figure).
     const tableText = lines.slice(0, -1).join('\n');
-    for (const key of REQUIRED.filter((k) => !/_(min|max)$/.test(k))) expect(tableText).toContain(`| ${key} `);
+    for (const key of required.filter((k) => !/_(min|max)$/.test(k))) expect(tableText).toContain(`| ${key} `);
     expect(tableText).not.toContain('| engine_vs_raw_batched_min ');
   });
 
@@ -103,6 +135,9 @@ describe('npm run bench', () => {
     expect(meets(0.85, TARGETS.engine_vs_raw_batched!)).toBe(true);
     expect(meets(0.5, TARGETS.engine_vs_raw_batched!)).toBe(false);
     expect(meets(0, TARGETS.http_oversold!)).toBe(true);
+    expect(meets(0, TARGETS.pg_http_oversold!)).toBe(true);
+    expect(meets(1, TARGETS.pg_http_oversold!)).toBe(false);
+    expect(meets(0.79, TARGETS.pg_engine_vs_raw!)).toBe(false);
     const text = table({ http_oversold: 1, engine_vs_raw_batched: 0.9, cpus: 2 });
     expect(text).toMatch(/\| http_oversold +\| 1 +\| === 0 +\| FAIL/);
     expect(text).toMatch(/\| engine_vs_raw_batched +\| 0\.9 +\| >= 0\.8 +\| pass/);
