@@ -102,6 +102,8 @@ const ADDS: Record<
   12: { tables: ['payment_channels', 'checkouts'], indices: ['checkouts_due', 'payments_trade'], triggers: [] },
   // A column (statements.period_rule).
   13: { tables: [], indices: [], triggers: [] },
+  // PostgreSQL only (its claim index); nothing on SQLite.
+  14: { tables: [], indices: [], triggers: [] },
 };
 
 function expectedAt(version: number) {

@@ -3,11 +3,15 @@
  * the same tables and columns as a fresh SQLite file, several servers migrating at once migrate it once,
  * a second run changes nothing, and every migration after PostgreSQL's baseline carries its PostgreSQL part.
  */
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../src-main/db/open';
 import { LATEST_VERSION, MIGRATIONS, POSTGRES_BASELINE_VERSION } from '../src-main/db/migrations/index';
 import { openPool } from '../src-main/pg/connect';
 import { migratePostgres, schemaVersion } from '../src-main/pg/migrate';
+import { CLAIM_KEYS } from '../src-main/pg/reserve';
+import { PgShop } from '../src-main/pg/shop';
+import { KeyFileStore } from '../src-main/vault/secret-store';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { tempDir } from './helpers/shop';
 
@@ -96,6 +100,35 @@ describe('PostgreSQL migrations', () => {
       await pool.end();
     }
   });
+
+  it(
+    'claims free keys through the index of free keys, not by walking the primary key past sold ones',
+    { timeout: 120_000 },
+    async () => {
+      const { dir, cleanup } = tempDir();
+      const shop = await PgShop.open({ url: await shops.freshUrl(), secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+      try {
+        const product = await shop.createProduct({ name: 'Plan', price: { amount: 1, currency: 'CNY' } });
+        await shop.addCodes(
+          product.id,
+          Array.from({ length: 5000 }, (_, i) => `PLAN-${i}`),
+        );
+        // What misled the planner: statistics taken while every key was free.
+        await shop.pool.query('ANALYZE keys');
+        await Promise.all(
+          Array.from({ length: 1000 }, (_, i) =>
+            shop.reserve({ productId: product.id, quantity: 1, email: 'p@example.com', idempotencyKey: `plan-${i}` }),
+          ),
+        );
+        const no = (await shop.pool.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [product.id])).rows[0]!.no;
+        const plan = await shop.pool.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) ${CLAIM_KEYS}`, [no, 64]);
+        expect(JSON.stringify(plan.rows[0]!['QUERY PLAN'])).toContain('"Index Name":"keys_claim"');
+      } finally {
+        await shop.close();
+        cleanup();
+      }
+    },
+  );
 
   it('has a PostgreSQL part for every migration after the baseline', () => {
     expect(POSTGRES_BASELINE_VERSION).toBeLessThanOrEqual(LATEST_VERSION);

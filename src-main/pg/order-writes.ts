@@ -14,6 +14,7 @@ import type { Stock } from '../engine/products';
 import { EngineError } from '../lib/errors';
 import type { Queryable } from './connect';
 import { appendLedger } from './ledger';
+import { CLAIM_KEYS } from './reserve';
 
 async function lockedOrder(client: Queryable, id: string): Promise<OrderRow | undefined> {
   return (await client.query<OrderRow>('SELECT * FROM orders WHERE id = $1 FOR UPDATE', [id])).rows[0];
@@ -139,10 +140,7 @@ async function applyPayment(client: Queryable, now: number, args: PayArgs): Prom
   } else {
     // Expired: its keys went back on sale; sell fresh ones if enough are still free.
     const product = await client.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [order.product_id]);
-    const free = await client.query<{ id: number }>(
-      `SELECT id FROM keys WHERE product_no = $1 AND status = 'available' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [product.rows[0]?.no, order.quantity],
-    );
+    const free = await client.query<{ id: number }>(CLAIM_KEYS, [product.rows[0]?.no, order.quantity]);
     keyIds = free.rows.map((r) => r.id);
     if (keyIds.length < order.quantity) return review('paid_after_expiry_sold_out');
     fromHold = false;

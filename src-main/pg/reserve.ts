@@ -32,6 +32,14 @@ import { rememberingIso, type OrderRow, type OrderView } from '../engine/order-r
 import type { Queryable } from './connect';
 import { appendLedger } from './ledger';
 
+/**
+ * A product's first `$2` free keys, locked, skipping those other transactions hold: through keys_claim,
+ * the index of free keys (migration 14), which only `ORDER BY id + 0` matches, so that the planner never
+ * walks the primary key past every key sold before.
+ */
+export const CLAIM_KEYS = `SELECT id FROM keys WHERE product_no = $1 AND status = 'available'
+  ORDER BY id + 0 LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
 interface ProductRow extends SaleProduct {
   readonly id: string;
   readonly no: number;
@@ -109,10 +117,7 @@ async function reserveRun(client: Queryable, now: number, requests: readonly Res
   }
   const pools = new Map<string, { ids: number[]; next: number }>();
   for (const [productId, count] of wanted) {
-    const claimed = await client.query<{ id: number }>(
-      `SELECT id FROM keys WHERE product_no = $1 AND status = 'available' ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
-      [products.get(productId)!.no, count],
-    );
+    const claimed = await client.query<{ id: number }>(CLAIM_KEYS, [products.get(productId)!.no, count]);
     pools.set(productId, { ids: claimed.rows.map((r) => r.id), next: 0 });
   }
 

@@ -13,6 +13,7 @@ import * as m010 from './010-import-staging';
 import * as m011 from './011-key-product-number';
 import * as m012 from './012-payment-channels';
 import * as m013 from './013-statement-period-rule';
+import * as m014 from './014-pg-claim-index';
 
 export interface Migration {
   readonly version: number;
@@ -29,6 +30,21 @@ export interface Migration {
 /** PostgreSQL databases start at this version's schema (pg/baseline.ts). */
 export const POSTGRES_BASELINE_VERSION = 13;
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010, m011, m012, m013];
+export const MIGRATIONS: readonly Migration[] = [
+  m001,
+  m002,
+  m003,
+  m004,
+  m005,
+  m006,
+  m007,
+  m008,
+  m009,
+  m010,
+  m011,
+  m012,
+  m013,
+  m014,
+];
 
 export const LATEST_VERSION = MIGRATIONS.length;
