@@ -12,13 +12,7 @@
  * holds the write lock, the batch is retried after a short, jittered pause (without blocking the event
  * loop) until each write's deadline, and only then fails with `busy`: a buyer never sees raw SQLITE_BUSY.
  *
- * Checkpoints run off the event loop. SQLite's automatic checkpoint runs inside the commit that crosses
- * 1000 WAL pages: it copies every page into the database file and flushes it twice, and every purchase
- * waiting on that batch pays for it (the slowest answers of a purchase storm). Once a writer has done
- * some work (so short-lived processes never pay for a thread), a worker thread with its own connection
- * takes over: the writer asks it for a PASSIVE checkpoint (which never blocks writers) every ~1000
- * pages and turns the connection's automatic checkpoint off. If the worker cannot start or dies, the
- * automatic checkpoint comes back on.
+ * Checkpoints run off the event loop, in a worker thread (checkpoint-worker.ts).
  *
  * Durability. No write's promise settles before the WAL frames of its batch are on the disk, in either
  * of two ways. FULL: SQLite's synchronous=FULL commit, which flushes the WAL inline, holding the event
@@ -30,24 +24,18 @@
  * later flush covers both; starting it at once made batches smaller, 20 orders a batch at 64
  * connections against 32). A power cut loses at most the batches whose flush had not returned: writes
  * nobody was told about (README, "Durability"). The connection is FULL between batches, so the one-off
- * transactions that run on it directly (imports, settings, migrations) keep SQLite's own flush.
- *
- * Which one pays depends on the disk. Pipelining costs a hand-over to the thread pool and a wake-up of
- * the loop per batch (on a VM whose flush takes 0.2-0.5 ms, about 15-25% more CPU per order at 64
- * connections); it gives the loop the whole flush, which on a desktop's disk (a consumer SSD's cache
- * flush, macOS's F_FULLFSYNC) takes milliseconds. So 'auto' (the default) measures: it pipelines while
- * the flushes it times average SLOW_FLUSH_MS or more, commits FULL otherwise, and pipelines one batch in
- * PROBE_EVERY to keep measuring. 'pipelined' and 'full' fix the choice (tests, the benchmark's
- * comparison). If a pipelined flush fails, its writes fail (their outcome on disk is unknown: a retry
- * with the same idempotency key finds out) and the writer stays FULL for good.
+ * transactions that run on it directly (imports, settings, migrations) keep SQLite's own flush. Which
+ * of the two a batch takes, and why, is durability.ts's.
  */
-import { Worker } from 'node:worker_threads';
 import type { Transaction } from 'better-sqlite3';
-import { workerDriver } from '../db/open';
 import { WalFlusher, type SyncFn } from '../db/wal-flush';
 import type { WritableDB } from '../db/types';
 import { isBusyError } from '../db/types';
+import { BackgroundCheckpointer } from './checkpoint-worker';
+import { DurabilityChoice, type Durability } from './durability';
 import { EngineError } from './errors';
+
+export { PROBE_EVERY, SLOW_FLUSH_MS, type Durability } from './durability';
 
 export type WriteFn<T> = (db: WritableDB, now: number) => T;
 
@@ -92,13 +80,6 @@ export interface WriterOptions {
   readonly flushTimer?: () => number;
 }
 
-export type Durability = 'auto' | 'pipelined' | 'full';
-
-/** Under 'auto', pipeline while the timed flushes average this long or more (ms). */
-export const SLOW_FLUSH_MS = 2;
-/** Under 'auto' with fast flushes, one batch in this many is pipelined to time the flush again. */
-export const PROBE_EVERY = 256;
-
 export interface WriterStats {
   batches: number;
   writes: number;
@@ -137,9 +118,7 @@ export class GroupCommitWriter {
   private readonly checkpointer: BackgroundCheckpointer | null;
   /** The WAL's flusher: every shop file has one (`durable()`); pipelined batches use it. */
   private readonly flusher: WalFlusher | null;
-  private mode: Durability;
-  /** FULL batches since the last pipelined one (under 'auto'). */
-  private sinceProbe = 0;
+  private readonly choice: DurabilityChoice;
   /** Batches committed whose flush has not returned yet. */
   private flushing = 0;
   /** Writes the current plain attempt ran through a `runMany` (counted once it commits). */
@@ -166,7 +145,7 @@ export class GroupCommitWriter {
     const onDisk = !db.memory && db.name !== '';
     this.checkpointer = after > 0 && onDisk ? new BackgroundCheckpointer(db, after, this.stats) : null;
     this.flusher = onDisk ? new WalFlusher(db.name, options.sync, options.flushTimer) : null;
-    this.mode = this.flusher ? (options.durability ?? 'auto') : 'full';
+    this.choice = new DurabilityChoice(this.flusher ? (options.durability ?? 'auto') : 'full');
     // Savepoints cost two statements per write; a storm of purchases almost never throws (sold out is
     // an outcome, not an exception), so a batch first runs without them, and neighbouring writes of one
     // group run as one `runMany` (a storm's reservations: one statement per table for the lot). If a
@@ -237,17 +216,7 @@ export class GroupCommitWriter {
 
   /** Which durability the writer runs with now ('full' after a failed flush). */
   get durability(): Durability {
-    return this.mode;
-  }
-
-  /** Whether the next batch commits pipelined. */
-  private pipelineNext(): boolean {
-    if (this.mode !== 'auto') return this.mode === 'pipelined';
-    const flushMs = this.stats.flushMs;
-    if (flushMs === null || flushMs >= SLOW_FLUSH_MS) return true;
-    if (++this.sinceProbe < PROBE_EVERY) return false;
-    this.sinceProbe = 0;
-    return true;
+    return this.choice.mode;
   }
 
   /** Resolves when every queued write has settled. */
@@ -286,7 +255,7 @@ export class GroupCommitWriter {
     const batch = this.queue.splice(0, this.maxBatch);
     if (batch.length === 0) return this.settleIdle();
     const now = this.clock();
-    const pipelined = this.flusher !== null && this.pipelineNext();
+    const pipelined = this.flusher !== null && this.choice.pipelineNext(this.stats.flushMs);
     let outcomes: Outcome[];
     try {
       outcomes = this.runOnce(batch, now, pipelined);
@@ -320,7 +289,7 @@ export class GroupCommitWriter {
         (error: unknown) => {
           // Whether these writes reached the disk is unknown: nobody may be told they did. SQLite's own
           // flush takes over (and reports its errors as the transaction's).
-          this.mode = 'full';
+          this.choice.mode = 'full';
           for (const item of batch) item.reject(error);
         },
       )
@@ -392,130 +361,4 @@ function settle(batch: readonly Pending[], outcomes: readonly Outcome[]): void {
     if (outcome.ok) item.resolve(outcome.value);
     else item.reject(outcome.error);
   });
-}
-
-/** The worker's code: one connection that runs a PASSIVE checkpoint when asked. */
-const CHECKPOINT_WORKER = `
-const { parentPort, workerData } = require('node:worker_threads');
-const Database = require(workerData.driver);
-const db = new Database(workerData.file, { fileMustExist: true, ...(workerData.nativeBinding ? { nativeBinding: workerData.nativeBinding } : {}) });
-db.pragma('synchronous = FULL');
-parentPort.postMessage({ ready: true });
-parentPort.on('message', (message) => {
-  if (message === 'close') {
-    db.close();
-    parentPort.close();
-    return;
-  }
-  let result = null;
-  try {
-    result = db.pragma('wal_checkpoint(PASSIVE)')[0];
-  } catch (error) {
-    // Another connection is checkpointing, or the file is busy: the next request tries again.
-  }
-  parentPort.postMessage({ done: true, result });
-});
-`;
-
-/** About one WAL page per purchase: ask for a checkpoint every this many committed writes. */
-const CHECKPOINT_EVERY_WRITES = 1000;
-/** WAL length (frames) past which this connection finishes a nearly complete checkpoint itself. */
-const CATCH_UP_FRAMES = 4000;
-/** SQLite's default automatic checkpoint, restored when the worker is not there. */
-const AUTO_CHECKPOINT_PAGES = 1000;
-
-class BackgroundCheckpointer {
-  private worker: Worker | null = null;
-  private ready = false;
-  private busy = false;
-  private failed = false;
-  private sinceCheckpoint = 0;
-  private total = 0;
-  private catchUp = false;
-
-  constructor(
-    private readonly db: WritableDB,
-    private readonly startAfter: number,
-    private readonly stats: WriterStats,
-  ) {}
-
-  /** Called after each committed batch. */
-  committed(writes: number): void {
-    if (this.failed) return;
-    this.total += writes;
-    this.sinceCheckpoint += writes;
-    if (!this.worker) {
-      if (this.total >= this.startAfter) this.start();
-      return;
-    }
-    if (this.catchUp) {
-      this.catchUp = false;
-      try {
-        this.db.pragma('wal_checkpoint(PASSIVE)');
-      } catch {
-        // Busy: the worker's next checkpoint tries again.
-      }
-    }
-    if (this.ready && !this.busy && this.sinceCheckpoint >= CHECKPOINT_EVERY_WRITES) {
-      this.busy = true;
-      this.sinceCheckpoint = 0;
-      this.worker.postMessage('checkpoint');
-    }
-  }
-
-  private start(): void {
-    try {
-      const worker = new Worker(CHECKPOINT_WORKER, { eval: true, workerData: { ...workerDriver(), file: this.db.name } });
-      worker.on(
-        'message',
-        (message: { ready?: boolean; done?: boolean; result?: { log: number; checkpointed: number } | null }) => {
-          if (this.failed) return;
-          if (message.ready) {
-            this.ready = true;
-            this.db.pragma('wal_autocheckpoint = 0');
-          } else if (message.done) {
-            this.busy = false;
-            this.stats.checkpoints++;
-            // A busy writer keeps appending while the worker copies, so the WAL can only start over
-            // once a checkpoint has caught up completely: when the worker has copied nearly all of a
-            // long WAL, this connection copies the last few pages itself, and the next commit
-            // rewrites the WAL from its start instead of growing it.
-            const { log, checkpointed } = message.result ?? { log: 0, checkpointed: 0 };
-            this.catchUp = log >= CATCH_UP_FRAMES && log - checkpointed <= CATCH_UP_FRAMES / 4;
-          }
-        },
-      );
-      worker.on('error', () => this.fallBack());
-      worker.on('exit', () => this.fallBack());
-      // After the listeners: adding a 'message' listener refs the worker again. An unfinished PASSIVE
-      // checkpoint never keeps a process alive (the WAL stays valid; the next one starts over).
-      worker.unref();
-      this.worker = worker;
-    } catch {
-      this.fallBack();
-    }
-  }
-
-  /** Back to SQLite's automatic checkpoint, for good. */
-  private fallBack(): void {
-    if (this.failed) return;
-    this.failed = true;
-    this.ready = false;
-    this.worker = null;
-    if (this.db.open) this.db.pragma(`wal_autocheckpoint = ${AUTO_CHECKPOINT_PAGES}`);
-  }
-
-  async close(): Promise<void> {
-    const worker = this.worker;
-    this.fallBack();
-    if (!worker) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void worker.terminate().then(() => resolve()), 2000);
-      worker.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      worker.postMessage('close');
-    });
-  }
 }
