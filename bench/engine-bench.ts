@@ -42,7 +42,7 @@ import { stmt } from '../src-main/db/statements';
 import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
 import * as orders from '../src-main/engine/orders';
-import { seedKeys } from './http-bench';
+import { seedKeys } from './http-shop';
 import { spread } from './rounds';
 
 export interface EngineBenchOptions {

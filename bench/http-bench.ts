@@ -23,27 +23,21 @@
  *   floor of fresh connections on this machine).
  * - A constant 2,000 orders/s for 10 s (`http_open2k_p99_ms`, latency from when each was due).
  *
- * After the runs the database is checked (`http_oversold`): no key held twice, every order holding
- * exactly its quantity, stock counters equal to the key rows, one order per 201.
+ * After the runs the database is checked (`http_oversold`, bench/http-shop.ts): no key held twice, every
+ * order holding exactly its quantity, stock counters equal to the key rows, one order per 201.
  *
  * `benchHttp()` returns ratios and figures measured in one run; `node --import tsx bench/http-bench.ts`
  * prints them.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stmt } from '../src-main/db/statements';
-import type { WritableDB } from '../src-main/db/types';
-import { Engine } from '../src-main/engine/engine';
+import type { Engine } from '../src-main/engine/engine';
 import type { WriterOptions } from '../src-main/engine/writer';
-import { appendLedger } from '../src-main/engine/ledger';
-import { countStock, moveStock } from '../src-main/engine/products';
-import { startHttpServer } from '../src-main/http/server';
-import { fingerprint, keyAad, seal, type VaultKeys } from '../src-main/vault/crypto';
 import { ClientProcess, closedLoad, type ClientTask, type LoadResult } from './http-clients';
+import { bareServer, openShop, oversold, seedKeys, type Shop } from './http-shop';
 import { median, percentile, spread } from './rounds';
 
 /** Each round's engine-only run takes this share of the shop's keys (the HTTP loads take the rest). */
@@ -64,87 +58,6 @@ export interface HttpBenchOptions {
   readonly open?: { readonly perSecond: number; readonly seconds: number };
   /** Group-commit settings for the server's engine (default: the engine's own). */
   readonly writer?: WriterOptions;
-}
-
-/** Seeds `count` sealed keys straight into the vault (as an import would leave them), in chunks. */
-export function seedKeys(db: WritableDB, vault: VaultKeys, productId: string, count: number): void {
-  const chunk = 20_000;
-  const insert = stmt(
-    db,
-    `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at) VALUES ((SELECT no FROM products WHERE id = ?), ?, ?, 'available', ?)`,
-  );
-  for (let start = 0; start < count; start += chunk) {
-    db.transaction(() => {
-      const now = Date.now();
-      const ids: number[] = [];
-      for (let i = start; i < Math.min(count, start + chunk); i++) {
-        const code = `BENCH-${String(i).padStart(8, '0')}`;
-        const fp = fingerprint(vault.fingerprintKey, code);
-        ids.push(Number(insert.run(productId, fp, seal(vault.sealKey, code, keyAad(productId, fp)), now).lastInsertRowid));
-      }
-      moveStock(db, productId, { available: ids.length });
-      appendLedger(db, { kind: 'import', at: now, productId, keyIds: ids, keysTo: 'available', detail: { seeded: ids.length } });
-    }).immediate();
-  }
-}
-
-function bareServer(): Promise<Server> {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      const payload = JSON.stringify({ order: { id: 'ord_bare', status: 'reserved' } });
-      res.writeHead(201, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(payload) });
-      res.end(payload);
-    });
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
-/**
- * What must be 0 after a run: keys delivered twice, reserved orders not holding exactly their quantity,
- * stock counters that differ from the key rows, and 201 answers without an order (or orders beyond the
- * 201s plus the requests the end of a run cut off before their answer arrived).
- */
-function oversold(engine: Engine, runs: readonly { prefix: string; result: LoadResult }[]): number {
-  const db = engine.db;
-  const heldTwice = stmt(
-    db,
-    `SELECT count(*) FROM (SELECT key_id FROM deliveries WHERE returned_at IS NULL GROUP BY key_id HAVING count(*) > 1)`,
-  )
-    .pluck()
-    .get() as number;
-  const wrongQuantity = stmt(
-    db,
-    `SELECT count(*) FROM orders o WHERE o.status = 'reserved'
-       AND (SELECT count(*) FROM keys k WHERE k.order_id = o.id AND k.status = 'reserved') <> o.quantity`,
-  )
-    .pluck()
-    .get() as number;
-  let drift = 0;
-  for (const product of engine.listProducts()) {
-    const actual = countStock(db, product.id);
-    drift +=
-      Math.abs(product.stock.available - actual.available) +
-      Math.abs(product.stock.reserved - actual.reserved) +
-      Math.abs(product.stock.sold - actual.sold);
-  }
-  let accounting = 0;
-  for (const { prefix, result } of runs) {
-    const inDb = stmt(
-      db,
-      `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201 AND substr(key, 1, ?) = ?`,
-    )
-      .pluck()
-      .get(prefix.length + 1, `${prefix}-`) as number;
-    const cutOff = result.started - result.answered;
-    if (inDb < result.created) accounting += result.created - inDb;
-    if (inDb > result.created + cutOff) accounting += inDb - result.created - cutOff;
-  }
-  const orders = stmt(db, 'SELECT count(*) FROM orders').pluck().get() as number;
-  const recorded = stmt(db, `SELECT count(*) FROM idempotency WHERE scope = 'orders.create' AND status = 201`)
-    .pluck()
-    .get() as number;
-  return heldTwice + wrongQuantity + drift + accounting + Math.abs(orders - recorded);
 }
 
 /**
@@ -183,43 +96,6 @@ async function withCpu(run: () => Promise<LoadResult>): Promise<{ result: LoadRe
   const result = await run();
   const used = process.cpuUsage(before);
   return { result, cpuUs: used.user + used.system };
-}
-
-/** A shop under test: its engine, its server, its bench product, and every load run against it. */
-interface Shop {
-  readonly engine: Engine;
-  readonly url: string;
-  readonly productId: string;
-  readonly runs: { prefix: string; result: LoadResult }[];
-  close(): Promise<void>;
-}
-
-async function openShop(dir: string, keys: number, writer: WriterOptions | undefined): Promise<Shop> {
-  const engine = Engine.open({ dataDir: dir, ...(writer ? { writer } : {}) });
-  try {
-    const product = await engine.createProduct({ name: 'Bench', price: { amount: 100, currency: 'CNY' } });
-    seedKeys(engine.db, engine.vault, product.id, keys);
-    const server = await startHttpServer(engine, {
-      host: '127.0.0.1',
-      port: 0,
-      adminToken: 'bench',
-      webhookSecret: 'bench',
-      rateLimitPerMinute: 0,
-    });
-    return {
-      engine,
-      url: server.url,
-      productId: product.id,
-      runs: [],
-      close: async () => {
-        await server.close();
-        await engine.close();
-      },
-    };
-  } catch (error) {
-    await engine.close();
-    throw error;
-  }
 }
 
 export async function benchHttp(options: HttpBenchOptions = {}): Promise<Record<string, number>> {
