@@ -259,6 +259,22 @@ describe.each(BACKENDS)('%s backend', (_name, make) => {
     await expectVerified(shop);
   });
 
+  it('answers ids and e-mails holding a NUL as unknown or invalid, never as a failure', { timeout: 60_000 }, async () => {
+    const { shop, product } = await stocked(make, 1);
+    expect(await shop.getOrder('ord_\0x')).toBeNull();
+    expect(await shop.getOrderWithToken('ord_\0x', 'token')).toBeNull();
+    await expect(shop.reserve({ productId: `${product.id}\0`, ...buyer, idempotencyKey: 'nul-1' })).rejects.toMatchObject({
+      code: 'product_not_found',
+    });
+    await expect(
+      shop.reserve({ productId: product.id, email: 'a\0b@example.com', quantity: 1, idempotencyKey: 'nul-2' }),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
+    await expect(
+      shop.pay({ orderId: 'ord_\0', amount: 1, currency: 'CNY', eventId: 'ev-\0', source: 'webhook' }),
+    ).rejects.toMatchObject({ code: 'validation_failed' });
+    expect((await shop.getProduct(product.id))?.stock).toEqual({ available: 1, reserved: 0, sold: 0 });
+  });
+
   it('counts codes it already holds as duplicates and refuses an import with nothing new', { timeout: 60_000 }, async () => {
     const { shop, product } = await stocked(make, 2);
     expect(await shop.addCodes(product.id, ['CODE-00001', 'NEW-1'])).toEqual({ added: 1, duplicates: 1 });

@@ -22,6 +22,7 @@ import { applyStagedRestore, storedHoldSeconds } from './settings';
 import { TicketPool, type TicketPoolOptions } from './tickets';
 import { GroupCommitWriter, type WriteGroup, type WriterOptions } from './writer';
 import { Sweeper } from './sweeper';
+import { checkPaymentIds } from './payment-rules';
 
 export const DB_FILE = 'shop.db';
 
@@ -140,6 +141,7 @@ export class Engine {
   }
 
   async pay(args: orders.PayArgs): Promise<orders.PayResult> {
+    checkPaymentIds(args);
     const result = await this.writer.run((db, now) => orders.pay(db, this.ctx(now), args));
     if (result.order && result.effect !== 'duplicate_event') this.orderChanged(result.order);
     return result;

@@ -42,6 +42,8 @@ export interface ReserveResult {
 }
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]{1,64}@[^\s@<>()[\]\\,;:"]{1,189}\.[^\s@<>()[\]\\,;:".]{1,63}$/;
+/** Control characters: no mailbox has one, and PostgreSQL's text cannot hold a NUL. */
+const CONTROL = /\p{Cc}/u;
 export const MAX_QUANTITY = 1000;
 
 export function checkReserveArgs(args: ReserveArgs): void {
@@ -50,7 +52,7 @@ export function checkReserveArgs(args: ReserveArgs): void {
       field: 'quantity',
     });
   }
-  if (args.email.length > 254 || !EMAIL.test(args.email)) {
+  if (args.email.length > 254 || !EMAIL.test(args.email) || CONTROL.test(args.email)) {
     throw new EngineError('validation_failed', 'email must be an e-mail address', { field: 'email' });
   }
   if (args.idempotencyKey !== undefined) checkIdempotencyKey(args.idempotencyKey);

@@ -4,6 +4,7 @@
  * drift apart. A payment sells the held keys of a reserved order, or fresh keys of an expired one; a
  * second payment, a payment after a refund or of the wrong amount goes to review and delivers nothing.
  */
+import { EngineError } from '../lib/errors';
 import type { OrderStatus } from './order-rows';
 
 export type ReviewReason =
@@ -37,4 +38,14 @@ export function paymentDetail(args: {
   readonly currency: string;
 }): Record<string, unknown> {
   return { eventId: args.eventId, source: args.source, amount: args.amount, currency: args.currency };
+}
+
+/**
+ * Refuses a payment whose ids hold a NUL character before either backend stores anything: no gateway
+ * sends one, PostgreSQL's text cannot hold one, and an id that cannot be stored cannot be deduplicated.
+ */
+export function checkPaymentIds(args: { readonly orderId: string; readonly eventId: string }): void {
+  if (args.orderId.includes('\0') || args.eventId.includes('\0')) {
+    throw new EngineError('validation_failed', "a payment's order id and event id may not contain NUL characters");
+  }
 }

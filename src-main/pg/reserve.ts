@@ -101,7 +101,8 @@ async function reserveRun(client: Queryable, now: number, requests: readonly Res
     client,
     requests.flatMap((r) => (r.args.idempotencyKey === undefined ? [] : [r.args.idempotencyKey])),
   );
-  const productIds = [...new Set(requests.map((r) => r.args.productId))];
+  // PostgreSQL's text holds no NUL: an id with one names no product (and could not be sent).
+  const productIds = [...new Set(requests.map((r) => r.args.productId))].filter((id) => !id.includes('\0'));
   const products = new Map(
     (
       await client.query<ProductRow>('SELECT id, no, price_amount, currency, on_sale FROM products WHERE id = ANY($1::text[])', [

@@ -31,6 +31,7 @@ import { migratePostgres } from './migrate';
 import { payPg, refundPg, releaseOrderPg, sweepExpiredPg } from './order-writes';
 import { reservePgMany } from './reserve';
 import { ReserveBatcher } from './reserve-batch';
+import { checkPaymentIds } from '../engine/payment-rules';
 import { Sweeper } from '../engine/sweeper';
 
 export interface PgShopOptions extends UnlockOptions {
@@ -153,6 +154,7 @@ export class PgShop {
   }
 
   async pay(args: PayArgs): Promise<PayResult> {
+    checkPaymentIds(args);
     const result = await this.write((client, now) => payPg(client, now, args), true);
     if (result.order && result.effect !== 'duplicate_event') this.orderChanged(result.order);
     return result;
@@ -217,12 +219,14 @@ export class PgShop {
   }
 
   async getOrder(id: string): Promise<OrderView | null> {
+    if (id.includes('\0')) return null; // PostgreSQL's text holds no NUL: no order has such an id
     const row = (await this.pool.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id])).rows[0];
     return row ? toView(row) : null;
   }
 
   /** The order, if `accessToken` is its token; an unknown order and a wrong token look the same. */
   async getOrderWithToken(id: string, accessToken: string): Promise<OrderView | null> {
+    if (id.includes('\0')) return null; // as getOrder
     const row = (await this.pool.query<OrderRow>('SELECT * FROM orders WHERE id = $1', [id])).rows[0];
     const expected = row?.access_token_hash ?? Buffer.alloc(32);
     const ok = timingSafeEqual(sha256(accessToken), expected);
