@@ -13,6 +13,7 @@ import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
 import { prepareReserve, reserve, reserveMany, type ReserveArgs, type ReserveRequest } from '../src-main/engine/orders';
 import { verifyLedger } from '../src-main/engine/ledger-verify';
+import { idempotencyRuns } from '../src-main/engine/order-reserve';
 import { seedKeys, tempDir } from './helpers/shop';
 
 const NOW = Date.UTC(2026, 11, 3, 12);
@@ -142,5 +143,23 @@ describe('reserveMany', () => {
       o.ok && !o.value.replayed ? (o.value.result.ok ? 'order' : o.value.result.error.code) : 'other',
     );
     expect(results).toEqual(['order', 'order', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out', 'sold_out']);
+  });
+});
+
+describe('idempotencyRuns', () => {
+  const keyed = (key: number | null): ReserveRequest => request({ product: 0, quantity: 1, email: 0, key, limit: null });
+
+  it('starts a new run at each repeated idempotency key, keeping requests without a key where they are', () => {
+    const [a, none, b, a2, none2, b2, a3] = [keyed(0), keyed(null), keyed(1), keyed(0), keyed(null), keyed(1), keyed(0)];
+    const runs = idempotencyRuns([a, none, b, a2, none2, b2, a3]);
+    expect(runs).toEqual([[a, none, b], [a2, none2, b2], [a3]]);
+  });
+
+  it('hands back the batch itself when it is one run, and no run for no request', () => {
+    const batch = [keyed(0), keyed(null), keyed(null), keyed(1)];
+    const runs = idempotencyRuns(batch);
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toBe(batch);
+    expect(idempotencyRuns([])).toEqual([]);
   });
 });

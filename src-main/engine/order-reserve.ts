@@ -132,21 +132,35 @@ export type ReserveOutcome =
  */
 export function reserveMany(db: WritableDB, ctx: Ctx, requests: readonly ReserveRequest[]): ReserveOutcome[] {
   const outcomes: ReserveOutcome[] = [];
-  let from = 0;
-  while (from < requests.length) {
-    // A run holds each idempotency key once: a repeat must see the record that its first use writes.
-    const seen = new Set<string>();
-    let to = from;
-    for (; to < requests.length; to++) {
-      const key = requests[to]!.args.idempotencyKey;
-      if (key === undefined) continue;
-      if (seen.has(key)) break;
-      seen.add(key);
-    }
-    for (const outcome of reserveRun(db, ctx, requests.slice(from, to))) outcomes.push(outcome);
-    from = to;
+  for (const run of idempotencyRuns(requests)) {
+    for (const outcome of reserveRun(db, ctx, run)) outcomes.push(outcome);
   }
   return outcomes;
+}
+
+/**
+ * A batch cut into runs, in order, each holding an idempotency key at most once: a repeat must see the
+ * record its first use writes, so it starts the next run. Both backends' batches (reserveMany here,
+ * reservePgMany in pg/reserve.ts) run each run in turn. On the group-commit writer's hot path, so light:
+ * no set unless a request has a key, and the batch itself, not a copy, when it is one run.
+ */
+export function idempotencyRuns(requests: readonly ReserveRequest[]): (readonly ReserveRequest[])[] {
+  const runs: (readonly ReserveRequest[])[] = [];
+  let seen: Set<string> | undefined;
+  let from = 0;
+  for (let i = 0; i < requests.length; i++) {
+    const key = requests[i]!.args.idempotencyKey;
+    if (key === undefined) continue;
+    seen ??= new Set();
+    if (seen.has(key)) {
+      runs.push(requests.slice(from, i));
+      from = i;
+      seen.clear();
+    }
+    seen.add(key);
+  }
+  if (from < requests.length) runs.push(from === 0 ? requests : requests.slice(from));
+  return runs;
 }
 
 const INSERT_ORDERS: RowsStatement = {

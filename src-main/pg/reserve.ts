@@ -20,6 +20,7 @@ import { createdResponse, CREATED_ORDER, IDEMPOTENCY_SCOPE, type OutcomeRow } fr
 import {
   checkOnSale,
   earlierOutcome,
+  idempotencyRuns,
   newReservation,
   outcomeRecord,
   purchaseLimitError,
@@ -52,20 +53,7 @@ export async function reservePgMany(
   requests: readonly ReserveRequest[],
 ): Promise<ReserveOutcome[]> {
   const outcomes: ReserveOutcome[] = [];
-  let from = 0;
-  while (from < requests.length) {
-    // A run holds each idempotency key once: a repeat must see the record its first use writes.
-    const seen = new Set<string>();
-    let to = from;
-    for (; to < requests.length; to++) {
-      const key = requests[to]!.args.idempotencyKey;
-      if (key === undefined) continue;
-      if (seen.has(key)) break;
-      seen.add(key);
-    }
-    outcomes.push(...(await reserveRun(client, now, requests.slice(from, to))));
-    from = to;
-  }
+  for (const run of idempotencyRuns(requests)) outcomes.push(...(await reserveRun(client, now, run)));
   return outcomes;
 }
 
