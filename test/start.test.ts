@@ -1,10 +1,12 @@
 /**
  * `npm start` where Electron cannot run (this machine has no Electron binary): one line says why, the
  * app starts in browser mode with a one-time login link, the link signs in once and only once, the
- * session reaches the admin API, and SIGTERM ends it with exit code 0.
+ * session reaches the admin API, and SIGTERM ends it with exit code 0. Closing a started shop (either
+ * backend's) stops its server first, then its database, once.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RPC_PATH } from '../shared/rpc';
+import { closeOnce } from '../src-main/app/start-shop';
 import { startBrowserMode, type BrowserModeShop } from './helpers/browser-mode';
 
 let shop: BrowserModeShop | null = null;
@@ -78,5 +80,31 @@ describe('npm start without Electron', () => {
     expect(await buyer.text()).toContain('OnceKey');
     const events = await fetch(`${shop.baseUrl}/api/v1/admin/events`);
     expect(events.status).toBe(401);
+  });
+});
+
+describe('closing a started shop', () => {
+  it('stops the server, then the database, once however often it is called', async () => {
+    const calls: string[] = [];
+    const close = closeOnce({ close: async () => void calls.push('server') }, { close: async () => void calls.push('database') });
+    const first = close();
+    expect(close()).toBe(first);
+    await first;
+    await close();
+    expect(calls).toEqual(['server', 'database']);
+  });
+
+  it('still closes the database when the server fails to close, and reports the failure', async () => {
+    const calls: string[] = [];
+    const close = closeOnce(
+      {
+        close: async () => {
+          throw new Error('server would not stop');
+        },
+      },
+      { close: async () => void calls.push('database') },
+    );
+    await expect(close()).rejects.toThrow('server would not stop');
+    expect(calls).toEqual(['database']);
   });
 });

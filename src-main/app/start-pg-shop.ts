@@ -12,7 +12,7 @@ import { startHttpServer, type RunningServer } from '../http/server';
 import { redactUrl } from '../pg/connect';
 import { PgShop } from '../pg/shop';
 import { KeyFileStore } from '../vault/secret-store';
-import { shopSecrets, type StartShopOptions } from './start-shop';
+import { closeOnce, shopSecrets, type StartShopOptions } from './start-shop';
 
 export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir' | 'publicUrl'> {
   /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
@@ -54,24 +54,7 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
       maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
       log: options.log ?? false,
     });
-    const running = server;
-    let closing: Promise<void> | null = null;
-    return {
-      shop,
-      server: running,
-      url: running.url,
-      loginUrl: () => null,
-      close: () => {
-        closing ??= (async () => {
-          try {
-            await running.close();
-          } finally {
-            await shop.close();
-          }
-        })();
-        return closing;
-      },
-    };
+    return { shop, server, url: server.url, loginUrl: () => null, close: closeOnce(server, shop) };
   } catch (error) {
     await server?.close();
     await shop.close();

@@ -65,6 +65,25 @@ export function shopSecrets(
   return { adminToken, webhookSecret };
 }
 
+/**
+ * A running shop's `close`: stops the server (no new connections, in-flight requests finish and their
+ * writes commit), then closes the shop's database, even when the server's close failed. Called again, or
+ * while closing, it returns the same promise, so a signal during shutdown never closes anything twice.
+ */
+export function closeOnce(server: Pick<RunningServer, 'close'>, shop: { close(): Promise<void> }): () => Promise<void> {
+  let closing: Promise<void> | null = null;
+  return () => {
+    closing ??= (async () => {
+      try {
+        await server.close();
+      } finally {
+        await shop.close();
+      }
+    })();
+    return closing;
+  };
+}
+
 export async function startShop(options: StartShopOptions): Promise<RunningShop> {
   const notice = options.notice ?? (() => undefined);
   const engine = Engine.open({
@@ -102,22 +121,12 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
           'which no gateway outside this PC can reach; payments are still found by querying the channel',
       );
     }
-    let closing: Promise<void> | null = null;
     return {
       engine,
       server: running,
       url: running.url,
       loginUrl: () => (sessions ? `${running.url}${ADMIN_UI_PATH}?token=${sessions.issueLoginToken()}` : null),
-      close: () => {
-        closing ??= (async () => {
-          try {
-            await running.close();
-          } finally {
-            await engine.close();
-          }
-        })();
-        return closing;
-      },
+      close: closeOnce(running, engine),
     };
   } catch (error) {
     await server?.close();
