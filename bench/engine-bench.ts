@@ -42,6 +42,7 @@ import { stmt } from '../src-main/db/statements';
 import type { WritableDB } from '../src-main/db/types';
 import { Engine } from '../src-main/engine/engine';
 import * as orders from '../src-main/engine/orders';
+import { add, concurrent, newRun, perSecond, type Run } from './claims-run';
 import { seedKeys } from './http-shop';
 import { spread } from './rounds';
 
@@ -67,41 +68,6 @@ const FULL: Sizes = {
 const QUICK: Sizes = { engine: { 1: 100, 8: 400, 64: 1_000 }, rawSingle: 100, rawBatched: 1_000, naive: 500, capMs: 5_000 };
 
 const EMAIL = 'bench@example.com';
-
-/** Claims made and the seconds they took; rounds of one measurement add up. */
-interface Run {
-  claims: number;
-  seconds: number;
-}
-
-const perSecond = (run: Run): number => run.claims / run.seconds;
-
-function add(total: Run, run: Run): void {
-  total.claims += run.claims;
-  total.seconds += run.seconds;
-}
-
-/** Runs `count` claims through `claim` with `concurrency` buyers, stopping at `capMs`. */
-async function concurrent(
-  count: number,
-  concurrency: number,
-  capMs: number,
-  claim: (i: number) => Promise<unknown>,
-): Promise<Run> {
-  let next = 0;
-  let done = 0;
-  const start = performance.now();
-  const end = start + capMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count && performance.now() < end) {
-        await claim(next++);
-        done++;
-      }
-    }),
-  );
-  return { claims: done, seconds: (performance.now() - start) / 1000 };
-}
 
 /** `count` claims through the Engine API by `concurrency` buyers; keys `<prefix>-<i>` (or random UUIDs). */
 async function engineClaims(
@@ -310,10 +276,10 @@ export async function benchEngine(options: EngineBenchOptions = {}): Promise<Rec
     );
     results.raw_single_claims_per_s = round(perSecond(rawClaims(raw, sizes.rawSingle, 1, sizes.capMs, 1_000_000)));
 
-    const engine64: Run = { claims: 0, seconds: 0 };
-    const alt64: Run = { claims: 0, seconds: 0 };
-    const raw100: Run = { claims: 0, seconds: 0 };
-    const raw64: Run = { claims: 0, seconds: 0 };
+    const engine64 = newRun();
+    const alt64 = newRun();
+    const raw100 = newRun();
+    const raw64 = newRun();
     const before64 = { ...engine.writer.stats };
     const engineVsRaw: number[] = [];
     const raw64VsRaw: number[] = [];

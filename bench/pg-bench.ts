@@ -50,7 +50,8 @@ import pg from 'pg';
 import { openPool, redactUrl } from '../src-main/pg/connect';
 import { PgShop } from '../src-main/pg/shop';
 import { KeyFileStore } from '../src-main/vault/secret-store';
-import { engineClaims, rawBatched, rawClaims, type RawTarget, type Run } from './pg-claims';
+import { add, newRun, perSecond, type Run } from './claims-run';
+import { engineClaims, rawBatched, rawClaims, type RawTarget } from './pg-claims';
 import { database, durable, schemaUrl, seededProduct, settle } from './pg-database';
 import { benchHttp, type HttpSizes } from './pg-http';
 import { spread } from './rounds';
@@ -93,13 +94,7 @@ const QUICK: Sizes = {
 /** Connections per pool: the shop's default, used for the shop and the bare loops alike. */
 const POOL_SIZE = 10;
 
-const perSecond = (run: Run): number => run.claims / run.seconds;
 const round = (n: number): number => Math.round(n);
-
-function add(total: Run, run: Run): void {
-  total.claims += run.claims;
-  total.seconds += run.seconds;
-}
 
 /** The measured loops, each on a schema of its own. */
 const LOOPS = ['engine', 'raw', 'rawNoLedger', 'batched', 'batchedNoLedger'] as const;
@@ -195,8 +190,6 @@ async function benchClaims(urls: Record<Loop, string>, dir: string, sizes: Sizes
     await shop.close();
   }
 }
-
-const newRun = (): Run => ({ claims: 0, seconds: 0 });
 
 // ---------------------------------------------------------------------------------------------------
 

@@ -9,39 +9,13 @@ import { CREATED_ORDER, IDEMPOTENCY_SCOPE } from '../src-main/engine/order-idemp
 import { valuesList } from '../src-main/pg/ledger';
 import { LOCKS } from '../src-main/pg/migrate';
 import type { PgShop } from '../src-main/pg/shop';
+import { concurrent, type Run } from './claims-run';
 
 /** Buyers at once, as in the engine benchmark; the bare loops' workers too. */
 export const BUYERS = 64;
 /** Claims per transaction of the batched bare loop: the biggest batch 64 buyers can form. */
 const BATCH = 64;
 const EMAIL = 'bench@example.com';
-
-export interface Run {
-  claims: number;
-  seconds: number;
-}
-
-/** `count` calls of `claim` by `concurrency` workers, stopping at `capMs`. */
-async function concurrent(
-  count: number,
-  concurrency: number,
-  capMs: number,
-  claim: (i: number) => Promise<unknown>,
-): Promise<Run> {
-  let next = 0;
-  let done = 0;
-  const start = performance.now();
-  const end = start + capMs;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count && performance.now() < end) {
-        await claim(next++);
-        done++;
-      }
-    }),
-  );
-  return { claims: done, seconds: (performance.now() - start) / 1000 };
-}
 
 export async function engineClaims(shop: PgShop, productId: string, count: number, capMs: number, prefix: string): Promise<Run> {
   return concurrent(count, BUYERS, capMs, async (i) => {
