@@ -17,6 +17,8 @@ import { closeOnce, shopSecrets, type StartShopOptions } from './start-shop';
 export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir' | 'publicUrl'> {
   /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
   readonly database: string;
+  /** How long a write is run again after a conflict or a lost connection before it answers busy (PgShop's default: 10 s). */
+  readonly retryDeadlineMs?: number | undefined;
 }
 
 export interface RunningPgShop {
@@ -38,6 +40,7 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
     ...(secretStore ? { secretStore } : {}),
     ...(options.passphrase ? { passphrase: options.passphrase } : {}),
     ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),
+    ...(options.retryDeadlineMs !== undefined ? { retryDeadlineMs: options.retryDeadlineMs } : {}),
   });
   let server: RunningServer | null = null;
   try {

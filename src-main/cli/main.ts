@@ -18,7 +18,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   serve: {
     run: serveCommand,
     summary:
-      'serve --data <dir> [--database postgres://...] [--host 127.0.0.1] [--port 8787] [--public-url https://...]   run the shop endpoint',
+      'serve --data <dir> [--database postgres://... [--retry-deadline 10]] [--host 127.0.0.1] [--port 8787] [--public-url https://...]   run the shop endpoint',
   },
   'migrate-to-postgres': {
     run: migrateToPostgresCommand,

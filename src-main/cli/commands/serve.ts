@@ -28,7 +28,30 @@ export const SERVE_OPTIONS = {
   log: { type: 'boolean', default: false },
   browser: { type: 'boolean', default: false },
   ...DATABASE_OPTION,
+  'retry-deadline': { type: 'string' },
 } as const;
+
+/** The longest `--retry-deadline`: past ten minutes a buyer has long given up waiting for the answer. */
+export const MAX_RETRY_DEADLINE_S = 600;
+
+/**
+ * `--retry-deadline <seconds>`: how long a PostgreSQL shop runs a write again after a deadlock, a
+ * serialization failure or a lost connection before it answers 503 busy (pg/shop.ts; 10 s when absent).
+ * SQLite's writer has no such deadline, so the flag without `--database` is a mistake, said so.
+ */
+export function retryDeadlineOption(value: string | undefined, database: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (database === undefined) {
+    throw new UsageError(
+      '--retry-deadline applies to PostgreSQL only: give it with --database postgres://... (or ONCEKEY_DATABASE_URL)',
+    );
+  }
+  const seconds = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!(seconds > 0 && seconds <= MAX_RETRY_DEADLINE_S)) {
+    throw new UsageError(`--retry-deadline is a number of seconds above 0 and at most ${MAX_RETRY_DEADLINE_S}, e.g. 10`);
+  }
+  return Math.max(1, Math.round(seconds * 1000));
+}
 
 /** `--public-url`: an http(s) address without a path, query or fragment (gateways append their paths). */
 function publicUrlOption(value: string | undefined): string | undefined {
@@ -53,6 +76,11 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     values['hold-seconds'] === undefined ? undefined : parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
   const rateLimit = parseInteger(values['rate-limit'], '--rate-limit', 60);
   const maxOrdersPerEmail = parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
+  const database = databaseUrl(values.database);
+  if (database !== undefined && values.browser) {
+    throw new UsageError('--browser needs the SQLite backend for now: the admin app does not run on PostgreSQL yet');
+  }
+  const retryDeadlineMs = retryDeadlineOption(values['retry-deadline'], database);
 
   // Listen for the stop signal from the start, so a SIGTERM during start-up still closes cleanly.
   let stopRequested = false;
@@ -67,10 +95,6 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     process.on('SIGTERM', stop);
   });
 
-  const database = databaseUrl(values.database);
-  if (database !== undefined && values.browser) {
-    throw new UsageError('--browser needs the SQLite backend for now: the admin app does not run on PostgreSQL yet');
-  }
   if (values.browser) await ensureBuilt(io.err);
   if (stopRequested) return 0;
   let shop: { url: string; loginUrl(): string | null; close(): Promise<void> } | null = null;
@@ -96,7 +120,7 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
             publicUrl: publicUrlOption(values['public-url']),
             adminUiDir: values.browser ? RENDERER_DIR : undefined,
           })
-        : await startPgShop({ ...common, database });
+        : await startPgShop({ ...common, database, retryDeadlineMs });
     const login = shop.loginUrl();
     // Browser mode prints one line to open (as Jupyter does); headless mode its address.
     if (login !== null) {
