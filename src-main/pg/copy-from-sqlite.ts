@@ -12,10 +12,10 @@ import { stmt } from '../db/statements';
 import type { ReadableDB } from '../db/types';
 import { verifyLedger } from '../engine/ledger-verify';
 import { EngineError } from '../lib/errors';
-import { TABLES_IN_ORDER } from './baseline';
 import { inTransaction, type Queryable } from './connect';
 import { verifyLedgerIn } from './ledger';
 import { migratePostgres } from './migrate';
+import { columnsOf, TABLES_IN_ORDER } from './tables';
 
 export interface CopyReport {
   readonly rows: Readonly<Record<string, number>>;
@@ -24,21 +24,6 @@ export interface CopyReport {
 }
 
 const CHUNK = 5000;
-
-interface Column {
-  readonly name: string;
-  readonly type: string;
-  readonly identity: boolean;
-}
-
-async function columnsOf(client: Queryable, table: string): Promise<Column[]> {
-  const rows = await client.query<{ column_name: string; data_type: string; is_identity: string }>(
-    `SELECT column_name, data_type, is_identity FROM information_schema.columns
-      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position`,
-    [table],
-  );
-  return rows.rows.map((r) => ({ name: r.column_name, type: r.data_type, identity: r.is_identity === 'YES' }));
-}
 
 /** Copies one table in chunks: one multi-row INSERT ... SELECT FROM unnest(arrays) per chunk. */
 async function copyTable(source: ReadableDB, client: Queryable, table: string): Promise<number> {

@@ -10,7 +10,7 @@ import type { Engine } from '../engine/engine';
 import { performActions, type ActionInput } from './actions';
 import type { ReconcileWorkerInput, ReconcileWorkerMessage } from './reconcile-worker';
 import { reconcile, type ReconcileOptions } from './run';
-import { parseStatement } from './statements/parse';
+import { parseStatement, type Parsed } from './statements/parse';
 import { storeStatement, type StoreResult } from './statements/store';
 
 export interface RunOptions extends Omit<ReconcileOptions, 'now'> {
@@ -73,15 +73,20 @@ export interface ImportStatementResult extends StoreResult {
   readonly timeZone: string;
 }
 
-/** Parses outside the write lock, then stores in one transaction. */
-export async function importStatement(engine: Engine, input: ImportStatementInput): Promise<ImportStatementResult> {
-  const parsed = parseStatement(input.bytes, {
+/** A statement file parsed as `input` says (its format or column mapping, time zone, period). */
+export function parseStatementInput(input: Omit<ImportStatementInput, 'actor' | 'nothingNew'>): Parsed {
+  return parseStatement(input.bytes, {
     ...(input.format ? { format: input.format } : {}),
     ...(input.mapping ? { mapping: input.mapping } : {}),
     timeZone: input.timeZone,
     from: input.from,
     to: input.to,
   });
+}
+
+/** Parses outside the write lock, then stores in one transaction. */
+export async function importStatement(engine: Engine, input: ImportStatementInput): Promise<ImportStatementResult> {
+  const parsed = parseStatementInput(input);
   const stored = await engine.writer.run((db, now) =>
     storeStatement(db, parsed, { source: input.fileName, actor: input.actor, now, nothingNew: input.nothingNew ?? 'refuse' }),
   );

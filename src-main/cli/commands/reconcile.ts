@@ -2,19 +2,84 @@
  * `oncekey reconcile`: list every disagreement between orders, keys, payments and the ledger, and with
  * `--statement <file> [--format <preset>]` against a payment provider's bill (imported first; a bill
  * imported before is compared again, not refused). Exits 0 whenever it ran, whatever it found.
+ *
+ * With `--database postgres://...` (or ONCEKEY_DATABASE_URL) it reconciles a snapshot of the PostgreSQL
+ * shop (reconcile/postgres.ts); a bill is then compared against the snapshot and not stored.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { STATEMENT_FORMATS, type StatementFormat } from '../../../shared/reconcile';
-import { importStatement, runReconcile } from '../../reconcile/service';
+import { STATEMENT_FORMATS, type ReconcileReport, type StatementFormat } from '../../../shared/reconcile';
+import { openPool, redactUrl } from '../../pg/connect';
+import { isEngineError } from '../../lib/errors';
+import { reconcilePostgres, type PostgresReconcileOptions } from '../../reconcile/postgres';
+import { importStatement, runReconcile, type ImportStatementResult } from '../../reconcile/service';
 import { checkTimeZone } from '../../reconcile/statements/period';
+import { JSON_OPTION, openEngine, parse, printJson, table, UsageError, type Io } from '../context';
+import { BACKEND_OPTIONS } from '../open-backend';
+import { databaseUrl } from './database-option';
 
 const PERIOD_RULE_TEXT = { declared: 'as the bill declares', row_days: 'the whole days of its rows', given: 'as given' } as const;
-import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, table, UsageError, type Io } from '../context';
+
+function importedLine(imported: ImportStatementResult, file: string): string {
+  return imported.statement
+    ? `imported ${imported.imported} row(s) from ${imported.statement.source} (${imported.statement.format}); ${imported.duplicates} seen before, ${imported.skipped.length} skipped; ` +
+        `period ${imported.statement.periodStart} .. ${imported.statement.periodEnd} (${PERIOD_RULE_TEXT[imported.statement.periodRule ?? 'row_days']}${imported.timeZone ? `, ${imported.timeZone}` : ''})`
+    : `every row of ${basename(file)} was imported before; comparing against it again`;
+}
+
+function printReport(io: Io, report: ReconcileReport, json: boolean): void {
+  if (json) {
+    printJson(io, report);
+    return;
+  }
+  const counts = Object.entries(report.counts).filter(([, c]) => c.open + c.resolved > 0);
+  if (counts.length === 0) {
+    io.out('no disagreements: orders, keys, payments and the ledger agree');
+    return;
+  }
+  io.out(
+    table(
+      ['kind', 'open', 'resolved'],
+      counts.map(([kind, c]) => [kind, c.open, c.resolved]),
+    ),
+  );
+  io.out('');
+  for (const f of report.findings) io.out(`${f.status === 'open' ? '!' : '✓'} ${f.id}  ${f.summary}`);
+  if (report.truncated) io.out('(more findings than shown: use --json or the Reconcile page)');
+}
+
+/** One reconciliation of a PostgreSQL shop, from a snapshot; a bill is compared there, not stored. */
+async function reconcileOnPostgres(
+  url: string,
+  values: { json: boolean; 'no-ledger': boolean; statement?: string | undefined },
+  statement: PostgresReconcileOptions['statement'],
+  io: Io,
+): Promise<number> {
+  // A one-off command: one connection for the snapshot.
+  const pool = openPool(url, 1);
+  try {
+    const { report, statement: compared } = await reconcilePostgres(pool, {
+      ledger: !values['no-ledger'],
+      ...(statement ? { statement } : {}),
+    }).catch((error: unknown) => {
+      if (isEngineError(error)) throw error;
+      throw new Error(`PostgreSQL at ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if (compared && !values.json) {
+      io.err(
+        `${importedLine(compared, values.statement!).replace(/^imported/, 'read')}; compared against a snapshot of the PostgreSQL shop (statements are not stored on PostgreSQL yet)`,
+      );
+    }
+    printReport(io, report, values.json);
+    return 0;
+  } finally {
+    await pool.end();
+  }
+}
 
 export async function reconcileCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parse(argv, {
-    ...DATA_OPTION,
+    ...BACKEND_OPTIONS,
     ...JSON_OPTION,
     statement: { type: 'string' },
     format: { type: 'string' },
@@ -46,49 +111,29 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
       throw new Error(`cannot read ${values.statement}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
+  const statement =
+    bytes === undefined
+      ? undefined
+      : {
+          bytes,
+          fileName: basename(values.statement!),
+          format: format as StatementFormat | undefined,
+          timeZone: values['time-zone'],
+          from: values.from,
+          to: values.to,
+        };
+  const url = databaseUrl(values.database);
+  if (url !== undefined) return reconcileOnPostgres(url, values, statement, io);
   const engine = openEngine(values.data);
   try {
     let statementIds: number[] | undefined;
-    if (bytes !== undefined) {
-      const imported = await importStatement(engine, {
-        bytes,
-        fileName: basename(values.statement!),
-        format: format as StatementFormat | undefined,
-        timeZone: values['time-zone'],
-        from: values.from,
-        to: values.to,
-        actor: 'cli',
-        nothingNew: 'accept',
-      });
+    if (statement !== undefined) {
+      const imported = await importStatement(engine, { ...statement, actor: 'cli', nothingNew: 'accept' });
       statementIds = imported.existingIds;
-      if (!values.json) {
-        io.err(
-          imported.statement
-            ? `imported ${imported.imported} row(s) from ${imported.statement.source} (${imported.statement.format}); ${imported.duplicates} seen before, ${imported.skipped.length} skipped; ` +
-                `period ${imported.statement.periodStart} .. ${imported.statement.periodEnd} (${PERIOD_RULE_TEXT[imported.statement.periodRule ?? 'row_days']}${imported.timeZone ? `, ${imported.timeZone}` : ''})`
-            : `every row of ${basename(values.statement!)} was imported before; comparing against it again`,
-        );
-      }
+      if (!values.json) io.err(importedLine(imported, values.statement!));
     }
     const report = await runReconcile(engine, { ...(statementIds ? { statementIds } : {}), ledger: !values['no-ledger'] });
-    if (values.json) {
-      printJson(io, report);
-      return 0;
-    }
-    const counts = Object.entries(report.counts).filter(([, c]) => c.open + c.resolved > 0);
-    if (counts.length === 0) {
-      io.out('no disagreements: orders, keys, payments and the ledger agree');
-      return 0;
-    }
-    io.out(
-      table(
-        ['kind', 'open', 'resolved'],
-        counts.map(([kind, c]) => [kind, c.open, c.resolved]),
-      ),
-    );
-    io.out('');
-    for (const f of report.findings) io.out(`${f.status === 'open' ? '!' : '✓'} ${f.id}  ${f.summary}`);
-    if (report.truncated) io.out('(more findings than shown: use --json or the Reconcile page)');
+    printReport(io, report, values.json);
     return 0;
   } finally {
     await engine.close();
