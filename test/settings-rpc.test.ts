@@ -68,6 +68,10 @@ describe('settings.get and settings.set', () => {
       pendingRestore: null,
     });
     expect(initial.vault).toEqual({ passphrase: false, secretStore: true });
+    // The admin API runs on the SQLite engine: its database file in the data folder.
+    expect(initial.dataDir).toBe(s.dir);
+    expect(initial.backend).toEqual({ kind: 'sqlite', location: join(s.dir, 'shop.db') });
+    expect(existsSync(initial.backend.location)).toBe(true);
 
     const set = await s.call('settings.set', { holdMinutes: 30, port: 9090, host: '0.0.0.0', purchaseLimit: 3 });
     expect(set.restartNeeded.sort()).toEqual(['host', 'port', 'purchaseLimit']);

@@ -58,6 +58,12 @@ export const SettingsView = ShopSettings.extend({
   /** A validated backup waiting to replace the database at the next start. */
   pendingRestore: z.object({ stagedAt: z.iso.datetime(), source: z.string() }).nullable(),
   dataDir: z.string(),
+  /**
+   * Where the shop's rows live: the SQLite database file in `dataDir`, or a PostgreSQL server, whose
+   * location is its URL with the password replaced (never the password itself). The admin app runs on
+   * SQLite only for now.
+   */
+  backend: z.object({ kind: z.enum(['sqlite', 'postgres']), location: z.string() }),
 });
 export type SettingsView = z.infer<typeof SettingsView>;
 

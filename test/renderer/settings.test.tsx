@@ -1,4 +1,7 @@
-/** The Settings page against a fake transport: grouped form, the warning before listening beyond this PC, secrets shown once, passphrase, restore. */
+/**
+ * The Settings page against a fake transport: grouped form, the warning before listening beyond this PC,
+ * secrets shown once, passphrase, restore, and the database the shop runs on.
+ */
 import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { I18nextProvider } from 'react-i18next';
@@ -33,12 +36,16 @@ function view(over: Partial<SettingsView> = {}): SettingsView {
     secrets: { adminTokenRotatedAt: null, webhookSecretRotatedAt: null },
     pendingRestore: null,
     dataDir: '/home/shop/.local/share/oncekey',
+    backend: { kind: 'sqlite', location: '/home/shop/.local/share/oncekey/shop.db' },
     ...over,
   };
 }
 
-function setup(handlers: FakeHandlers = {}): { transport: FakeTransport; state: { settings: SettingsView } } {
-  const state = { settings: view() };
+function setup(
+  handlers: FakeHandlers = {},
+  initial: SettingsView = view(),
+): { transport: FakeTransport; state: { settings: SettingsView } } {
+  const state = { settings: initial };
   const transport = createFakeTransport({
     'settings.get': () => state.settings,
     'settings.set': (input) => {
@@ -167,12 +174,27 @@ describe('settings page', () => {
     expect(await screen.findByText(/A restore from \/backups\/shop\.db .* waits for the next start\./)).toBeTruthy();
   });
 
+  it('shows the database the shop runs on beside its data folder: the SQLite file in it', async () => {
+    setup();
+    expect(await screen.findByText('SQLite — /home/shop/.local/share/oncekey/shop.db')).toBeTruthy();
+    expect(screen.getByText('Database')).toBeTruthy();
+    expect(screen.getByText('/home/shop/.local/share/oncekey')).toBeTruthy();
+  });
+
+  it('names a PostgreSQL server by the address it is given, which holds no password', async () => {
+    setup({}, view({ backend: { kind: 'postgres', location: 'postgres://oncekey:***@db:5432/shop' } }));
+    expect(await screen.findByText('PostgreSQL — postgres://oncekey:***@db:5432/shop')).toBeTruthy();
+    expect(screen.queryByText(/SQLite/)).toBeNull();
+  });
+
   it('is translated into Chinese, and has the same keys in both languages', async () => {
     await i18n.changeLanguage('zh-CN');
     setup();
     expect(await screen.findByRole('heading', { name: '店铺接口' })).toBeTruthy();
     expect(screen.getByRole('heading', { name: '备份与恢复' })).toBeTruthy();
     expect(screen.getByRole('button', { name: '立即备份' })).toBeTruthy();
+    expect(screen.getByText('数据库')).toBeTruthy();
+    expect(screen.getByText('SQLite — /home/shop/.local/share/oncekey/shop.db')).toBeTruthy();
     const keys = (value: unknown, prefix = ''): string[] =>
       typeof value === 'object' && value !== null
         ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`))

@@ -5,8 +5,9 @@
  * start, never swapped under the running engine.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { isLocalHost, RESTART_SETTINGS, type settingsMethods, type SettingsView } from '../../../shared/rpc/settings';
-import type { Engine } from '../../engine/engine';
+import { DB_FILE, type Engine } from '../../engine/engine';
 import {
   cancelRestore,
   checkBackup,
@@ -36,6 +37,8 @@ function view(engine: Engine): SettingsView {
     },
     pendingRestore: pendingRestore(engine.dataDir),
     dataDir: engine.dataDir,
+    // The admin API runs on the SQLite engine only; a PostgreSQL shop would name its redactUrl() here.
+    backend: { kind: 'sqlite', location: join(engine.dataDir, DB_FILE) },
   };
 }
 

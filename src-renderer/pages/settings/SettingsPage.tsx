@@ -1,6 +1,7 @@
 /**
  * The Settings page, grouped: the shop endpoint and order rules (stored with the shop), the payment
- * channels, tokens and secrets, the vault passphrase, backup and restore, and this computer's language and theme.
+ * channels, tokens and secrets, the vault passphrase, backup and restore, the data folder and the database the
+ * shop runs on, and this computer's language and theme.
  */
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -77,6 +78,10 @@ export function SettingsPage() {
         <BackupCard settings={settings} />
         <Card title={t('data.title')} subtitle={t('data.subtitle')}>
           <code className="mono settings-path">{settings.dataDir}</code>
+          <p className="settings-backend">{t('data.backend')}</p>
+          <code className="mono settings-path">
+            {t(settings.backend.kind === 'sqlite' ? 'data.sqlite' : 'data.postgres', { location: settings.backend.location })}
+          </code>
         </Card>
       </div>
     </div>

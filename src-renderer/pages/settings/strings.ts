@@ -160,7 +160,13 @@ const en = {
     language: 'Language',
     theme: 'Theme',
   },
-  data: { title: 'Data folder', subtitle: 'Where this shop’s database and secrets are kept.' },
+  data: {
+    title: 'Data folder',
+    subtitle: 'Where this shop’s database and secrets are kept.',
+    backend: 'Database',
+    sqlite: 'SQLite — {{location}}',
+    postgres: 'PostgreSQL — {{location}}',
+  },
 } as const;
 
 type Shape<T> = { [K in keyof T]: T[K] extends string ? string : Shape<T[K]> };
@@ -322,7 +328,13 @@ const zhCN: Shape<typeof en> = {
     language: '语言',
     theme: '主题',
   },
-  data: { title: '数据文件夹', subtitle: '此店铺的数据库和密钥保存的位置。' },
+  data: {
+    title: '数据文件夹',
+    subtitle: '此店铺的数据库和密钥保存的位置。',
+    backend: '数据库',
+    sqlite: 'SQLite — {{location}}',
+    postgres: 'PostgreSQL — {{location}}',
+  },
 };
 
 export const settingsStrings = { en, 'zh-CN': zhCN } satisfies Strings;
