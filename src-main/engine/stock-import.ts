@@ -2,18 +2,13 @@
  * The import's bookkeeping: the engine's side of putting codes on sale. An import opens only for a
  * product that exists, and the one transaction that commits it stores the staged codes as available keys
  * (vault/import-store.ts), moves the product's stock counter and appends one ledger `import` entry naming
- * every new key: all of it, or none. `runImport` is the vault's import pipeline (vault/import.ts) with
- * these two steps plugged in; the vault itself knows nothing of stock or the ledger.
+ * every new key: all of it, or none. `runImport` is the vault's import pipeline (vault/import.ts, on
+ * SQLite through vault/import-sqlite.ts) with these two steps plugged in; the vault itself knows nothing
+ * of stock or the ledger.
  */
 import type { WritableDB } from '../db/types';
-import {
-  runImportPipeline,
-  type CodeSource,
-  type ImportBooks,
-  type ImportHost,
-  type ImportOptions,
-  type ImportReport,
-} from '../vault/import';
+import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
+import { runImportPipeline, type ImportBooks, type ImportHost } from '../vault/import-sqlite';
 import {
   dropStaging,
   markCommitted,

@@ -1,33 +1,25 @@
 /**
  * The code import pipeline: read a source (import-source.ts), fingerprint and seal the codes in chunks
- * (import-crypto.ts), stage them through the engine's group-commit writer (import-store.ts), and commit
- * all of them in one transaction, or discard them. Opening and committing an import are the engine's
- * bookkeeping (the product, its stock counter, the ledger entry), passed in as `ImportBooks` by
- * engine/stock-import.ts. A preview (`dryRun`) runs the same path with unsealed placeholder rows and
- * always discards, so its duplicate counts are exactly what a commit would find.
+ * (import-crypto.ts), stage them in the shop's database and commit all of them in one transaction, or
+ * discard them. Which database is an `ImportSession`'s business: the SQLite file (import-sqlite.ts, through
+ * the engine's group-commit writer, with the engine's bookkeeping passed in by engine/stock-import.ts) or
+ * PostgreSQL (pg/import.ts). Reading, checking, the crypto and the report are the same code for both, so
+ * the same file gives the same report on either. A preview (`dryRun`) runs the same path with unsealed
+ * placeholder rows and always discards, so its duplicate counts are exactly what a commit would find.
  *
  * Memory stays bounded for any file size: the source is streamed, chunks are processed as they come,
  * and duplicates are found by the database (the vault's UNIQUE index, and the staged rows read in
  * fingerprint order), not by a set of every code.
  */
 import type { AppEvent } from '../../shared/rpc';
-import type { WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
 import type { VaultKeys } from './crypto';
 import { CryptoStage, type Prepared } from './import-crypto';
 import { checkEncodingName, MAX_LINE_CHARS, type ImportEncoding } from './import-decode';
 import { newStats, readCodes, totalLines, type CodeSource, type ImportFormat, type ReadOptions } from './import-source';
-import {
-  classifyStaged,
-  discardChunk,
-  markLive,
-  stageChunk,
-  type CommitCounts,
-  type Committed,
-  type ImportOrigin,
-  type StagedDuplicates,
-} from './import-store';
+import type { CommitCounts, Committed, ImportOrigin, StagedDuplicates } from './import-store';
 
+export type { CommitCounts, Committed, Duplicates, ImportOrigin, StagedDuplicates } from './import-store';
 export type { CodeSource } from './import-source';
 
 export interface ImportProgress {
@@ -78,78 +70,37 @@ export interface ImportReport {
   readonly rejected: readonly { readonly line: number; readonly reason: string }[];
 }
 
-/** Runs a write in a short transaction of its own (the engine's group-commit writer). */
-export interface ImportWriter {
-  run<T>(write: (db: WritableDB, now: number) => T): Promise<T>;
-}
-
-/** What the pipeline needs from the engine. */
-export interface ImportHost {
-  readonly db: WritableDB;
+/** What the pipeline needs from the shop, whichever database holds it. */
+export interface ImportContext {
   readonly vault: VaultKeys;
-  readonly writer: ImportWriter;
-  readonly clock: () => number;
   emit(event: AppEvent): void;
 }
 
-/** The import's bookkeeping (engine/stock-import.ts), each step run in a writer transaction. */
-export interface ImportBooks {
-  /** Opens a staging import for a product that must exist; returns its id. */
-  begin(db: WritableDB, productId: string, origin: ImportOrigin, now: number): number;
-  /** Stores the staged codes as available keys, with their stock and ledger entry: every one, or none. */
-  commit(db: WritableDB, importId: number, counts: CommitCounts, now: number): Committed;
+/**
+ * One import's staging and storing, on the database that holds the shop: the SQLite file
+ * (vault/import-sqlite.ts) or PostgreSQL (pg/import.ts). The pipeline calls `begin` once, `stage` per
+ * chunk, then `classify` (a preview) or `commit`; `discard` after a failure, a cancel or a preview; and
+ * `end` always, last.
+ */
+export interface ImportSession {
+  /** Opens the import for a product that must exist; returns its id. */
+  begin(origin: ImportOrigin): Promise<number>;
+  /** Stages one chunk (`fingerprints[i]`, `sealed[i]` and `lines[i]` are one code); returns how many were staged. */
+  stage(fingerprints: readonly Uint8Array[], sealed: readonly Uint8Array[], lines: readonly number[]): Promise<number>;
+  /** What a commit would find: repeats inside the file and codes the vault already holds. */
+  classify(keep: number): Promise<StagedDuplicates>;
+  /**
+   * Stores the staged codes as available keys with the shop's bookkeeping (the stock counter, one ledger
+   * entry), every one or none; with nothing new (`imported` 0) it stores nothing and `discard` follows.
+   */
+  commit(counts: CommitCounts): Promise<Committed>;
+  /** Drops what was staged. Never throws: what it cannot drop is never sold, and is removed later. */
+  discard(): Promise<void>;
+  /** Lets go of what the session holds (a lock, a connection). */
+  end(): Promise<void>;
 }
 
 const DEFAULT_CHUNK = 8192;
-/** Key rows an older OnceKey left `staged`, deleted per transaction when an import is discarded. */
-const DISCARD_CHUNK = 20_000;
-
-/**
- * Imports and previews into one product run one after another in a process (two at once would see
- * each other's staged rows): each waits for the one before it, so a second import arriving over HTTP
- * while the first is still sealing codes queues instead of failing. An abort while waiting gives up.
- */
-const queues = new WeakMap<WritableDB, Map<string, Promise<void>>>();
-
-async function lock(db: WritableDB, productId: string, signal: AbortSignal | undefined): Promise<() => void> {
-  let byProduct = queues.get(db);
-  if (!byProduct) {
-    byProduct = new Map();
-    queues.set(db, byProduct);
-  }
-  const queue = byProduct;
-  const before = queue.get(productId) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = before.then(() => mine);
-  queue.set(productId, tail);
-  const done = (): void => {
-    release();
-    void tail.then(() => {
-      if (queue.get(productId) === tail) queue.delete(productId);
-    });
-  };
-  if (signal) {
-    const aborted = new Promise<never>((_, reject) => {
-      const onAbort = (): void => reject(signal.reason as Error);
-      if (signal.aborted) onAbort();
-      else {
-        signal.addEventListener('abort', onAbort, { once: true });
-        void before.then(() => signal.removeEventListener('abort', onAbort));
-      }
-    });
-    aborted.catch(() => undefined); // an abort just after our turn came is no one's error
-    try {
-      await Promise.race([before, aborted]);
-    } catch (error) {
-      done();
-      throw error;
-    }
-  } else {
-    await before;
-  }
-  return done;
-}
 
 function describeNothing(report: ImportReport): string {
   const parts = [
@@ -162,37 +113,32 @@ function describeNothing(report: ImportReport): string {
   return `nothing to import from ${report.source}: no new codes${parts.length > 0 ? ` (${parts.join(', ')})` : ''}; nothing was stored`;
 }
 
-/** Deletes an import's staged rows in short transactions; leaves it for the next start if that fails. */
-async function discard(host: ImportHost, importId: number, forget: boolean): Promise<void> {
-  try {
-    while (!(await host.writer.run((db, now) => discardChunk(db, importId, now, DISCARD_CHUNK, forget)))) {
-      // next chunk
-    }
-  } catch {
-    // The rows stay `staged` (never sold, never counted) and discardStaleImports removes them at the next start.
-  }
-}
-
-/** Reads, checks and (unless `dryRun`) stores codes for a product: every accepted code, or none. */
-export async function runImportPipeline(
-  host: ImportHost,
-  books: ImportBooks,
+/**
+ * Reads, checks and (unless `dryRun`) stores codes for a product through `session`: every accepted code,
+ * or none.
+ */
+export async function runImportSession(
+  context: ImportContext,
+  session: ImportSession,
   productId: string,
   source: CodeSource,
   options: ImportOptions = {},
 ): Promise<ImportReport> {
   const dryRun = options.dryRun === true;
   const signal = options.signal;
-  signal?.throwIfAborted();
-  // A bad encoding name fails before anything is read.
-  if (options.encoding !== undefined && options.encoding !== 'auto') checkEncodingName(options.encoding);
-  const unlock = await lock(host.db, productId, signal);
+  try {
+    signal?.throwIfAborted();
+    // A bad encoding name fails before anything is read.
+    if (options.encoding !== undefined && options.encoding !== 'auto') checkEncodingName(options.encoding);
+  } catch (error) {
+    await session.end();
+    throw error;
+  }
   const stats = newStats(source, options);
   const keep = options.sampleLines ?? 20;
   const chunkSize = Math.max(1, options.chunkSize ?? DEFAULT_CHUNK);
-  const crypto = new CryptoStage(host.vault, productId, { seal: !dryRun });
+  const crypto = new CryptoStage(context.vault, productId, { seal: !dryRun });
   let importId: number | null = null;
-  let unmark = (): void => undefined;
   let staged = 0;
   let accepted = 0;
   let inBatch = 0;
@@ -234,16 +180,12 @@ export async function runImportPipeline(
     const total = await totalLines(source);
     signal?.throwIfAborted();
     const origin = { name: stats.name, pid: process.pid, ...(dryRun ? { preview: true } : {}) };
-    importId = await host.writer.run((db, now) => books.begin(db, productId, origin, now));
-    // This process runs it: an engine opened on the same file meanwhile must not take it for stale.
-    unmark = markLive(host.db, importId);
-    const id = importId;
+    importId = await session.begin(origin);
 
     const stage = async (prepared: Promise<Prepared>, lines: number[]): Promise<void> => {
       const { fingerprints, sealed } = await prepared;
       signal?.throwIfAborted();
-      const result = await host.writer.run((db, now) => stageChunk(db, id, fingerprints, sealed, lines, now));
-      staged += result.staged;
+      staged += await session.stage(fingerprints, sealed, lines);
     };
 
     // The next chunk is fingerprinted and sealed (in worker threads for big imports) while the
@@ -262,7 +204,7 @@ export async function runImportPipeline(
       }
       const progress = { done: batch.linesRead, total };
       options.onProgress?.(progress);
-      host.emit({ type: 'import', productId, ...progress });
+      context.emit({ type: 'import', productId, ...progress });
     }
     await previous;
     signal?.throwIfAborted();
@@ -276,25 +218,22 @@ export async function runImportPipeline(
     };
     if (dryRun) {
       // What a commit would find (the commit itself sorts this out only if a code clashed).
-      take(classifyStaged(host.db, id, productId, keep));
+      take(await session.classify(keep));
       const counts = report();
-      await discard(host, id, true);
+      await session.discard();
       return counts;
     }
     if (staged === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
-    const committed = await host.writer.run((db, now) =>
-      books.commit(db, id, { rejected: stats.overLong + stats.invalid, source: stats.name, keep }, now),
-    );
+    const committed = await session.commit({ rejected: stats.overLong + stats.invalid, source: stats.name, keep });
     take(committed);
     if (committed.imported === 0) throw new EngineError('import_rejected', describeNothing(report()), { lines: stats.lines });
-    host.emit({ type: 'stock', productId });
+    context.emit({ type: 'stock', productId });
     return { ...report(), imported: committed.imported };
   } catch (error) {
-    if (importId !== null) await discard(host, importId, dryRun);
+    await session.discard();
     throw error;
   } finally {
-    unmark();
     crypto.close();
-    unlock();
+    await session.end();
   }
 }
