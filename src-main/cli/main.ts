@@ -44,7 +44,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   reconcile: {
     run: reconcileCommand,
     summary:
-      'reconcile --data <dir> [--statement <file> [--format wechat|alipay|stripe|paypal|generic] [--time-zone Asia/Shanghai] [--from <date> --to <date>]] [--json]',
+      'reconcile --data <dir> [--database postgres://...] [--no-ledger] [--statement <file> [--format wechat|alipay|stripe|paypal|generic] [--time-zone Asia/Shanghai] [--from <date> --to <date>]] [--json]',
   },
   openapi: {
     run: openApiCommand,
