@@ -5,68 +5,23 @@
  * strategies that run there, runs live only and sends the engine; the comparison asks for every engine
  * offered and shows the engine beside each strategy, with the article's before/after table per engine.
  */
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import type { ReactNode } from 'react';
-import { I18nextProvider } from 'react-i18next';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { preset, STRATEGIES, type RunResult, type RunSummary, type SimEngine, type StrategyName } from '../../shared/sim';
 import { i18n } from '../../src-renderer/i18n';
-import { SimulatorPage } from '../../src-renderer/pages/simulator/SimulatorPage';
-import { useSimulator } from '../../src-renderer/pages/simulator/store';
-import { simulatorStrings } from '../../src-renderer/pages/simulator/strings';
-import { TransportContext } from '../../src-renderer/transport';
-import { createFakeTransport, type FakeHandlers, type FakeTransport } from '../../src-renderer/transport/fake';
+import { renderSimulator as setup, runSummary, simulatorPageHooks, text } from './simulator-page';
 
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {
-      /* no layout in jsdom */
-    }
-    unobserve() {
-      /* nothing observed */
-    }
-    disconnect() {
-      /* nothing observed */
-    }
-  };
-  for (const lang of ['en', 'zh-CN'] as const) i18n.addResourceBundle(lang, 'simulator', simulatorStrings[lang], true, true);
-});
+simulatorPageHooks();
 
-beforeEach(async () => {
-  useSimulator.getState().reset();
-  await i18n.changeLanguage('en');
-});
-afterEach(cleanup);
-
-const text = (element: Element | null | undefined): string => element?.textContent ?? '';
 const options = (select: HTMLElement): string[] =>
   within(select)
     .getAllByRole('option')
     .map((o) => (o as HTMLOptionElement).value);
 
-function summary(strategy: StrategyName, engine: SimEngine, patch: Partial<RunSummary> = {}): RunSummary {
-  return {
-    scenario: 'incident',
-    strategy,
-    engine,
-    mode: 'live',
-    buyers: 100,
-    keys: 1,
-    seed: 1,
-    successes: 1,
-    oversold: 0,
-    declined: 99,
-    errors: 0,
-    unknown: 0,
-    anomalies: [],
-    latencyMs: { p50: 100, p99: 110, mean: 100, max: 110 },
-    durationMs: 120,
-    throughputPerS: 25,
-    historySha256: 'a'.repeat(64),
-    ...patch,
-  };
-}
+/** A run of the incident (100 buyers, one key, one sold) with `strategy` on `engine`. */
+const summary = (strategy: StrategyName, engine: SimEngine, patch: Partial<RunSummary> = {}): RunSummary =>
+  runSummary(strategy, { engine, buyers: 100, declined: 99, ...patch });
 
 function result(engine: SimEngine, strategy: StrategyName): RunResult {
   const scenario = { ...preset('incident'), engine, strategy };
@@ -86,17 +41,6 @@ function result(engine: SimEngine, strategy: StrategyName): RunResult {
       final: { stock: 0, counter: null, keysSold: 1, orders: [{ id: 1, buyer: 0, attempt: 1, keyId: 1, token: null }] },
     },
   };
-}
-
-function setup(handlers: FakeHandlers): FakeTransport {
-  const transport = createFakeTransport(handlers);
-  const wrapper = ({ children }: { children: ReactNode }) => (
-    <I18nextProvider i18n={i18n}>
-      <TransportContext.Provider value={transport}>{children}</TransportContext.Provider>
-    </I18nextProvider>
-  );
-  render(<SimulatorPage />, { wrapper });
-  return transport;
 }
 
 describe('Simulator page: engines', () => {

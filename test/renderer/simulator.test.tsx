@@ -4,44 +4,19 @@
  * trainer pick who moves; Compare shows the table and the article's before/after rows; a saved scenario
  * loads; the timeline model and the CSV export on their own.
  */
-import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import type { ReactNode } from 'react';
-import { I18nextProvider } from 'react-i18next';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { SessionView } from '../../shared/rpc/sim';
-import { preset, STRATEGIES, type HistoryEvent, type RunResult, type RunSummary, type StepKind } from '../../shared/sim';
+import { preset, STRATEGIES, type HistoryEvent, type RunResult, type StepKind } from '../../shared/sim';
 import { i18n } from '../../src-renderer/i18n';
 import { resultsCsv } from '../../src-renderer/pages/simulator/export';
-import { SimulatorPage } from '../../src-renderer/pages/simulator/SimulatorPage';
 import { useSimulator } from '../../src-renderer/pages/simulator/store';
-import { simulatorStrings } from '../../src-renderer/pages/simulator/strings';
 import { buildTimeline, histogram } from '../../src-renderer/pages/simulator/timeline';
-import { TransportContext } from '../../src-renderer/transport';
-import { createFakeTransport, type FakeTransport } from '../../src-renderer/transport/fake';
+import type { FakeTransport } from '../../src-renderer/transport/fake';
+import { renderSimulator, runSummary as summary, simulatorPageHooks, text } from './simulator-page';
 
-beforeAll(() => {
-  globalThis.ResizeObserver ??= class {
-    observe() {
-      /* no layout in jsdom */
-    }
-    unobserve() {
-      /* nothing observed */
-    }
-    disconnect() {
-      /* nothing observed */
-    }
-  };
-  for (const lang of ['en', 'zh-CN'] as const) i18n.addResourceBundle(lang, 'simulator', simulatorStrings[lang], true, true);
-});
-
-beforeEach(async () => {
-  useSimulator.getState().reset();
-  await i18n.changeLanguage('en');
-});
-afterEach(cleanup);
-
-const text = (element: Element | null | undefined): string => element?.textContent ?? '';
+simulatorPageHooks();
 
 type E = [buyer: number, step: StepKind, t: number, detail?: HistoryEvent['detail']];
 const ev = (list: E[]): HistoryEvent[] =>
@@ -65,29 +40,6 @@ const EVENTS = ev([
   [2, 'write', 100_400, { label: 'stock', field: 'stock', from: 1, to: 0, autocommit: true, stockAfter: 0 }],
   [2, 'ok', 100_500, { orderId: 3, keyId: 1 }],
 ]);
-
-function summary(strategy: RunSummary['strategy'], patch: Partial<RunSummary> = {}): RunSummary {
-  return {
-    scenario: 'incident',
-    strategy,
-    engine: 'sqlite',
-    mode: 'live',
-    buyers: 3,
-    keys: 1,
-    seed: 1,
-    successes: 1,
-    oversold: 0,
-    declined: 2,
-    errors: 0,
-    unknown: 0,
-    anomalies: [],
-    latencyMs: { p50: 100, p99: 110, mean: 100, max: 110 },
-    durationMs: 120,
-    throughputPerS: 25,
-    historySha256: 'a'.repeat(64),
-    ...patch,
-  };
-}
 
 const RESULT: RunResult = {
   summary: summary('naive', { successes: 3, oversold: 2, declined: 0, anomalies: ['key_sold_twice', 'oversold'] }),
@@ -123,16 +75,7 @@ function view(steps: number, events: HistoryEvent[], runnable: number[], finishe
   return { sessionId: 'sim_abc', steps, finished, events, runnable };
 }
 
-function setup(): FakeTransport {
-  const transport = createFakeTransport({ 'sim.run': () => RESULT });
-  const wrapper = ({ children }: { children: ReactNode }) => (
-    <I18nextProvider i18n={i18n}>
-      <TransportContext.Provider value={transport}>{children}</TransportContext.Provider>
-    </I18nextProvider>
-  );
-  render(<SimulatorPage />, { wrapper });
-  return transport;
-}
+const setup = (): FakeTransport => renderSimulator({ 'sim.run': () => RESULT });
 
 describe('Simulator page', () => {
   it('runs the incident preset and shows the oversold count, the findings and the timeline', async () => {
