@@ -2,8 +2,9 @@
  * The command line on PostgreSQL: `oncekey stock`, `ledger verify` and `product create|list` with
  * `--database postgres://...` (or ONCEKEY_DATABASE_URL) print what they print on SQLite, run as real
  * processes (`node bin/oncekey.js`) against a real server. `ledger verify` exits 3 on a tampered chain;
- * `import` refuses PostgreSQL in one line; a missing vault key, an unreachable server and a URL that is
- * not PostgreSQL's fail in one line without showing the password.
+ * `import` stores into PostgreSQL, not into a SQLite file (test/pg-import.test.ts has the rest); a
+ * missing vault key, an unreachable server and a URL that is not PostgreSQL's fail in one line without
+ * showing the password.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -230,18 +231,30 @@ describe('the CLI on PostgreSQL', () => {
     expect(wrong.stderr).toMatch(/^oncekey stock: the vault is locked: .*; check ONCEKEY_PASSPHRASE \(vault_locked\)\n$/);
   });
 
-  it('refuses import on PostgreSQL in one line, by flag or by environment', { timeout: 120_000 }, async () => {
+  it('imports on PostgreSQL, by flag or by environment, and opens no SQLite file', { timeout: 120_000 }, async () => {
     const url = await pgShops.freshUrl();
     const dir = folder();
+    const shop = await PgShop.open({ url, secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+    let productId: string;
+    try {
+      productId = (await shop.createProduct({ name: 'Imported', price: { amount: 100, currency: 'CNY' } })).id;
+    } finally {
+      await shop.close();
+    }
     const file = join(dir, 'codes.txt');
-    writeFileSync(file, 'I-1\n');
-    const expected =
-      'oncekey import: import on PostgreSQL is not available yet: import the codes into a SQLite shop and copy it with `oncekey migrate-to-postgres` (into an empty database)\n';
-    const byFlag = await cli(['import', '--data', dir, '--database', url, '--product', 'prd_x', file]);
-    expect(byFlag).toMatchObject({ code: 2, stdout: '', stderr: expected });
-    const byEnv = await cli(['import', '--data', dir, '--product', 'prd_x', file], { ONCEKEY_DATABASE_URL: url });
-    expect(byEnv).toMatchObject({ code: 2, stdout: '', stderr: expected });
-    // Nothing was opened: no SQLite shop appeared in the folder.
+    writeFileSync(file, 'I-1\nI-2\n');
+    const byFlag = await cli(['import', '--data', dir, '--database', url, '--product', productId, file]);
+    expect(byFlag).toMatchObject({ code: 0, stderr: '' });
+    expect(byFlag.stdout.split('\n')[0]).toBe(`imported 2 codes into ${productId} from codes.txt (utf-8, txt)`);
+    // The same file again by ONCEKEY_DATABASE_URL: both codes are in the vault there, so nothing to import.
+    const byEnv = await cli(['import', '--data', dir, '--product', productId, file], { ONCEKEY_DATABASE_URL: url });
+    expect(byEnv).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr:
+        'oncekey import: nothing to import from codes.txt: no new codes (2 already in the vault); nothing was stored (import_rejected)\n',
+    });
+    // No SQLite shop appeared in the folder.
     expect(existsSync(join(dir, 'shop.db'))).toBe(false);
   });
 

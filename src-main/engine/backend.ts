@@ -17,6 +17,7 @@ import type { ReserveArgs, ReserveResult } from './order-reserve';
 import type { OrderView } from './order-rows';
 import type { Product, ProductInput } from './products';
 import type { VaultKeys } from '../vault/crypto';
+import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
 
 export type BackendKind = 'sqlite' | 'postgres';
 
@@ -38,6 +39,10 @@ export interface ShopBackend {
   getOrder(id: string): Promise<OrderView | null>;
   getOrderWithToken(id: string, accessToken: string): Promise<OrderView | null>;
   deliveredCodes(orderId: string): Promise<string[]>;
+  /** Imports codes into a product (vault/import.ts, the same pipeline on both): every accepted code, or none. */
+  importCodes(productId: string, source: CodeSource, options?: Omit<ImportOptions, 'dryRun'>): Promise<ImportReport>;
+  /** What importing would do (counts, duplicates, encoding, column); stores nothing. */
+  previewImport(productId: string, source: CodeSource, options?: Omit<ImportOptions, 'dryRun'>): Promise<ImportReport>;
   /** Adds codes (one per entry) to a product's stock; codes it already holds are counted as duplicates. */
   addCodes(productId: string, codes: readonly string[]): Promise<{ added: number; duplicates: number }>;
   verifyLedger(): Promise<VerifyReport>;
@@ -64,11 +69,20 @@ export function sqliteBackend(engine: Engine): ShopBackend {
     getOrder: async (id) => engine.getOrder(id),
     getOrderWithToken: async (id, token) => engine.getOrderWithToken(id, token),
     deliveredCodes: (orderId) => engine.deliveredCodes(orderId),
-    addCodes: async (productId, codes) => {
-      const report = await engine.importCodes(productId, { kind: 'text', text: codes.join('\n'), format: 'txt' });
-      return { added: report.imported, duplicates: report.duplicatesInBatch + report.duplicatesInVault };
-    },
+    importCodes: (productId, source, options) => engine.importCodes(productId, source, options),
+    previewImport: (productId, source, options) => engine.previewImport(productId, source, options),
+    addCodes: (productId, codes) => addCodesByImport(engine, productId, codes),
     verifyLedger: async () => engine.verifyLedger(),
     close: () => engine.close(),
   };
+}
+
+/** `addCodes` on either backend: the codes as a pasted text, one per line, through the import. */
+export async function addCodesByImport(
+  shop: Pick<ShopBackend, 'importCodes'>,
+  productId: string,
+  codes: readonly string[],
+): Promise<{ added: number; duplicates: number }> {
+  const report = await shop.importCodes(productId, { kind: 'text', text: codes.join('\n'), format: 'txt' });
+  return { added: report.imported, duplicates: report.duplicatesInBatch + report.duplicatesInVault };
 }

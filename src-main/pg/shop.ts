@@ -13,6 +13,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
+import { addCodesByImport } from '../engine/backend';
 import { EngineEvents } from '../engine/events';
 import { newId, sha256 } from '../engine/ids';
 import type { VerifyReport } from '../engine/ledger-verify';
@@ -23,10 +24,12 @@ import { toView, type OrderRow, type OrderView } from '../engine/order-rows';
 import { checkInput, toProduct, type Product, type ProductInput, type ProductRow } from '../engine/products';
 import { TicketPool, type TicketPoolOptions } from '../engine/tickets';
 import { EngineError } from '../lib/errors';
-import { fingerprint, keyAad, open, seal } from '../vault/crypto';
+import { keyAad, open } from '../vault/crypto';
+import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
 import { openWraps, prepareUnlock, type UnlockedVault, type UnlockOptions, type WrapRow } from '../vault/vault';
 import { inTransaction, isConnectionError, openPool, sqlState } from './connect';
-import { appendLedger, verifyLedgerPg } from './ledger';
+import { importPg, type PgImportContext } from './import';
+import { verifyLedgerPg } from './ledger';
 import { migratePostgres } from './migrate';
 import { payPg, refundPg, releaseOrderPg, sweepExpiredPg } from './order-writes';
 import { reservePgMany } from './reserve';
@@ -243,39 +246,23 @@ export class PgShop {
     return rows.rows.map((r) => open(this.vault.sealKey, r.sealed, keyAad(r.product_id, r.fingerprint)).toString('utf8'));
   }
 
-  /**
-   * Adds codes to a product, sealed and fingerprinted as the vault does: every new code in one
-   * transaction with one ledger entry; codes the product already holds are counted, not stored twice.
-   */
-  async addCodes(productId: string, codes: readonly string[]): Promise<{ added: number; duplicates: number }> {
-    const fingerprints = codes.map((code) => fingerprint(this.vault.fingerprintKey, code));
-    const sealed = codes.map((code, i) => seal(this.vault.sealKey, code, keyAad(productId, fingerprints[i]!)));
-    const added = await this.write(async (client, now) => {
-      const product = (await client.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [productId])).rows[0];
-      if (!product) throw new EngineError('product_not_found', `no product ${productId}`);
-      const inserted = await client.query<{ id: number }>(
-        `INSERT INTO keys (product_no, fingerprint, sealed, status, updated_at)
-         SELECT $1, f, s, 'available', $2 FROM unnest($3::bytea[], $4::bytea[]) AS t(f, s)
-         ON CONFLICT (product_no, fingerprint) DO NOTHING RETURNING id`,
-        [product.no, now, fingerprints, sealed],
-      );
-      const ids = inserted.rows.map((r) => r.id).sort((a, b) => a - b);
-      if (ids.length === 0) {
-        throw new EngineError(
-          'import_rejected',
-          `nothing to import: no new codes (${codes.length} already held); nothing was stored`,
-        );
-      }
-      if (ids.length > 0) {
-        await client.query('UPDATE products SET available = available + $2 WHERE id = $1', [productId, ids.length]);
-        await appendLedger(client, [
-          { kind: 'import', at: now, productId, keyIds: ids, keysTo: 'available', detail: { added: ids.length } },
-        ]);
-      }
-      return ids.length;
-    }, false);
-    this.events.emit({ type: 'stock', productId });
-    return { added, duplicates: codes.length - added };
+  /** Imports codes into a product: every accepted code, or none (pg/import.ts, the same pipeline as SQLite's). */
+  importCodes(productId: string, source: CodeSource, options: Omit<ImportOptions, 'dryRun'> = {}): Promise<ImportReport> {
+    return importPg(this.pool, this.importContext(), productId, source, { ...options, dryRun: false });
+  }
+
+  /** What importing would do (counts, duplicates, encoding, column); stores nothing. */
+  previewImport(productId: string, source: CodeSource, options: Omit<ImportOptions, 'dryRun'> = {}): Promise<ImportReport> {
+    return importPg(this.pool, this.importContext(), productId, source, { ...options, dryRun: true });
+  }
+
+  /** Adds codes through the import, as the SQLite backend does: codes the product already holds are counted, not stored twice. */
+  addCodes(productId: string, codes: readonly string[]): Promise<{ added: number; duplicates: number }> {
+    return addCodesByImport(this, productId, codes);
+  }
+
+  private importContext(): PgImportContext {
+    return { vault: this.vault, clock: this.clock, emit: (event) => this.events.emit(event) };
   }
 
   verifyLedger(): Promise<VerifyReport> {

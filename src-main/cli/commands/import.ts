@@ -2,16 +2,17 @@
  * `oncekey import`: codes from a `.txt`/`.csv` file or stdin (`-`) into a product, atomically (every
  * accepted code or none), or `--dry-run` to preview. Progress goes to stderr (a live line on a
  * terminal, a line every few seconds otherwise); the summary to stdout, or one JSON object with --json.
- * Ctrl-C cancels and stores nothing.
+ * Ctrl-C cancels and stores nothing. On PostgreSQL (`--database`, or ONCEKEY_DATABASE_URL) the same
+ * pipeline gives the same report, and the import is one transaction there.
  */
 import { resolve } from 'node:path';
 import type { ImportProgress, ImportReport } from '../../vault/import';
 import type { CodeSource } from '../../vault/import-source';
-import { DATA_OPTION, JSON_OPTION, openEngine, parse, printJson, requireString, UsageError, type Io } from '../context';
-import { databaseUrl, DATABASE_OPTION } from './database-option';
+import { JSON_OPTION, parse, printJson, requireString, UsageError, type Io } from '../context';
+import { BACKEND_OPTIONS, openBackend } from '../open-backend';
 
 const USAGE =
-  'usage: oncekey import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]';
+  'usage: oncekey import --data <dir> [--database postgres://...] --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]';
 
 function lineList(lines: readonly number[], count: number): string {
   if (count === 0) return '0';
@@ -72,8 +73,7 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
   const { values, positionals } = parse(
     argv,
     {
-      ...DATA_OPTION,
-      ...DATABASE_OPTION,
+      ...BACKEND_OPTIONS,
       ...JSON_OPTION,
       product: { type: 'string' },
       column: { type: 'string' },
@@ -82,13 +82,6 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
     },
     true,
   );
-  // Taken only to refuse it clearly (also when ONCEKEY_DATABASE_URL says the shop is on PostgreSQL):
-  // importing into the SQLite file then would put the codes where the shop does not sell them.
-  if (databaseUrl(values.database) !== undefined) {
-    throw new UsageError(
-      'import on PostgreSQL is not available yet: import the codes into a SQLite shop and copy it with `oncekey migrate-to-postgres` (into an empty database)',
-    );
-  }
   const productId = requireString(values.product, '--product <id>');
   if (positionals.length !== 1)
     throw new UsageError(
@@ -101,7 +94,7 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
   const source: CodeSource =
     file === '-' ? { kind: 'stream', stream: process.stdin, name: 'stdin' } : { kind: 'file', path: resolve(file) };
 
-  const engine = openEngine(values.data);
+  const shop = await openBackend(values);
   const controller = new AbortController();
   const onSigint = (): void => controller.abort();
   process.once('SIGINT', onSigint);
@@ -114,8 +107,8 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
       onProgress: progress.update,
     };
     const report = values['dry-run']
-      ? await engine.previewImport(productId, source, options)
-      : await engine.importCodes(productId, source, options);
+      ? await shop.previewImport(productId, source, options)
+      : await shop.importCodes(productId, source, options);
     progress.done();
     if (values.json) printJson(io, report);
     else for (const line of describeReport(report)) io.out(line);
@@ -129,6 +122,6 @@ export async function importCommand(argv: readonly string[], io: Io): Promise<nu
     throw error;
   } finally {
     process.off('SIGINT', onSigint);
-    await engine.close();
+    await shop.close();
   }
 }
