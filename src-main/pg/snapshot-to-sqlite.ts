@@ -10,7 +10,8 @@
  *   transaction per batch: a million keys never sit in memory at once. A failed snapshot is thrown away
  *   by its caller, never used.
  * - The file's schema is the engine's, made by the SQLite migrations, with the engine's guards relaxed:
- *   its triggers dropped, its UNIQUE indexes made plain, CHECKs and foreign keys not enforced. A
+ *   its triggers dropped, its UNIQUE indexes made plain (and built once the rows are in), CHECKs and
+ *   foreign keys not enforced. A
  *   snapshot must hold what the PostgreSQL database holds even where someone broke the rules behind the
  *   shop's back (a key delivered twice once its unique index was dropped); finding that is the point.
  * - Columns are PostgreSQL's (tables.ts, as the copy the other way uses them); `blank` columns are
@@ -45,8 +46,12 @@ export interface Snapshot {
   readonly rows: Readonly<Record<string, number>>;
 }
 
-/** An empty SQLite database with the engine's schema and its guards relaxed (see the header). */
-function openRelaxed(file: string): WritableDB {
+/**
+ * An empty SQLite database with the engine's schema and its guards relaxed (see the header), and the
+ * statements that build its indexes once the rows are in (a sort each, cheaper than keeping five indexes
+ * of the keys up to date row by row).
+ */
+function openRelaxed(file: string): { db: WritableDB; indexes: string[] } {
   const db = new Database(file) as WritableDB;
   try {
     // A throw-away copy: no WAL, no fsync; rollback still works (MEMORY journal).
@@ -55,23 +60,17 @@ function openRelaxed(file: string): WritableDB {
     migrate(db, LATEST_VERSION);
     db.pragma('foreign_keys = OFF');
     db.pragma('ignore_check_constraints = ON');
+    const indexes: string[] = [];
     db.transaction(() => {
       const objects = db
         .prepare(`SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'index') AND sql IS NOT NULL`)
-        .all() as {
-        type: 'trigger' | 'index';
-        name: string;
-        sql: string;
-      }[];
+        .all() as { type: 'trigger' | 'index'; name: string; sql: string }[];
       for (const o of objects) {
-        if (o.type === 'trigger') db.exec(`DROP TRIGGER "${o.name}"`);
-        else if (/^CREATE\s+UNIQUE\s+INDEX/i.test(o.sql)) {
-          db.exec(`DROP INDEX "${o.name}"`);
-          db.exec(o.sql.replace(/^CREATE\s+UNIQUE\s+INDEX/i, 'CREATE INDEX'));
-        }
+        db.exec(`DROP ${o.type === 'trigger' ? 'TRIGGER' : 'INDEX'} "${o.name}"`);
+        if (o.type === 'index') indexes.push(o.sql.replace(/^CREATE\s+UNIQUE\s+INDEX/i, 'CREATE INDEX'));
       }
     })();
-    return db;
+    return { db, indexes };
   } catch (error) {
     db.close();
     throw error;
@@ -105,11 +104,16 @@ async function copyTable(client: Queryable, db: WritableDB, table: ShopTable, bl
       }
     }
   });
+  const fetch = () => client.query<unknown[]>({ text: `FETCH ${BATCH} FROM ${cursor}`, rowMode: 'array' });
   let copied = 0;
   try {
-    for (;;) {
-      const batch = await client.query<unknown[]>({ text: `FETCH ${BATCH} FROM ${cursor}`, rowMode: 'array' });
+    // The next batch is asked for before this one is written: PostgreSQL reads it meanwhile.
+    for (let pending = fetch(); ;) {
+      const batch = await pending;
       if (batch.rows.length === 0) break;
+      pending = fetch();
+      // A FETCH failing while this batch is written is seen at the next await; none is left unhandled.
+      pending.catch(() => undefined);
       write(batch.rows);
       copied += batch.rows.length;
     }
@@ -121,7 +125,7 @@ async function copyTable(client: Queryable, db: WritableDB, table: ShopTable, bl
 
 /** Copies `tables` of the PostgreSQL shop `pool` reaches, as of one instant, into a new SQLite database. */
 export async function snapshotToSqlite(pool: pg.Pool, options: SnapshotOptions): Promise<Snapshot> {
-  const db = openRelaxed(options.file);
+  const { db, indexes } = openRelaxed(options.file);
   try {
     return await inTransaction(
       pool,
@@ -139,6 +143,9 @@ export async function snapshotToSqlite(pool: pg.Pool, options: SnapshotOptions):
         }
         const rows: Record<string, number> = {};
         for (const table of options.tables) rows[table] = await copyTable(client, db, table, options.blank?.[table] ?? []);
+        db.transaction(() => {
+          for (const sql of indexes) db.exec(sql);
+        })();
         return { db, rows };
       },
       'REPEATABLE READ',
