@@ -3,8 +3,10 @@
  * give the same report as on SQLite (a GBK CSV with a column chosen by name, a text file with blank,
  * repeated, over-long and unreadable lines, codes already in the vault), as JSON and as text; the stock
  * and the ledger follow and verify; the imported codes are sold through the PostgreSQL shop. A rejected,
- * failed or cancelled import and a preview store nothing: no key, no import row, no ledger entry.
+ * failed or cancelled import (Ctrl-C on the real command too) and a preview store nothing: no key, no
+ * import row, no ledger entry.
  */
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
@@ -14,6 +16,7 @@ import { isEngineError } from '../src-main/lib/errors';
 import { PgShop } from '../src-main/pg/shop';
 import type { ImportReport } from '../src-main/vault/import';
 import { KeyFileStore } from '../src-main/vault/secret-store';
+import { ROOT } from './helpers/http';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { tempDir } from './helpers/shop';
 
@@ -273,4 +276,51 @@ describe('oncekey import on PostgreSQL', () => {
       }
     },
   );
+
+  it('Ctrl-C on the real command rolls the import back: exit 130, nothing stored', { timeout: 120_000 }, async () => {
+    const { url, dirs, ids } = await twoShops();
+    const env = { ...process.env };
+    delete env.ONCEKEY_DATABASE_URL;
+    const child = spawn(
+      process.execPath,
+      ['bin/oncekey.js', 'import', '--data', dirs.postgres, '--database', url, '--product', ids.postgres, '-'],
+      { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    // Codes keep coming on stdin, so the import cannot finish before the interrupt; it reports progress
+    // off a terminal after 5 s, by which time chunks are staged in its transaction.
+    let next = 0;
+    const feed = setInterval(() => {
+      child.stdin.write(Array.from({ length: 2000 }, () => `SIG-${next++}\n`).join(''));
+    }, 100);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          if (stderr.includes('importing: ')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    } finally {
+      clearInterval(feed);
+    }
+    // The import's transaction is open on the server, with its staged rows, when the interrupt comes.
+    const open = await pgShops.admin<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+    );
+    expect(open.rows[0]!.n).toBeGreaterThanOrEqual(1);
+    child.kill('SIGINT');
+    child.stdin.end();
+    expect(await exited).toBe(130);
+    expect(stdout).toBe('');
+    expect(stderr).toMatch(/oncekey import: cancelled; nothing was stored\n$/);
+    expect(next).toBeGreaterThan(10_000);
+    expect(await written(url, ids.postgres)).toEqual({ keys: 0, imports: 0, ledger: 0, available: 0 });
+  });
 });
