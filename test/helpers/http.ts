@@ -266,8 +266,17 @@ export interface ServeProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Starts `node bin/oncekey.js serve --data <dir> --port 0 ...` and waits for its `listening on` line. */
-export function startServe(dataDir: string, extraArgs: readonly string[] = [], timeoutMs = 30_000): Promise<ServeProcess> {
+/**
+ * Starts `node bin/oncekey.js serve --data <dir> --port 0 ...` and waits for its `listening on` line.
+ * `wrap` runs it another way, on another host say (NetnsHost.wrap in netns.ts: `ip netns exec`, which
+ * execs, so `child` is still the server itself).
+ */
+export function startServe(
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+  timeoutMs = 30_000,
+  options: { wrap?: (command: string, args: readonly string[]) => { file: string; args: string[] } } = {},
+): Promise<ServeProcess> {
   const args = [
     'bin/oncekey.js',
     'serve',
@@ -283,7 +292,8 @@ export function startServe(dataDir: string, extraArgs: readonly string[] = [], t
     '0',
     ...extraArgs,
   ];
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = options.wrap ? options.wrap(process.execPath, args) : { file: process.execPath, args };
+  const child = spawn(command.file, command.args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));

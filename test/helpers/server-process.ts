@@ -56,7 +56,8 @@ export function makeServerDir(prefix: string): string {
   return dir;
 }
 
-function isAlive(pid: number): boolean {
+/** True while a process with this id exists (EPERM: it does, owned by someone else). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
