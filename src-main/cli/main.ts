@@ -30,7 +30,8 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   },
   import: {
     run: importCommand,
-    summary: 'import --data <dir> --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]',
+    summary:
+      'import --data <dir> [--database postgres://...] --product <id> <file|-> [--column c] [--encoding utf-8|gbk] [--dry-run] [--json]',
   },
   stock: {
     run: stockCommand,
