@@ -3,8 +3,8 @@
  * give the same report as on SQLite (a GBK CSV with a column chosen by name, a text file with blank,
  * repeated, over-long and unreadable lines, codes already in the vault), as JSON and as text; the stock
  * and the ledger follow and verify; the imported codes are sold through the PostgreSQL shop. A rejected,
- * failed or cancelled import (Ctrl-C on the real command too) and a preview store nothing: no key, no
- * import row, no ledger entry.
+ * failed or cancelled import (Ctrl-C on the real command too, or the command killed) and a preview store
+ * nothing: no key, no import row, no ledger entry.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -277,50 +277,70 @@ describe('oncekey import on PostgreSQL', () => {
     },
   );
 
-  it('Ctrl-C on the real command rolls the import back: exit 130, nothing stored', { timeout: 120_000 }, async () => {
-    const { url, dirs, ids } = await twoShops();
-    const env = { ...process.env };
-    delete env.ONCEKEY_DATABASE_URL;
-    const child = spawn(
-      process.execPath,
-      ['bin/oncekey.js', 'import', '--data', dirs.postgres, '--database', url, '--product', ids.postgres, '-'],
-      { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    // Codes keep coming on stdin, so the import cannot finish before the interrupt; it reports progress
-    // off a terminal after 5 s, by which time chunks are staged in its transaction.
-    let next = 0;
-    const feed = setInterval(() => {
-      child.stdin.write(Array.from({ length: 2000 }, () => `SIG-${next++}\n`).join(''));
-    }, 100);
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
-        child.stderr.on('data', (c: Buffer) => {
-          stderr += c.toString();
-          if (stderr.includes('importing: ')) {
-            clearTimeout(timer);
-            resolve();
-          }
+  it.each(['SIGINT', 'SIGKILL'] as const)(
+    '%s to the real command mid-import rolls it back: nothing stored',
+    { timeout: 120_000 },
+    async (signal) => {
+      const { url, dirs, ids } = await twoShops();
+      const env = { ...process.env };
+      delete env.ONCEKEY_DATABASE_URL;
+      const child = spawn(
+        process.execPath,
+        ['bin/oncekey.js', 'import', '--data', dirs.postgres, '--database', url, '--product', ids.postgres, '-'],
+        { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stdin.on('error', () => undefined); // a killed reader: EPIPE
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+      // Codes keep coming on stdin, so the import cannot finish before the interrupt; it reports progress
+      // off a terminal after 5 s, by which time chunks are staged in its transaction.
+      let next = 0;
+      const feed = setInterval(() => {
+        child.stdin.write(Array.from({ length: 2000 }, () => `SIG-${next++}\n`).join(''));
+      }, 100);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
+          child.stderr.on('data', (c: Buffer) => {
+            stderr += c.toString();
+            if (stderr.includes('importing: ')) {
+              clearTimeout(timer);
+              resolve();
+            }
+          });
         });
-      });
-    } finally {
-      clearInterval(feed);
-    }
-    // The import's transaction is open on the server, with its staged rows, when the interrupt comes.
-    const open = await pgShops.admin<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
-    );
-    expect(open.rows[0]!.n).toBeGreaterThanOrEqual(1);
-    child.kill('SIGINT');
-    child.stdin.end();
-    expect(await exited).toBe(130);
-    expect(stdout).toBe('');
-    expect(stderr).toMatch(/oncekey import: cancelled; nothing was stored\n$/);
-    expect(next).toBeGreaterThan(10_000);
-    expect(await written(url, ids.postgres)).toEqual({ keys: 0, imports: 0, ledger: 0, available: 0 });
-  });
+      } finally {
+        clearInterval(feed);
+      }
+      // The import's transaction is open on the server, with its staged rows, when the interrupt comes.
+      const open = await pgShops.admin<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+      );
+      expect(open.rows[0]!.n).toBeGreaterThanOrEqual(1);
+      child.kill(signal);
+      child.stdin.end();
+      const code = await exited;
+      expect(stdout).toBe('');
+      if (signal === 'SIGINT') {
+        // Ctrl-C: the command rolls back itself and says so.
+        expect(code).toBe(130);
+        expect(stderr).toMatch(/oncekey import: cancelled; nothing was stored\n$/);
+      } else {
+        // A process that dies: the server ends its transaction when the connection drops.
+        expect(code).toBe(null);
+        for (let tries = 0; ; tries++) {
+          const left = await pgShops.admin<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+          );
+          if (left.rows[0]!.n === 0) break;
+          if (tries > 100) throw new Error("the killed import's transaction is still open");
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+      }
+      expect(next).toBeGreaterThan(10_000);
+      expect(await written(url, ids.postgres)).toEqual({ keys: 0, imports: 0, ledger: 0, available: 0 });
+    },
+  );
 });
