@@ -277,6 +277,35 @@ describe('oncekey import on PostgreSQL', () => {
     },
   );
 
+  it(
+    'two servers importing overlapping files at once store each code once, and count the rest as in the vault',
+    { timeout: 120_000 },
+    async () => {
+      const url = await pgShops.freshUrl();
+      const dir = folder();
+      const open = () => PgShop.open({ url, secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+      const first = await open();
+      const second = await open();
+      try {
+        const product = await first.createProduct({ name: 'Race', price: { amount: 100, currency: 'CNY' } });
+        const text = (from: number) => Array.from({ length: 10_000 }, (_, i) => `R-${from + i}`).join('\n');
+        const [a, b] = await Promise.all([
+          first.importCodes(product.id, { kind: 'text', text: text(0) }),
+          second.importCodes(product.id, { kind: 'text', text: text(5000) }),
+        ]);
+        // Whoever committed second found the 5,000 shared codes in the vault, wherever its transaction was.
+        expect(a.imported + b.imported).toBe(15_000);
+        expect(a.duplicatesInVault + b.duplicatesInVault).toBe(5000);
+        expect(a.duplicatesInBatch + b.duplicatesInBatch).toBe(0);
+        expect(await written(url, product.id)).toEqual({ keys: 15_000, imports: 2, ledger: 2, available: 15_000 });
+        expect((await first.verifyLedger()).ok).toBe(true);
+      } finally {
+        await first.close();
+        await second.close();
+      }
+    },
+  );
+
   it.each(['SIGINT', 'SIGKILL'] as const)(
     '%s to the real command mid-import rolls it back: nothing stored',
     { timeout: 120_000 },
