@@ -278,6 +278,42 @@ describe('oncekey import on PostgreSQL', () => {
   );
 
   it(
+    'answers busy and stores nothing when the connection is cut mid-import; the next import works',
+    { timeout: 120_000 },
+    async () => {
+      const url = await pgShops.freshUrl();
+      const dir = folder();
+      const shop = await PgShop.open({ url, poolSize: 1, secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+      try {
+        const product = await shop.createProduct({ name: 'Cut', price: { amount: 100, currency: 'CNY' } });
+        async function* codes(): AsyncGenerator<Uint8Array> {
+          for (let chunk = 0; chunk < 4; chunk++) {
+            if (chunk === 2) {
+              // What a restart or a network cut does to the import's connection, mid-transaction.
+              const cut = await pgShops.admin<{ cut: boolean }>(
+                `SELECT pg_terminate_backend(pid) AS cut FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
+              );
+              expect(cut.rows.map((r) => r.cut)).toEqual([true]);
+            }
+            yield Buffer.from(Array.from({ length: 10_000 }, (_, i) => `CUT-${chunk}-${i}\n`).join(''));
+          }
+        }
+        const failed = await shop
+          .importCodes(product.id, { kind: 'stream', stream: codes(), name: 'cut.txt' }, { chunkSize: 4096 })
+          .catch((error: unknown) => error);
+        expect(isEngineError(failed) && failed.code).toBe('busy');
+        expect((failed as Error).message).toBe(
+          'the database connection was lost during the import, nothing was stored; run it again',
+        );
+        expect(await written(url, product.id)).toEqual({ keys: 0, imports: 0, ledger: 0, available: 0 });
+        expect(await shop.addCodes(product.id, ['AFTER-1'])).toEqual({ added: 1, duplicates: 0 });
+      } finally {
+        await shop.close();
+      }
+    },
+  );
+
+  it(
     'two servers importing overlapping files at once store each code once, and count the rest as in the vault',
     { timeout: 120_000 },
     async () => {
@@ -323,33 +359,30 @@ describe('oncekey import on PostgreSQL', () => {
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
       child.stdin.on('error', () => undefined); // a killed reader: EPIPE
       const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-      // Codes keep coming on stdin, so the import cannot finish before the interrupt; it reports progress
-      // off a terminal after 5 s, by which time chunks are staged in its transaction.
+      // Codes keep coming on stdin until the command exits, so the import cannot reach its commit (an
+      // interrupt during the commit comes too late: it stores everything). It reports progress off a
+      // terminal after 5 s, by which time chunks are staged in its transaction.
       let next = 0;
       const feed = setInterval(() => {
-        child.stdin.write(Array.from({ length: 2000 }, () => `SIG-${next++}\n`).join(''));
+        if (child.stdin.writable) child.stdin.write(Array.from({ length: 2000 }, () => `SIG-${next++}\n`).join(''));
       }, 100);
-      try {
-        await new Promise<void>((resolve, reject) => {
-          const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
-          child.stderr.on('data', (c: Buffer) => {
-            stderr += c.toString();
-            if (stderr.includes('importing: ')) {
-              clearTimeout(timer);
-              resolve();
-            }
-          });
+      void exited.finally(() => clearInterval(feed));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no progress line: ${stderr}`)), 60_000);
+        child.stderr.on('data', (c: Buffer) => {
+          stderr += c.toString();
+          if (stderr.includes('importing: ')) {
+            clearTimeout(timer);
+            resolve();
+          }
         });
-      } finally {
-        clearInterval(feed);
-      }
+      });
       // The import's transaction is open on the server, with its staged rows, when the interrupt comes.
       const open = await pgShops.admin<{ n: number }>(
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()`,
       );
       expect(open.rows[0]!.n).toBeGreaterThanOrEqual(1);
       child.kill(signal);
-      child.stdin.end();
       const code = await exited;
       expect(stdout).toBe('');
       if (signal === 'SIGINT') {

@@ -29,6 +29,7 @@ import {
   type ImportSession,
   type StagedDuplicates,
 } from '../vault/import';
+import { isConnectionError } from './connect';
 import { appendLedger } from './ledger';
 
 const STAGING = 'pg_temp.import_staging';
@@ -61,6 +62,7 @@ class PgImportSession implements ImportSession {
   private productNo = 0;
   private importId = 0;
   private staged = 0;
+  private committing = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -70,10 +72,18 @@ class PgImportSession implements ImportSession {
 
   /** Runs `fn` on the session's connection after whatever runs before it; refuses once the session ended. */
   private run<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const next = this.tail.then(() => {
-      if (!this.client) throw new Error('the import has ended');
-      return fn(this.client);
-    });
+    const next = this.tail
+      .then(() => {
+        if (!this.client) throw new Error('the import has ended');
+        return fn(this.client);
+      })
+      .catch((error: unknown) => {
+        if (!isConnectionError(error)) throw error;
+        // Before COMMIT the server rolls the transaction back with the connection; during it, nobody
+        // knows. Running the import again is safe either way: codes it stored count as in the vault.
+        const when = this.committing ? 'while committing: whether the codes were stored is unknown' : 'nothing was stored';
+        throw new EngineError('busy', `the database connection was lost during the import, ${when}; run it again`);
+      });
     this.tail = next.catch(() => undefined);
     return next;
   }
@@ -185,6 +195,7 @@ class PgImportSession implements ImportSession {
           detail: { importId: this.importId, accepted: imported, duplicates, rejected: counts.rejected, source: counts.source },
         },
       ]);
+      this.committing = true;
       await client.query('COMMIT');
       this.release();
       return { imported, ...found };
