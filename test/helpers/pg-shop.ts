@@ -62,6 +62,8 @@ export interface PgAudit {
   readonly orders: number;
   /** Keys named by more than one `reserve` ledger entry: a key handed out twice. */
   readonly reservedTwice: number;
+  /** Keys named by `reserve` ledger entries, repeats included (equal to keysHeld when nothing is released). */
+  readonly keysReserved: number;
   readonly keysHeld: number;
   /** Reserved orders whose held keys do not match their quantity. */
   readonly wrongQuantity: number;
@@ -103,6 +105,7 @@ export async function seedPgShop(shops: PgShops, keys: number): Promise<SeededPg
       return {
         orders: await q('SELECT count(*) AS n FROM orders'),
         reservedTwice: named.length - new Set(named).size,
+        keysReserved: named.length,
         keysHeld: await q(`SELECT count(*) AS n FROM keys WHERE status = 'reserved'`),
         wrongQuantity: await q(
           `SELECT count(*) AS n FROM orders o WHERE o.status = 'reserved' AND (SELECT count(*) FROM keys k WHERE k.order_id = o.id AND k.status = 'reserved') <> o.quantity`,
