@@ -266,6 +266,10 @@ describe('oncekey import on PostgreSQL', () => {
         const failed = await shop.importCodes(product.id, stream(true), { chunkSize: 4096 }).catch((error: unknown) => error);
         expect((failed as Error).message).toContain('the disk went away');
         expect(isEngineError(failed)).toBe(false);
+        // A NUL in the product id (PostgreSQL's text cannot hold one) is just no such product.
+        await expect(shop.importCodes('prd_\0', { kind: 'text', text: 'NUL-1' })).rejects.toMatchObject({
+          code: 'product_not_found',
+        });
         expect(await written(url, product.id)).toEqual({ keys: 0, imports: 0, ledger: 0, available: 0 });
         // One connection in the pool: had a failed import kept it, this would wait forever.
         expect(await shop.addCodes(product.id, ['NEXT-1', 'NEXT-2'])).toEqual({ added: 2, duplicates: 0 });

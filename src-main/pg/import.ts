@@ -94,7 +94,10 @@ class PgImportSession implements ImportSession {
     this.client = client;
     return this.run(async () => {
       await client.query('BEGIN');
-      const product = (await client.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [this.productId])).rows[0];
+      // PostgreSQL's text holds no NUL: no product has such an id.
+      const product = this.productId.includes('\0')
+        ? undefined
+        : (await client.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [this.productId])).rows[0];
       if (!product) throw new EngineError('product_not_found', `no product ${this.productId}`);
       this.productNo = product.no;
       // A preview is rolled back whole: it takes no import id (SQLite forgets its preview's row, and so
