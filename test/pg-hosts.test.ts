@@ -113,6 +113,12 @@ describe.skipIf(unavailable !== undefined)(
         expect(probes[0]).toEqual({ port: own, reachable: true });
         for (const probe of probes.slice(1)) expect(probe).toEqual({ port: probe.port, reachable: false, error: 'ECONNREFUSED' });
         expect(probes.length).toBeGreaterThanOrEqual(4); // PostgreSQL and at least the two loopback servers
+        // So it reached PostgreSQL through the socket, and said so without printing the password.
+        const password = new URL(pgShops.server.url).password;
+        const logged = /database: (\S+) \(PostgreSQL\)/.exec(server.stderr())?.[1] ?? '';
+        expect(logged.startsWith('postgres://postgres:***@/oncekey_test?')).toBe(true);
+        expect(new URLSearchParams(logged.split('?')[1]).get('host')).toBe(pgShops.server.socketDir);
+        expect(server.stderr()).not.toContain(password);
       }
     });
 
