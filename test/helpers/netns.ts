@@ -30,10 +30,13 @@ export function netnsUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces are Linux only (this is ${process.platform})`;
   if (process.getuid?.() !== 0) return 'ip netns needs root';
   if (!IP) return 'no `ip` command on PATH (Debian: apt-get install iproute2)';
+  // Everything createHost does, once: a container may allow `add` yet refuse `exec` (it remounts /sys).
   const probe = `${PREFIX}${process.pid}-probe`;
   const added = ip(['netns', 'add', probe]);
   if (!added.ok) return `ip netns add failed: ${added.output.trim()}`;
+  const up = ip(['netns', 'exec', probe, 'ip', 'link', 'set', 'lo', 'up']);
   const deleted = ip(['netns', 'delete', probe]);
+  if (!up.ok) return `ip netns exec failed: ${up.output.trim()}`;
   if (!deleted.ok) return `ip netns delete failed: ${deleted.output.trim()}`;
   return undefined;
 }
