@@ -75,8 +75,11 @@ function probePort(port: number): Promise<PortProbe> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, timeout: 3_000 });
     socket.once('connect', () => {
+      // TCP's self-connect: with nothing listening, a connect whose ephemeral source port happens to be
+      // the port asked for connects to itself. That is no server.
+      const self = socket.localPort === port;
       socket.destroy();
-      resolve({ port, reachable: true });
+      resolve(self ? { port, reachable: false, error: 'self-connect' } : { port, reachable: true });
     });
     socket.once('timeout', () => {
       socket.destroy();
