@@ -55,6 +55,10 @@ export function checkInput(input: ProductInput): void {
   if (name.length < 1 || name.length > 200) {
     throw new EngineError('validation_failed', 'a product name needs 1 to 200 characters', { field: 'name' });
   }
+  // PostgreSQL's text holds no NUL: refused on both backends alike.
+  if (name.includes('\0')) {
+    throw new EngineError('validation_failed', 'a product name may not hold a NUL character', { field: 'name' });
+  }
   if (!Number.isSafeInteger(input.price.amount) || input.price.amount < 0) {
     throw new EngineError('validation_failed', 'a price is a non-negative integer in minor units', { field: 'price.amount' });
   }

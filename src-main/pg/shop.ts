@@ -217,6 +217,7 @@ export class PgShop {
   }
 
   async getProduct(id: string): Promise<Product | null> {
+    if (id.includes('\0')) return null; // PostgreSQL's text holds no NUL: no product has such an id
     const row = (await this.pool.query<ProductRow>('SELECT * FROM products WHERE id = $1', [id])).rows[0];
     return row ? toProduct(row) : null;
   }
