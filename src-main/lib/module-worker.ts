@@ -23,3 +23,21 @@ export function startModuleWorker(entry: URL, workerData: unknown, transferList:
   }
   return new Worker(entry, { workerData, transferList: [...transferList] });
 }
+
+/** The first message `thread` posts; rejects on its error, or when it exits without one (`what` names it). */
+export function firstMessage<T>(thread: Worker, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    thread.once('message', (message: T) => {
+      settled = true;
+      resolve(message);
+    });
+    thread.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    thread.once('exit', (code) => {
+      if (!settled) reject(new Error(`the ${what} thread stopped (exit code ${code}) before it answered`));
+    });
+  });
+}

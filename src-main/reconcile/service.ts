@@ -4,7 +4,7 @@
  * transaction each); live pages hear about them through engine.events after the commit.
  */
 import type { ActionResult, ColumnMapping, ReconcileReport, StatementFormat } from '../../shared/reconcile';
-import { startModuleWorker } from '../lib/module-worker';
+import { firstMessage, startModuleWorker } from '../lib/module-worker';
 import { stmt } from '../db/statements';
 import type { Engine } from '../engine/engine';
 import { performActions, type ActionInput } from './actions';
@@ -35,22 +35,9 @@ export async function runReconcile(engine: Engine, options: RunOptions = {}): Pr
       (stmt(db, 'SELECT coalesce(max(seq), 0) FROM ledger').pluck().get() as number) >= WORKER_MIN_ENTRIES);
   if (!useWorker) return reconcile(db, full);
   const input: ReconcileWorkerInput = { reconcileWorker: true, file: db.name, options: full };
-  const thread = startModuleWorker(WORKER_URL, input);
-  return new Promise<ReconcileReport>((resolve, reject) => {
-    let settled = false;
-    thread.once('message', (message: ReconcileWorkerMessage) => {
-      settled = true;
-      if (message.ok) resolve(message.report);
-      else reject(new Error(`reconciliation failed: ${message.message}`));
-    });
-    thread.once('error', (error) => {
-      settled = true;
-      reject(error);
-    });
-    thread.once('exit', (code) => {
-      if (!settled) reject(new Error(`the reconciliation thread stopped (exit code ${code}) before it answered`));
-    });
-  });
+  const message = await firstMessage<ReconcileWorkerMessage>(startModuleWorker(WORKER_URL, input), 'reconciliation');
+  if (message.ok) return message.report;
+  throw new Error(`reconciliation failed: ${message.message}`);
 }
 
 export interface ImportStatementInput {
