@@ -7,7 +7,14 @@
  * Every method is asynchronous: PostgreSQL answers over the network. On SQLite the reads stay
  * synchronous inside (a prepared statement on the engine's connection) and writes go through the
  * group-commit writer as before: the adapter only wraps them.
+ *
+ * Reconciliation sits above the backends (reconcile/ reads a shop's rows with the engine's own code), so
+ * a backend's `reconcile` is passed in where the backend is built (http/server.ts, app/, cli/): the
+ * SQLite file is reconciled in place (reconcile/service.ts), PostgreSQL through a snapshot of its rows
+ * (reconcile/postgres.ts). A backend built without one answers `reconcile` with an internal error.
  */
+import type { ReconcileReport } from '../../shared/reconcile';
+import { EngineError } from '../lib/errors';
 import type { Engine } from './engine';
 import type { EngineEvents } from './events';
 import type { VerifyReport } from './ledger-verify';
@@ -20,6 +27,22 @@ import type { VaultKeys } from '../vault/crypto';
 import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
 
 export type BackendKind = 'sqlite' | 'postgres';
+
+/** What a reconciliation of a whole shop takes; the backend adds its clock and its rows. */
+export interface ShopReconcileOptions {
+  /** Replay the ledger (the costliest detector); default true. */
+  readonly ledger?: boolean;
+  /** Run it in a worker thread, off the caller's event loop: 'auto' (the default) when the shop is big. */
+  readonly worker?: 'auto' | 'always' | 'never';
+}
+
+/** Reconciles the shop `S` (the Engine, a PgShop): reconcile/'s function, given to the backend where it is built. */
+export type Reconciler<S> = (shop: S, options: ShopReconcileOptions) => Promise<ReconcileReport>;
+
+/** `reconcile` of a backend built without a Reconciler (a test, a command that never reconciles). */
+export function noReconciler(): Promise<never> {
+  return Promise.reject(new EngineError('internal_error', 'this shop was opened without reconciliation'));
+}
 
 export interface ShopBackend {
   readonly backend: BackendKind;
@@ -46,11 +69,13 @@ export interface ShopBackend {
   /** Adds codes (one per entry) to a product's stock; codes it already holds are counted as duplicates. */
   addCodes(productId: string, codes: readonly string[]): Promise<{ added: number; duplicates: number }>;
   verifyLedger(): Promise<VerifyReport>;
+  /** Every disagreement between orders, keys, payments, statements and the ledger (reconcile/run.ts); writes nothing. */
+  reconcile(options?: ShopReconcileOptions): Promise<ReconcileReport>;
   close(): Promise<void>;
 }
 
-/** The SQLite engine as a ShopBackend. */
-export function sqliteBackend(engine: Engine): ShopBackend {
+/** The SQLite engine as a ShopBackend; `reconcile` is reconcile/service.ts's runReconcile where the backend is built. */
+export function sqliteBackend(engine: Engine, reconcile?: Reconciler<Engine>): ShopBackend {
   return {
     backend: 'sqlite',
     vault: engine.vault,
@@ -73,6 +98,7 @@ export function sqliteBackend(engine: Engine): ShopBackend {
     previewImport: (productId, source, options) => engine.previewImport(productId, source, options),
     addCodes: (productId, codes) => addCodesByImport(engine, productId, codes),
     verifyLedger: async () => engine.verifyLedger(),
+    reconcile: (options = {}) => (reconcile ? reconcile(engine, options) : noReconciler()),
     close: () => engine.close(),
   };
 }

@@ -13,7 +13,8 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
-import { addCodesByImport } from '../engine/backend';
+import type { ReconcileReport } from '../../shared/reconcile';
+import { addCodesByImport, noReconciler, type Reconciler, type ShopReconcileOptions } from '../engine/backend';
 import { EngineEvents } from '../engine/events';
 import { newId, sha256 } from '../engine/ids';
 import type { VerifyReport } from '../engine/ledger-verify';
@@ -46,6 +47,8 @@ export interface PgShopOptions extends UnlockOptions {
   /** How long a write keeps retrying through conflicts and lost connections before `busy` (default 10 s). */
   readonly retryDeadlineMs?: number;
   readonly tickets?: TicketPoolOptions;
+  /** How this shop is reconciled (reconcile/postgres.ts, given where the shop is built: reconcile/ sits above pg/). */
+  readonly reconcile?: Reconciler<PgShop>;
 }
 
 const DEFAULT_HOLD_SECONDS = 15 * 60;
@@ -70,6 +73,7 @@ export class PgShop {
     readonly holdSeconds: number,
     private readonly retryDeadlineMs: number,
     tickets: TicketPoolOptions,
+    private readonly reconciler: Reconciler<PgShop> | undefined,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
     this.reservations = new ReserveBatcher((requests) =>
@@ -95,6 +99,7 @@ export class PgShop {
         holdSeconds,
         options.retryDeadlineMs ?? 10_000,
         options.tickets ?? {},
+        options.reconcile,
       );
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -268,6 +273,11 @@ export class PgShop {
 
   verifyLedger(): Promise<VerifyReport> {
     return verifyLedgerPg(this.pool);
+  }
+
+  /** Reconciles a consistent snapshot of the rows (see PgShopOptions.reconcile); writes nothing here. */
+  reconcile(options: ShopReconcileOptions = {}): Promise<ReconcileReport> {
+    return this.reconciler ? this.reconciler(this, options) : noReconciler();
   }
 
   async close(): Promise<void> {
