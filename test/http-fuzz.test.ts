@@ -5,8 +5,8 @@
  * made-up ids), sent 25 at a time. Never a 5xx, never a crash, every error is problem+json that
  * matches the OpenAPI document, and afterwards the database invariants hold. A few hundred requests
  * of broken HTTP at the socket level complete the picture. The same run goes against the SQLite engine
- * and against a shop on a real PostgreSQL (pg/shop.ts; it serves the public routes and the webhook, and
- * answers the admin routes that they need SQLite).
+ * and against a shop on a real PostgreSQL (pg/shop.ts; it serves the public routes, the webhook and the
+ * admin API, reconciling as `serve --database` does).
  */
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import { ERROR_CODES } from '../shared/errors';
 import { countStock } from '../src-main/engine/products';
 import { startHttpServer } from '../src-main/http/server';
 import { PgShop } from '../src-main/pg/shop';
+import { reconcilePgShop } from '../src-main/reconcile/postgres';
 import { KeyFileStore } from '../src-main/vault/secret-store';
 import { Agent, request } from 'node:http';
 import { materialize, recipeArb, type FuzzContext, type RawRequest, type Recipe } from './helpers/fuzz-requests';
@@ -67,7 +68,11 @@ let pgShops: PgShops | undefined;
 async function postgresTarget(): Promise<Target> {
   pgShops ??= await startPgShops();
   const { dir, cleanup } = tempDir();
-  const shop = await PgShop.open({ url: await pgShops.freshUrl(), secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+  const shop = await PgShop.open({
+    url: await pgShops.freshUrl(),
+    secretStore: new KeyFileStore(join(dir, 'vault.key')),
+    reconcile: reconcilePgShop,
+  });
   const product = await shop.createProduct({ name: 'Steam 50', price: { amount: 5000, currency: 'CNY' } });
   await shop.addCodes(
     product.id,
@@ -137,7 +142,7 @@ const REACHED = {
     '409 sold_out',
     '422 validation_failed',
     '401 invalid_signature',
-    '404 not_found',
+    '401 unauthorized',
     '400 idempotency_key_missing',
   ],
 };

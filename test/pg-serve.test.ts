@@ -4,10 +4,10 @@
  * sent to every server at once, and a server killed with SIGKILL in the middle of a storm. Afterwards
  * the database itself is audited: no key held or delivered twice, counters equal to the rows, one order
  * per 201 answered (orders the killed server committed but never answered are the only extra), and the
- * ledger verifies.
+ * ledger verifies. The owner's admin API answers from any of the servers.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freshKey, send, startServe, type ServeProcess } from './helpers/http';
+import { ADMIN_TOKEN, freshKey, send, startServe, type ServeProcess } from './helpers/http';
 import { buyOverHttp, type HttpBuyerOutcome } from './helpers/http-buyer-process';
 import { seedPgShop, startPgShops, type PgShops } from './helpers/pg-shop';
 
@@ -98,6 +98,32 @@ describe('serve --database: several servers, one PostgreSQL, one shop', () => {
     expect(results.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(3);
     expect((await shop.audit()).orders).toBe(1);
   });
+
+  it(
+    'answers the owner from any server: paid by hand on one, seen and reconciled on the others',
+    { timeout: 180_000 },
+    async () => {
+      const shop = await pgShop(3, 2);
+      const [first, second] = shop.servers.map((s) => s.url) as [string, string];
+      const admin = { authorization: `Bearer ${ADMIN_TOKEN}` };
+      const created = await send(first, '/api/v1/orders', {
+        method: 'POST',
+        headers: { 'idempotency-key': freshKey() },
+        body: { productId: shop.productId, quantity: 1, email: 'owner@example.com' },
+      });
+      const orderId = (created.json as { order: { id: string } }).order.id;
+      const paid = await send(second, `/api/v1/admin/orders/${orderId}/mark-paid`, { method: 'POST', headers: admin });
+      expect([paid.status, (paid.json as { order: { status: string } }).order.status]).toEqual([200, 'delivered']);
+      const stock = await send(first, `/api/v1/admin/products/${shop.productId}/stock`, { headers: admin });
+      expect(stock.json).toEqual({ available: 2, reserved: 0, sold: 1 });
+      expect((await send(first, '/api/v1/admin/reconciliation', { headers: admin })).json).toEqual({ findings: [] });
+      expect((await send(second, '/api/v1/admin/ledger/verify', { headers: admin })).json).toMatchObject({
+        ok: true,
+        problems: [],
+      });
+      expect((await send(second, '/api/v1/admin/reconciliation')).status).toBe(401);
+    },
+  );
 
   it('stays one shop when a server is killed with SIGKILL in the middle of a storm', { timeout: 300_000 }, async () => {
     const shop = await pgShop(300, 3);

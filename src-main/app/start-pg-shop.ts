@@ -1,9 +1,10 @@
 /**
  * Starting a shop whose rows live in PostgreSQL (`oncekey serve --database postgres://...`): the shop
- * (pg/shop.ts: it migrates the database and opens the vault), the expiry sweeper and the HTTP endpoint
- * with the public routes and the payment webhook. Several of these, on several hosts, against one
- * database are one shop. The folder (`--data`) keeps what stays per host: the vault's key file (copy it
- * from the first host, or use the passphrase), the admin token and the webhook secret.
+ * (pg/shop.ts: it migrates the database and opens the vault; reconciled as reconcile/postgres.ts does),
+ * the expiry sweeper and the HTTP endpoint with the public routes, the payment webhook and the admin
+ * API. Several of these, on several hosts, against one database are one shop. The folder (`--data`)
+ * keeps what stays per host: the vault's key file (copy it from the first host, or use the
+ * passphrase), the admin token and the webhook secret.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { KEY_FILE } from '../engine/engine';
 import { startHttpServer, type RunningServer } from '../http/server';
 import { redactUrl } from '../pg/connect';
 import { PgShop } from '../pg/shop';
+import { reconcilePgShop } from '../reconcile/postgres';
 import { KeyFileStore } from '../vault/secret-store';
 import { closeOnce, shopSecrets, type StartShopOptions } from './start-shop';
 
@@ -37,6 +39,7 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
     options.secretStore ?? (options.passphrase === undefined ? new KeyFileStore(join(options.dataDir, KEY_FILE)) : undefined);
   const shop = await PgShop.open({
     url: options.database,
+    reconcile: reconcilePgShop,
     ...(secretStore ? { secretStore } : {}),
     ...(options.passphrase ? { passphrase: options.passphrase } : {}),
     ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),

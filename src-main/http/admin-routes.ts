@@ -1,6 +1,7 @@
 /**
  * The owner's endpoints (desktop UI in browser mode, scripts), all behind the admin bearer token:
  * create products, import keys, read stock, confirm a payment by hand, reconcile, verify the ledger.
+ * They talk to a ShopBackend (engine/backend.ts), so a shop on PostgreSQL answers them as SQLite does.
  */
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -17,17 +18,16 @@ import {
   Reconciliation,
   Stock,
 } from '../../shared/api';
-import type { Engine } from '../engine/engine';
+import type { ShopBackend } from '../engine/backend';
 import type { CodeSource } from '../vault/import-source';
 import { toWireFinding } from '../reconcile/run';
-import { runReconcile } from '../reconcile/service';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
 import { adminGuard } from './security';
 import { toAdminOrder, toAdminProduct } from './views';
 
 export interface AdminRouteOptions {
-  readonly engine: Engine;
+  readonly shop: ShopBackend;
   /** SHA-256 of the admin token (see adminTokenDigest); null locks the admin routes. */
   readonly adminTokenDigest: Buffer | null;
 }
@@ -57,7 +57,7 @@ function textSource(body: Buffer, contentType: string | undefined): CodeSource {
   }
 }
 
-export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app, { engine, adminTokenDigest }) => {
+export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app, { shop, adminTokenDigest }) => {
   app.addHook('onRequest', adminGuard(adminTokenDigest));
   // Key uploads arrive as text/plain bytes: their encoding is decided here, not by a default parser.
   app.removeContentTypeParser('text/plain');
@@ -81,7 +81,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     },
     async (request, reply) => {
       const { name, price, onSale } = request.body;
-      const product = await engine.createProduct({ name, price, ...(onSale === undefined ? {} : { onSale }) });
+      const product = await shop.createProduct({ name, price, ...(onSale === undefined ? {} : { onSale }) });
       return reply.code(201).send({ product: toAdminProduct(product) });
     },
   );
@@ -106,7 +106,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     },
     async (request) => {
       const productId = request.params.id;
-      if (!engine.getProduct(productId)) throw new HttpProblem('product_not_found', `no product ${productId}`);
+      if (!(await shop.getProduct(productId))) throw new HttpProblem('product_not_found', `no product ${productId}`);
       let source: CodeSource;
       if (Buffer.isBuffer(request.body)) {
         source = textSource(request.body, request.headers['content-type']);
@@ -129,7 +129,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         }
         source = { kind: 'text', text: parsed.data.codes.join('\n') };
       }
-      const report = await engine.importCodes(productId, source);
+      const report = await shop.importCodes(productId, source);
       return {
         imported: report.imported,
         duplicates: report.duplicatesInBatch + report.duplicatesInVault,
@@ -155,8 +155,8 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         ]),
       },
     },
-    (request) => {
-      const product = engine.getProduct(request.params.id);
+    async (request) => {
+      const product = await shop.getProduct(request.params.id);
       if (!product) throw new HttpProblem('product_not_found', `no product ${request.params.id}`);
       return { ...product.stock };
     },
@@ -183,9 +183,9 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
     },
     async (request) => {
       const id = request.params.id;
-      const order = engine.getOrder(id);
+      const order = await shop.getOrder(id);
       if (!order) throw new HttpProblem('order_not_found', `no order ${id}`);
-      const result = await engine.pay({
+      const result = await shop.pay({
         orderId: id,
         amount: order.amount,
         currency: order.currency,
@@ -193,7 +193,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         source: 'manual',
         actor: 'admin-api',
       });
-      const after = result.order ?? engine.getOrder(id);
+      const after = result.order ?? (await shop.getOrder(id));
       if (!after) throw new HttpProblem('order_not_found', `no order ${id}`);
       return { order: toAdminOrder(after) };
     },
@@ -210,7 +210,7 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         response: responses({ 200: { schema: Reconciliation, description: 'findings' } }, [...ADMIN_ERRORS]),
       },
     },
-    async () => ({ findings: (await runReconcile(engine)).findings.map(toWireFinding) }),
+    async () => ({ findings: (await shop.reconcile()).findings.map(toWireFinding) }),
   );
 
   app.get(
@@ -224,8 +224,8 @@ export const adminRoutes: FastifyPluginAsyncZod<AdminRouteOptions> = async (app,
         response: responses({ 200: { schema: LedgerVerify, description: 'the verification report' } }, [...ADMIN_ERRORS]),
       },
     },
-    () => {
-      const report = engine.verifyLedger();
+    async () => {
+      const report = await shop.verifyLedger();
       return {
         ok: report.ok,
         entries: report.entries,

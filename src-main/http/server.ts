@@ -13,8 +13,10 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { EVENTS_PATH, RPC_PATH } from '../../shared/rpc';
 import { sqliteBackend, type ShopBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
+import { runReconcile } from '../reconcile/service';
 import { adminRoutes } from './admin-routes';
 import { adminRpcRoutes } from './admin-rpc';
 import type { BrowserSessions } from './admin-session';
@@ -73,12 +75,13 @@ function loggerOption(enabled: boolean | undefined) {
 
 /**
  * Builds the endpoint without listening. On the SQLite engine it serves everything; on another backend
- * (PostgreSQL, pg/shop.ts) the shop's public routes and the payment webhook, and answers the admin API,
- * the admin app and the payment channels' routes with a problem saying they need the SQLite backend for now.
+ * (PostgreSQL, pg/shop.ts) the shop's public routes, the payment webhook and the admin API, and answers
+ * the admin app (its RPC and events), the payment channels' routes and checkout with a problem saying
+ * they need the SQLite backend for now.
  */
 export async function buildHttpApp(target: Engine | ShopBackend, config: HttpConfig): Promise<FastifyInstance> {
   const engine = target instanceof Engine ? target : null;
-  const shop = target instanceof Engine ? sqliteBackend(target) : target;
+  const shop = target instanceof Engine ? sqliteBackend(target, runReconcile) : target;
   const app = Fastify({
     logger: loggerOption(config.log),
     bodyLimit: BODY_LIMIT,
@@ -163,11 +166,11 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
   await app.register(publicRoutes, { engine: shop, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
   await app.register(webhookRoutes, { engine: shop, webhookSecret: config.webhookSecret });
+  // Only a digest of the admin token stays in memory here.
+  await app.register(adminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
   if (engine) {
     await app.register(paymentRoutes, { engine, rateLimitPerMinute });
     await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
-    // Only a digest of the admin token stays in memory here.
-    await app.register(adminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
     await app.register(adminRpcRoutes, {
       engine,
       adminTokenDigest: adminTokenDigest(config.adminToken),
@@ -192,12 +195,20 @@ function sqliteOnlyRoutes(app: FastifyInstance, backend: string): void {
   const unavailable = (): never => {
     throw new HttpProblem(
       'not_found',
-      `this shop runs on ${backend}: the admin API, the admin app and the payment channels run on the SQLite backend for now`,
+      `this shop runs on ${backend}: the admin app and the payment channels run on the SQLite backend for now`,
     );
   };
   const urls = [
-    '/api/v1/admin/*',
+    // The admin app: its RPC, its live events and its pages (admin-rpc.ts).
+    `${RPC_PATH}/*`,
+    EVENTS_PATH,
+    '/admin',
     '/admin/*',
+    // The payment channels' admin routes (payment-admin-routes.ts).
+    '/api/v1/admin/payment-channels',
+    '/api/v1/admin/payment-channels/*',
+    '/api/v1/admin/orders/:id/requery',
+    // Their buyer routes (payment-routes.ts).
     '/api/v1/payments/*',
     '/api/v1/payment-channels',
     '/api/v1/orders/:id/checkout',
