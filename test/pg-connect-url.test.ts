@@ -1,11 +1,13 @@
 /**
  * The database URL as `serve --database` takes it: a TCP one and a Unix-socket one
  * (`postgres://user:secret@/db?host=/dir&port=5432`, no host: WHATWG URL refuses it, pg takes it). What
- * pg connects to is read from pg's own parse; what logs and errors show never holds the password.
+ * pg connects to is read from pg's own parse; what logs and errors show never holds the password. The
+ * simulator's --postgres / --redis go through the same parse and redaction (lib/urls.ts).
  */
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { isPostgresUrl, redactUrl } from '../src-main/pg/connect';
+import { checkUrl } from '../src-main/sim/servers/config';
 
 const SOCKET_URL = 'postgres://shop:s3cret@/oncekey?host=/tmp/oncekey-pg-abc/socket&port=54321';
 
@@ -39,5 +41,13 @@ describe('PostgreSQL URLs', () => {
 
   it('says a URL it cannot read is unparseable, without echoing it', () => {
     expect(redactUrl('postgres://shop:s3cret@[bad/oncekey')).toBe('postgres://(unparseable URL)');
+  });
+
+  it('the simulator takes the same URLs and shows them the same way (Redis too)', () => {
+    expect(() => checkUrl(SOCKET_URL, 'postgres')).not.toThrow();
+    expect(() => checkUrl('redis://127.0.0.1:6379', 'postgres')).toThrow('must start with postgres:// or postgresql://');
+    expect(() => checkUrl('not a url', 'redis')).toThrow('the redis URL is not a URL');
+    expect(redactUrl('redis://:s3cret@127.0.0.1:6379/0')).toBe('redis://:***@127.0.0.1:6379/0');
+    expect(redactUrl('redis://x:s3cret@[bad')).toBe('redis://(unparseable URL)');
   });
 });

@@ -138,7 +138,7 @@ describe('oncekey simulate --postgres', () => {
       expect(wrong.stderr).toMatch(/strategy: this strategy does not run on this engine/);
       const unreachable = await cli(['--postgres', 'postgres://nobody:secret@127.0.0.1:1/none', '--strategy', 'naive']);
       expect(unreachable.code).toBe(1);
-      expect(unreachable.stderr).toMatch(/cannot connect to PostgreSQL at postgres:\/\/127\.0\.0\.1:1\/none/);
+      expect(unreachable.stderr).toMatch(/cannot connect to PostgreSQL at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
       expect(unreachable.stderr).not.toContain('secret');
     },
     RUN_MS,

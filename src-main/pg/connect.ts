@@ -7,6 +7,8 @@
  */
 import pg from 'pg';
 
+export { redactUrl } from '../lib/urls';
+
 const INT8_OID = 20;
 
 type Parser = (value: string) => unknown;
@@ -88,27 +90,6 @@ export function isConnectionError(error: unknown): boolean {
     code === 'ETIMEDOUT' ||
     /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
   );
-}
-
-/** Stands in for the missing host of a Unix-socket URL while WHATWG URL parses it (pg does the same). */
-const NO_HOST = 'no-host.invalid';
-
-/**
- * `postgres://user:secret@host/db` -> `postgres://user:***@host/db`; a `password` query parameter (pg
- * reads that too) is masked the same way. A Unix-socket URL, `postgres://user:secret@/db?host=/run/pg`,
- * has no host, which WHATWG URL refuses but pg accepts: it is redacted as well, not called unparseable.
- */
-export function redactUrl(url: string): string {
-  const hostless = /^([a-z][a-z0-9+.-]*:\/\/[^/?#]*@)\//i.exec(url);
-  try {
-    const parsed = new URL(hostless ? `${hostless[1]}${NO_HOST}${url.slice(hostless[1]!.length)}` : url);
-    if (parsed.password !== '') parsed.password = '***';
-    if (parsed.searchParams.has('password')) parsed.searchParams.set('password', '***');
-    const text = parsed.toString();
-    return hostless ? text.replace(`@${NO_HOST}/`, '@/') : text;
-  } catch {
-    return 'postgres://(unparseable URL)';
-  }
 }
 
 /** True for a URL this backend takes (`postgres://` or `postgresql://`, a Unix-socket one `postgres://user@/db?host=/dir` too). */

@@ -5,6 +5,7 @@
  * every SQLite-only run load neither package (servers/runner.ts is imported on first use).
  */
 import { ENGINES, type SimEngine } from '../../../shared/sim';
+import { parseServerUrl } from '../../lib/urls';
 
 export interface ServerUrls {
   readonly postgres?: string | undefined;
@@ -48,21 +49,11 @@ export function missingFor(engine: SimEngine, urls: ServerUrls): string | null {
 export function checkUrl(url: string, kind: 'postgres' | 'redis'): void {
   let parsed: URL;
   try {
-    parsed = new URL(url);
+    parsed = parseServerUrl(url);
   } catch {
     throw new SimConfigError(`the ${kind} URL is not a URL`);
   }
   const schemes = kind === 'postgres' ? ['postgres:', 'postgresql:'] : ['redis:', 'rediss:'];
   if (!schemes.includes(parsed.protocol))
     throw new SimConfigError(`the ${kind} URL must start with ${schemes.map((s) => `${s}//`).join(' or ')}`);
-}
-
-/** `postgres://127.0.0.1:5432/db`: what errors and logs may show of a URL (never its user or password). */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname === '/' ? '' : parsed.pathname}`;
-  } catch {
-    return '(an unreadable URL)';
-  }
 }

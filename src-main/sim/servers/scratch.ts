@@ -16,7 +16,8 @@ import type { FinalState, Scenario } from '../../../shared/sim';
 import { ITEM_ID } from '../schema';
 import { itemStockKey } from './article';
 import { lockKey, stockCacheKey } from './blocks';
-import { redactUrl, SimServerError, type ServerUrls } from './config';
+import { redactUrl } from '../../lib/urls';
+import { SimServerError, type ServerUrls } from './config';
 import type { Conns, RedisClient, ScratchNames } from './program';
 
 export interface ConnectLimits {
