@@ -166,8 +166,6 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
   await app.register(publicRoutes, { engine: shop, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
   await app.register(webhookRoutes, { engine: shop, webhookSecret: config.webhookSecret });
-  // Only a digest of the admin token stays in memory here.
-  await app.register(adminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
   if (engine) {
     await app.register(paymentRoutes, { engine, rateLimitPerMinute });
     await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
@@ -181,6 +179,9 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   } else {
     sqliteOnlyRoutes(app, shop.backend);
   }
+  // After the payment routes, as before it served PostgreSQL too: the OpenAPI document keeps its order.
+  // Only a digest of the admin token stays in memory here.
+  await app.register(adminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
   openApiRoute(app);
 
   const publicDir = config.publicDir ?? DEFAULT_PUBLIC_DIR;
