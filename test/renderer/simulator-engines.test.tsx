@@ -123,6 +123,10 @@ describe('Simulator page: engines', () => {
     expect(screen.queryByTestId('sim-engine-hint')).toBeNull();
     await userEvent.selectOptions(engine, 'redis');
     expect(options(screen.getByTestId('sim-strategy'))).toEqual(['naive', 'counter-gate', 'lock-lease', 'four-layers']);
+    // On Redis the gate is the article's Lua script itself, not SQLite's imitation of it: its name says so.
+    expect(within(screen.getByTestId('sim-strategy')).getByRole('option', { name: /counter-gate/ }).textContent).toBe(
+      'counter-gate: the article’s Lua script (EVAL)',
+    );
     await userEvent.click(screen.getByTestId('sim-compare'));
     const table = await screen.findByTestId('sim-compare-table');
     expect(transport.calls.find((c) => c.method === 'sim.compare')?.input).toMatchObject({

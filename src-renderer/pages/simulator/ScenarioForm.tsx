@@ -132,7 +132,10 @@ export function ScenarioForm() {
           <Select
             value={s.strategy}
             onChange={(e) => set({ strategy: e.target.value as StrategyName })}
-            options={strategiesOn(s.engine).map((v) => ({ value: v, label: t(`strategy.${v}`) }))}
+            options={strategiesOn(s.engine).map((v) => ({
+              value: v,
+              label: t([`strategyOn.${s.engine}.${v}`, `strategy.${v}`]),
+            }))}
             data-testid="sim-strategy"
           />
         </Field>

@@ -54,6 +54,13 @@ const en = {
     'skip-locked': 'skip-locked: FOR UPDATE SKIP LOCKED on the codes',
     serializable: 'serializable: SERIALIZABLE, retry on 40001',
   },
+  /** A strategy's name where the engine runs the article's code itself rather than its SQLite imitation. */
+  strategyOn: {
+    redis: {
+      'counter-gate': 'counter-gate: the article’s Lua script (EVAL)',
+      'lock-lease': 'lock-lease: SET NX PX with expiry, released by its owner',
+    },
+  },
   engine: {
     sqlite: 'SQLite (scratch file)',
     postgres: 'PostgreSQL (scratch schema)',
@@ -212,6 +219,12 @@ const zh: typeof en = {
     'for-update': 'for-update：文章的 SELECT … FOR UPDATE',
     'skip-locked': 'skip-locked：对卡密表 FOR UPDATE SKIP LOCKED',
     serializable: 'serializable：SERIALIZABLE 隔离级别，遇 40001 重试',
+  },
+  strategyOn: {
+    redis: {
+      'counter-gate': 'counter-gate：文章的 Lua 脚本（EVAL）',
+      'lock-lease': 'lock-lease：SET NX PX 带过期时间，仅持有者释放',
+    },
   },
   engine: {
     sqlite: 'SQLite（临时文件）',
