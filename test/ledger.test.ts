@@ -4,7 +4,6 @@
  * they would stop the change). `verifyLedger` must notice each one and name the first entry that does not
  * fit; `oncekey ledger verify` must say so in one clear line and exit 3. A clean shop verifies.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
@@ -17,8 +16,8 @@ import { checkChain, GENESIS_HEX } from '../src-main/engine/ledger-chain';
 import { replayLedger, replayState } from '../src-main/engine/ledger-replay';
 import { verifyLedger } from '../src-main/engine/ledger-verify';
 import { startLedgerWorker } from '../src-main/engine/ledger-worker';
-import { ROOT } from './helpers/buyer-process';
 import { seedKeys, tempDir } from './helpers/shop';
+import { runCli, type CliResult } from './helpers/cli';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -126,34 +125,7 @@ function lastSeqMoving(db: Database.Database, key: number): number {
 const keyOf = (db: Database.Database, orderId: string): number =>
   db.prepare('SELECT id FROM keys WHERE order_id = ?').pluck().get(orderId) as number;
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `node bin/oncekey.js ...` as a real process, bounded in time. */
-function cli(args: readonly string[], timeoutMs = 30_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/oncekey.js', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oncekey ${args.join(' ')} took longer than ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], timeoutMs = 30_000): Promise<CliResult> => runCli(args, { timeoutMs });
 
 // Each case starts a worker thread that loads the engine's TypeScript while this thread waits for it;
 // when the suite shares two cores with race.test.ts's hundred buyer processes, one case has taken 54 s

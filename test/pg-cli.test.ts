@@ -6,17 +6,16 @@
  * missing vault key, an unreachable server and a URL that is not PostgreSQL's fail in one line without
  * showing the password.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PgShop } from '../src-main/pg/shop';
 import { KeyFileStore } from '../src-main/vault/secret-store';
-import { ROOT } from './helpers/http';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { freePort } from './helpers/server-process';
 import { tempDir } from './helpers/shop';
+import { runCli, type CliResult } from './helpers/cli';
 
 let pgShops: PgShops;
 beforeAll(async () => {
@@ -35,41 +34,8 @@ function folder(): string {
   return dir;
 }
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `node bin/oncekey.js ...` as a real process, bounded in time; the environment's shop settings are not inherited. */
-function cli(args: readonly string[], env: Readonly<Record<string, string>> = {}, timeoutMs = 60_000): Promise<CliResult> {
-  const base = { ...process.env };
-  delete base.ONCEKEY_DATABASE_URL;
-  delete base.ONCEKEY_PASSPHRASE;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/oncekey.js', ...args], {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oncekey ${args.join(' ')} took longer than ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], env: Readonly<Record<string, string>> = {}, timeoutMs = 60_000): Promise<CliResult> =>
+  runCli(args, { env, timeoutMs });
 
 /**
  * The product ids and creation times replaced, so two shops' outputs compare; runs of spaces made one, as

@@ -6,7 +6,6 @@
  * finding for finding once each shop's own ids (orders, products, code fingerprints) are named alike.
  * PostgreSQL is a real server (test/helpers/postgres.ts), never a mock; the CLI runs as a real process.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -19,9 +18,9 @@ import { reconcilePostgres } from '../src-main/reconcile/postgres';
 import { reconcile } from '../src-main/reconcile/run';
 import { importStatement } from '../src-main/reconcile/service';
 import { KeyFileStore } from '../src-main/vault/secret-store';
-import { ROOT } from './helpers/http';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { tempDir } from './helpers/shop';
+import { runCli, type CliResult } from './helpers/cli';
 
 let pgShops: PgShops;
 beforeAll(async () => {
@@ -300,41 +299,7 @@ describe('the snapshot', () => {
   );
 });
 
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** `node bin/oncekey.js ...` as a real process, bounded in time, without the environment's shop settings. */
-function cli(args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> {
-  const base = { ...process.env };
-  delete base.ONCEKEY_DATABASE_URL;
-  delete base.ONCEKEY_PASSPHRASE;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/oncekey.js', ...args], {
-      cwd: ROOT,
-      env: { ...base, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oncekey ${args.join(' ')} took longer than 60 s\n${stdout}\n${stderr}`));
-    }, 60_000);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> => runCli(args, { env });
 
 describe('oncekey reconcile --database', () => {
   it('reports a PostgreSQL shop as JSON and text, compares a bill without storing it', { timeout: 120_000 }, async () => {

@@ -1,32 +1,12 @@
 /** `oncekey simulate` as a real process: --json output, the comparison, enumeration and usage errors. */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { History, preset, RunSummary } from '../shared/sim';
-import { ROOT } from './helpers/buyer-process';
+import { runCli, type CliResult } from './helpers/cli';
 
-function cli(args: readonly string[], timeoutMs = 50_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bin/oncekey.js', 'simulate', ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oncekey simulate ${args.join(' ')} took too long\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], timeoutMs = 50_000): Promise<CliResult> => runCli(['simulate', ...args], { timeoutMs });
 
 const dir = mkdtempSync(join(tmpdir(), 'oncekey-sim-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -4,17 +4,16 @@
  * strategy, usage errors), and the RPC methods the Simulator page calls (`sim.engines` says what is
  * configured, `sim.run` and `sim.compare` run there, a missing URL is the caller's error).
  */
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { preset, RunSummary, STRATEGIES } from '../shared/sim';
 import { Dispatcher } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { POSTGRES_URL_ENV, REDIS_URL_ENV } from '../src-main/sim/servers/config';
-import { ROOT } from './helpers/buyer-process';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
 import { redisSkipReason, startRedis, type RedisServer } from './helpers/redis';
 import { openShop } from './helpers/shop';
+import { runCli, type CliResult } from './helpers/cli';
 
 const SETUP_MS = 120_000;
 const RUN_MS = 120_000;
@@ -45,30 +44,7 @@ afterAll(async () => {
   await pg?.stop();
 }, SETUP_MS);
 
-function cli(args: readonly string[], timeoutMs = 90_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env };
-    delete env[POSTGRES_URL_ENV];
-    delete env[REDIS_URL_ENV];
-    const child = spawn(process.execPath, ['bin/oncekey.js', 'simulate', ...args], {
-      cwd: ROOT,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`oncekey simulate ${args.join(' ')} took too long\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const cli = (args: readonly string[], timeoutMs = 90_000): Promise<CliResult> => runCli(['simulate', ...args], { timeoutMs });
 
 describe('oncekey simulate --postgres', () => {
   it(
