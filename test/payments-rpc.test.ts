@@ -47,7 +47,7 @@ describe('payments.* methods', () => {
     const bad = await s.fails('payments.configure', { channel: 'epay', settings: { gateway: s.gateway.url, pid: '1001' } });
     expect(bad.code).toBe('validation_failed');
     expect(bad.message).toContain('key');
-    expect(s.engine.payments.list()).toEqual([]);
+    expect(await s.engine.payments.list()).toEqual([]);
 
     const { channel } = await s.call('payments.configure', {
       channel: 'epay',
@@ -64,7 +64,7 @@ describe('payments.* methods', () => {
     expect(check.checks.length).toBeGreaterThan(0);
 
     expect((await s.call('payments.setEnabled', { channel: 'epay', enabled: false })).channel.enabled).toBe(false);
-    expect(s.engine.payments.publicChannels()).toEqual([]);
+    expect(await s.engine.payments.publicChannels()).toEqual([]);
     expect((await s.call('payments.setEnabled', { channel: 'epay', enabled: true })).channel.enabled).toBe(true);
     // A secret left out keeps its stored value.
     await s.call('payments.configure', { channel: 'epay', settings: { gateway: s.gateway.url, pid: '1001', mode: 'mapi' } });

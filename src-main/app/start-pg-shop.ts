@@ -1,10 +1,10 @@
 /**
  * Starting a shop whose rows live in PostgreSQL (`oncekey serve --database postgres://...`): the shop
  * (pg/shop.ts: it migrates the database and opens the vault; reconciled as reconcile/postgres.ts does),
- * the expiry sweeper and the HTTP endpoint with the public routes, the payment webhook and the admin
- * API. Several of these, on several hosts, against one database are one shop. The folder (`--data`)
- * keeps what stays per host: the vault's key file (copy it from the first host, or use the
- * passphrase), the admin token and the webhook secret.
+ * the expiry sweeper, the payment channels' poller and the HTTP endpoint with the public routes, the
+ * payment channels, the webhook and the admin API. Several of these, on several hosts, against one
+ * database are one shop. The folder (`--data`) keeps what stays per host: the vault's key file (copy it
+ * from the first host, or use the passphrase), the admin token and the webhook secret.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import { redactUrl } from '../pg/connect';
 import { PgShop } from '../pg/shop';
 import { reconcilePgShop } from '../reconcile/postgres';
 import { KeyFileStore } from '../vault/secret-store';
-import { closeOnce, shopSecrets, type StartShopOptions } from './start-shop';
+import { closeOnce, shopSecrets, startPayments, type StartShopOptions } from './start-shop';
 
-export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir' | 'publicUrl'> {
+export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir'> {
   /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
   readonly database: string;
   /** How long a write is run again after a conflict or a lost connection before it answers busy (PgShop's default: 10 s). */
@@ -60,6 +60,7 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
       maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
       log: options.log ?? false,
     });
+    await startPayments(shop.payments, server.url, options.publicUrl, notice);
     return { shop, server, url: server.url, loginUrl: () => null, close: closeOnce(server, shop) };
   } catch (error) {
     await server?.close();

@@ -9,6 +9,7 @@ import { Engine } from '../engine/engine';
 import { BrowserSessions } from '../http/admin-session';
 import { ADMIN_UI_PATH } from '../http/admin-rpc';
 import { startHttpServer, type RunningServer } from '../http/server';
+import type { PaymentService } from '../payments/service';
 
 export interface StartShopOptions {
   readonly dataDir: string;
@@ -84,6 +85,28 @@ export function closeOnce(server: Pick<RunningServer, 'close'>, shop: { close():
   };
 }
 
+/**
+ * Starts the payment channels' poller once the endpoint listens. Gateways are told to notify its address
+ * unless the owner gave the shop's public one (`--public-url`, or Settings); a warning when no gateway
+ * outside this PC could reach it.
+ */
+export async function startPayments(
+  payments: PaymentService,
+  listenUrl: string,
+  publicUrl: string | undefined,
+  notice: (line: string) => void,
+): Promise<void> {
+  payments.listenUrl = listenUrl;
+  if (publicUrl) payments.publicUrl = publicUrl;
+  payments.start();
+  if ((await payments.list()).length > 0 && payments.notifyUnreachable()) {
+    notice(
+      `warning: payment notifications go to ${payments.notifyUrl('epay').replace(/epay\/notify$/, '<channel>/notify')}, ` +
+        'which no gateway outside this PC can reach; payments are still found by querying the channel',
+    );
+  }
+}
+
 export async function startShop(options: StartShopOptions): Promise<RunningShop> {
   const notice = options.notice ?? (() => undefined);
   const engine = Engine.open({
@@ -111,16 +134,7 @@ export async function startShop(options: StartShopOptions): Promise<RunningShop>
       ...(sessions && options.adminUiDir ? { browserSessions: sessions, adminUiDir: options.adminUiDir } : {}),
     });
     const running = server;
-    // Gateways are told to notify this address unless the owner set the shop's public one (Settings).
-    engine.payments.listenUrl = running.url;
-    if (options.publicUrl) engine.payments.publicUrl = options.publicUrl;
-    engine.payments.start();
-    if (engine.payments.list().length > 0 && engine.payments.notifyUnreachable()) {
-      notice(
-        `warning: payment notifications go to ${engine.payments.notifyUrl('epay').replace(/epay\/notify$/, '<channel>/notify')}, ` +
-          'which no gateway outside this PC can reach; payments are still found by querying the channel',
-      );
-    }
+    await startPayments(engine.payments, running.url, options.publicUrl, notice);
     return {
       engine,
       server: running,

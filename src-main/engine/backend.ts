@@ -23,6 +23,7 @@ import type { KeyDisposition } from './order-release';
 import type { ReserveArgs, ReserveResult } from './order-reserve';
 import type { OrderView } from './order-rows';
 import type { Product, ProductInput } from './products';
+import type { PaymentService } from '../payments/service';
 import type { VaultKeys } from '../vault/crypto';
 import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
 
@@ -49,6 +50,8 @@ export interface ShopBackend {
   readonly vault: VaultKeys;
   readonly events: EngineEvents;
   readonly clock: () => number;
+  /** The payment channels: checkouts, gateway notifications, the status poller (payments/service.ts). */
+  readonly payments: PaymentService;
   reserve(args: Omit<ReserveArgs, 'holdSeconds'>): Promise<ReserveResult>;
   pay(args: PayArgs): Promise<PayResult>;
   refund(args: { orderId: string; keys: KeyDisposition; reason: string; actor: string }): Promise<OrderView>;
@@ -81,6 +84,7 @@ export function sqliteBackend(engine: Engine, reconcile?: Reconciler<Engine>): S
     vault: engine.vault,
     events: engine.events,
     clock: engine.clock,
+    payments: engine.payments,
     reserve: (args) => engine.reserve(args),
     pay: (args) => engine.pay(args),
     refund: (args) => engine.refund(args),

@@ -11,6 +11,7 @@ import type { WritableDB } from '../db/types';
 import { KeyFileStore, type SecretStore } from '../vault/secret-store';
 import { runImport, type CodeSource, type ImportOptions, type ImportReport } from './stock-import';
 import { PaymentService, type PaymentOptions } from '../payments/service';
+import { sqlitePaymentStore } from '../payments/store-sqlite';
 import { discardStaleImports } from '../vault/import-store';
 import { unlockVault, type UnlockedVault } from '../vault/vault';
 import { EngineError } from './errors';
@@ -72,7 +73,10 @@ export class Engine {
   ) {
     this.holdSeconds = holdSeconds;
     this.tickets = new TicketPool(vault.sealKey, tickets);
-    this.payments = new PaymentService({ db, vault, writer, clock, orderChanged: (order) => this.orderChanged(order) }, payments);
+    this.payments = new PaymentService(
+      { store: sqlitePaymentStore(db, writer, vault), clock, orderChanged: (order) => this.orderChanged(order) },
+      payments,
+    );
   }
 
   static open(options: EngineOptions): Engine {

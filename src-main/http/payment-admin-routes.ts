@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { AdminOrderResponse, API_PREFIX, IdParams } from '../../shared/api';
 import { ChannelListing, ChannelSelfCheck, isChannelName, type ChannelName } from '../../shared/payments';
-import type { Engine } from '../engine/engine';
+import type { ShopBackend } from '../engine/backend';
 import { toListing } from '../payments/listing';
 import { HttpProblem } from './problems';
 import { BODY_ERRORS, responses } from './route-docs';
@@ -15,7 +15,7 @@ import { adminGuard } from './security';
 import { toAdminOrder } from './views';
 
 export interface PaymentAdminOptions {
-  readonly engine: Engine;
+  readonly shop: ShopBackend;
   readonly adminTokenDigest: Buffer | null;
 }
 
@@ -30,10 +30,10 @@ function channelParam(name: string): ChannelName {
   return name;
 }
 
-export const paymentAdminRoutes: FastifyPluginAsyncZod<PaymentAdminOptions> = async (app, { engine, adminTokenDigest }) => {
+export const paymentAdminRoutes: FastifyPluginAsyncZod<PaymentAdminOptions> = async (app, { shop, adminTokenDigest }) => {
   app.addHook('onRequest', adminGuard(adminTokenDigest));
   const security = [{ adminToken: [] }];
-  const payments = engine.payments;
+  const payments = shop.payments;
 
   app.get(
     `${API_PREFIX}/admin/payment-channels`,
@@ -48,7 +48,7 @@ export const paymentAdminRoutes: FastifyPluginAsyncZod<PaymentAdminOptions> = as
         ]),
       },
     },
-    () => ({ channels: payments.list().map(toListing) }),
+    async () => ({ channels: (await payments.list()).map(toListing) }),
   );
 
   app.put(
@@ -137,9 +137,9 @@ export const paymentAdminRoutes: FastifyPluginAsyncZod<PaymentAdminOptions> = as
       },
     },
     async (request) => {
-      if (!engine.getOrder(request.params.id)) throw new HttpProblem('order_not_found', `no order ${request.params.id}`);
+      if (!(await shop.getOrder(request.params.id))) throw new HttpProblem('order_not_found', `no order ${request.params.id}`);
       await payments.refresh(request.params.id, 'admin', 'admin-api');
-      return { order: toAdminOrder(engine.getOrder(request.params.id)!) };
+      return { order: toAdminOrder((await shop.getOrder(request.params.id))!) };
     },
   );
 };

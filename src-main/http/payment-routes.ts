@@ -12,8 +12,8 @@ import QRCode from 'qrcode';
 import { z } from 'zod';
 import { API_PREFIX, IdParams, OrderResponse } from '../../shared/api';
 import { Checkout, CheckoutBody, ChannelName, isChannelName, PublicChannel } from '../../shared/payments';
-import type { Engine } from '../engine/engine';
-import type { OrderView } from '../engine/orders';
+import type { ShopBackend } from '../engine/backend';
+import type { OrderView } from '../engine/order-rows';
 import type { IncomingNotification } from '../payments/channel';
 import { HttpProblem } from './problems';
 import { rateLimited } from './public-routes';
@@ -22,7 +22,7 @@ import { bearerToken } from './security';
 import { toPublicOrder } from './views';
 
 export interface PaymentRouteOptions {
-  readonly engine: Engine;
+  readonly shop: ShopBackend;
   readonly rateLimitPerMinute: number;
 }
 
@@ -31,14 +31,14 @@ const QrParams = z.object({ id: z.string(), channel: z.string().max(40) });
 const ReturnParams = z.object({ channel: z.string().max(40), id: z.string().max(200) });
 
 /** The order its access token opens, or the same 404 for an unknown id and a wrong token. */
-function buyerOrder(engine: Engine, id: string, authorization: string | undefined): OrderView {
-  const order = engine.getOrderWithToken(id, bearerToken(authorization) ?? '');
+async function buyerOrder(shop: ShopBackend, id: string, authorization: string | undefined): Promise<OrderView> {
+  const order = await shop.getOrderWithToken(id, bearerToken(authorization) ?? '');
   if (!order) throw new HttpProblem('order_not_found', 'no such order, or the token does not open it');
   return order;
 }
 
-async function publicOrder(engine: Engine, order: OrderView) {
-  return { order: toPublicOrder(order, order.status === 'delivered' ? await engine.deliveredCodes(order.id) : undefined) };
+async function publicOrder(shop: ShopBackend, order: OrderView) {
+  return { order: toPublicOrder(order, order.status === 'delivered' ? await shop.deliveredCodes(order.id) : undefined) };
 }
 
 const channelOf = (name: string) => {
@@ -46,8 +46,8 @@ const channelOf = (name: string) => {
   return name;
 };
 
-export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (app, { engine, rateLimitPerMinute }) => {
-  const payments = engine.payments;
+export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (app, { shop, rateLimitPerMinute }) => {
+  const payments = shop.payments;
   const orderToken = [{ orderToken: [] }];
 
   app.get(
@@ -64,7 +64,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
         ),
       },
     },
-    () => ({ channels: payments.publicChannels() }),
+    async () => ({ channels: await payments.publicChannels() }),
   );
 
   app.post(
@@ -92,7 +92,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
       config: rateLimited('lookup', rateLimitPerMinute),
     },
     async (request) => {
-      const order = buyerOrder(engine, request.params.id, request.headers.authorization);
+      const order = await buyerOrder(shop, request.params.id, request.headers.authorization);
       const checkout = await payments.checkout(order, request.body.channel, request.body.method, request.ip);
       return { checkout };
     },
@@ -115,8 +115,8 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
       config: rateLimited('lookup', rateLimitPerMinute),
     },
     async (request, reply) => {
-      const order = buyerOrder(engine, request.params.id, request.headers.authorization);
-      const checkout = payments.checkoutOf(order.id, channelOf(request.params.channel));
+      const order = await buyerOrder(shop, request.params.id, request.headers.authorization);
+      const checkout = await payments.checkoutOf(order.id, channelOf(request.params.channel));
       if (!checkout?.qrCode) throw new HttpProblem('not_found', 'this order has no QR code for that channel');
       const svg = await QRCode.toString(checkout.qrCode, { type: 'svg', margin: 2, errorCorrectionLevel: 'M' });
       return reply.type('image/svg+xml; charset=utf-8').send(svg);
@@ -141,9 +141,9 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
       config: rateLimited('lookup', rateLimitPerMinute),
     },
     async (request) => {
-      const order = buyerOrder(engine, request.params.id, request.headers.authorization);
+      const order = await buyerOrder(shop, request.params.id, request.headers.authorization);
       await payments.refresh(order.id, 'buyer', 'buyer');
-      return publicOrder(engine, engine.getOrder(order.id)!);
+      return publicOrder(shop, (await shop.getOrder(order.id))!);
     },
   );
 
@@ -167,7 +167,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
       const { id } = request.params;
       channelOf(request.params.channel);
       // The parameters the gateway added are not trusted here: a query asks the channel itself.
-      if (engine.getOrder(id)) {
+      if (await shop.getOrder(id)) {
         payments.refresh(id, 'return', 'buyer').catch(() => undefined);
       }
       return reply
@@ -177,11 +177,11 @@ export const paymentRoutes: FastifyPluginAsyncZod<PaymentRouteOptions> = async (
     },
   );
 
-  await app.register(notifyRoutes, { engine });
+  await app.register(notifyRoutes, { shop });
 };
 
 /** The gateways' notifications: raw bytes in, the channel's own answer out. */
-const notifyRoutes: FastifyPluginAsyncZod<{ engine: Engine }> = async (app, { engine }) => {
+const notifyRoutes: FastifyPluginAsyncZod<{ shop: ShopBackend }> = async (app, { shop }) => {
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
 
@@ -227,7 +227,7 @@ const notifyRoutes: FastifyPluginAsyncZod<{ engine: Engine }> = async (app, { en
           contentType: String(request.headers['content-type'] ?? ''),
           rawBody: Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0),
         };
-        const answer = await engine.payments.notify(name.data, incoming);
+        const answer = await shop.payments.notify(name.data, incoming);
         return reply
           .code(answer.status as 200)
           .type(answer.contentType)

@@ -75,9 +75,8 @@ function loggerOption(enabled: boolean | undefined) {
 
 /**
  * Builds the endpoint without listening. On the SQLite engine it serves everything; on another backend
- * (PostgreSQL, pg/shop.ts) the shop's public routes, the payment webhook and the admin API, and answers
- * the admin app (its RPC and events), the payment channels' routes and checkout with a problem saying
- * they need the SQLite backend for now.
+ * (PostgreSQL, pg/shop.ts) the shop's public routes, the payment channels and webhook and the admin API,
+ * and answers the admin app (its RPC and events) with a problem saying it needs the SQLite backend for now.
  */
 export async function buildHttpApp(target: Engine | ShopBackend, config: HttpConfig): Promise<FastifyInstance> {
   const engine = target instanceof Engine ? target : null;
@@ -128,7 +127,7 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   };
   app.addHook(
     'onRequest',
-    hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [], () => engine?.payments.publicHost() ?? null)),
+    hostAndOriginGuard(new HostAllowlist(config.host, port, config.shopHosts ?? [], () => shop.payments.publicHost())),
   );
   // While closing, in-flight requests are answered with `Connection: close`, so an idle keep-alive
   // socket cannot hold the shutdown open until its timeout.
@@ -166,9 +165,9 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   const rateLimitPerMinute = Math.max(0, config.rateLimitPerMinute);
   await app.register(publicRoutes, { engine: shop, rateLimitPerMinute, maxOrdersPerEmail: config.maxOrdersPerEmail ?? 0 });
   await app.register(webhookRoutes, { engine: shop, webhookSecret: config.webhookSecret });
+  await app.register(paymentRoutes, { shop, rateLimitPerMinute });
+  await app.register(paymentAdminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
   if (engine) {
-    await app.register(paymentRoutes, { engine, rateLimitPerMinute });
-    await app.register(paymentAdminRoutes, { engine, adminTokenDigest: adminTokenDigest(config.adminToken) });
     await app.register(adminRpcRoutes, {
       engine,
       adminTokenDigest: adminTokenDigest(config.adminToken),
@@ -191,12 +190,12 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   return app;
 }
 
-/** The routes that need the SQLite engine, answered on another backend with a problem that says so. */
+/** The admin app's routes, which need the SQLite engine, answered on another backend with a problem that says so. */
 function sqliteOnlyRoutes(app: FastifyInstance, backend: string): void {
   const unavailable = (): never => {
     throw new HttpProblem(
       'not_found',
-      `this shop runs on ${backend}: the admin app and the payment channels run on the SQLite backend for now`,
+      `this shop runs on ${backend}: the admin app runs on the SQLite backend for now; use the admin API (/api/v1/admin)`,
     );
   };
   const urls = [
@@ -205,16 +204,6 @@ function sqliteOnlyRoutes(app: FastifyInstance, backend: string): void {
     EVENTS_PATH,
     '/admin',
     '/admin/*',
-    // The payment channels' admin routes (payment-admin-routes.ts).
-    '/api/v1/admin/payment-channels',
-    '/api/v1/admin/payment-channels/*',
-    '/api/v1/admin/orders/:id/requery',
-    // Their buyer routes (payment-routes.ts).
-    '/api/v1/payments/*',
-    '/api/v1/payment-channels',
-    '/api/v1/orders/:id/checkout',
-    '/api/v1/orders/:id/checkout/*',
-    '/api/v1/orders/:id/refresh',
   ];
   for (const url of urls) {
     app.all(url, { schema: { hide: true } }, unavailable);

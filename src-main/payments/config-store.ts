@@ -3,22 +3,23 @@
  * ones (keys, private keys, the APIv3 key, webhook secrets) sealed by the vault with AES-256-GCM, the
  * channel's name bound as associated data, like codes. A secret leaves this file only opened in memory,
  * for the channel that signs with it; listings name the fields that are set, never a value.
+ *
+ * What a row holds and what a change writes is decided here for both backends; the stores
+ * (store-sqlite.ts, pg/payments.ts) read and write the rows.
  */
 import { CHANNEL_SETTINGS, channelFields, isSecretField, type ChannelName, type ChannelSettings } from '../../shared/payments';
-import { stmt } from '../db/statements';
-import type { ReadableDB, WritableDB } from '../db/types';
-import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
 import { open, seal, type VaultKeys } from '../vault/crypto';
+import type { AuditEntry } from './records';
 
 const aad = (name: ChannelName): string => `oncekey/payment-channel/${name}`;
 
-interface ChannelRow {
-  name: ChannelName;
-  enabled: number;
-  settings: string;
-  sealed: Buffer;
-  updated_at: number;
+export interface ChannelRow {
+  readonly name: ChannelName;
+  readonly enabled: number;
+  readonly settings: string;
+  readonly sealed: Buffer;
+  readonly updated_at: number;
 }
 
 /** A stored channel, secrets opened. */
@@ -41,8 +42,10 @@ export interface ChannelSummary {
   readonly updatedAt: number;
 }
 
-function row(db: ReadableDB, name: ChannelName): ChannelRow | undefined {
-  return stmt(db, 'SELECT * FROM payment_channels WHERE name = ?').get(name) as ChannelRow | undefined;
+/** When a channel was last changed (a cheap read: no secret is opened). */
+export interface ChannelVersion {
+  readonly enabled: boolean;
+  readonly updatedAt: number;
 }
 
 function split(name: ChannelName, settings: Record<string, unknown>) {
@@ -59,7 +62,8 @@ function openSecrets(vault: VaultKeys, r: ChannelRow): Record<string, unknown> {
   return JSON.parse(open(vault.sealKey, r.sealed, aad(r.name)).toString('utf8')) as Record<string, unknown>;
 }
 
-function summary(vault: VaultKeys, r: ChannelRow): ChannelSummary {
+/** A row as listings show it. */
+export function channelSummary(vault: VaultKeys, r: ChannelRow): ChannelSummary {
   const plain = JSON.parse(r.settings) as Record<string, unknown>;
   const set = new Set([...Object.keys(plain), ...Object.keys(openSecrets(vault, r))]);
   return {
@@ -72,30 +76,21 @@ function summary(vault: VaultKeys, r: ChannelRow): ChannelSummary {
   };
 }
 
-/** A channel's stored settings with its secrets opened, or null when it is not configured. */
-export function readChannel<C extends ChannelName>(db: ReadableDB, vault: VaultKeys, name: C): StoredChannel<C> | null {
-  const r = row(db, name);
-  if (!r) return null;
+/** A row with its secrets opened, for the channel that signs with them. */
+export function storedChannel<C extends ChannelName>(vault: VaultKeys, r: ChannelRow & { name: C }): StoredChannel<C> {
   const settings = { ...(JSON.parse(r.settings) as object), ...openSecrets(vault, r) };
   return {
-    name,
+    name: r.name,
     enabled: r.enabled === 1,
-    settings: CHANNEL_SETTINGS[name].parse(settings) as ChannelSettings[C],
+    settings: CHANNEL_SETTINGS[r.name].parse(settings) as ChannelSettings[C],
     updatedAt: r.updated_at,
   };
 }
 
-/** When each configured channel was last changed (a cheap read: no secret is opened). */
-export function channelVersions(db: ReadableDB): Map<ChannelName, { enabled: boolean; updatedAt: number }> {
-  const rows = stmt(db, 'SELECT name, enabled, updated_at FROM payment_channels').all() as ChannelRow[];
-  return new Map(rows.map((r) => [r.name, { enabled: r.enabled === 1, updatedAt: r.updated_at }]));
-}
-
 /** Every configured channel, without secrets, in the buyer page's order. */
-export function listChannels(db: ReadableDB, vault: VaultKeys): ChannelSummary[] {
-  const rows = stmt(db, 'SELECT * FROM payment_channels').all() as ChannelRow[];
+export function channelSummaries(vault: VaultKeys, rows: readonly ChannelRow[]): ChannelSummary[] {
   const order = (name: ChannelName): number => Object.keys(CHANNEL_SETTINGS).indexOf(name);
-  return rows.sort((a, b) => order(a.name) - order(b.name)).map((r) => summary(vault, r));
+  return [...rows].sort((a, b) => order(a.name) - order(b.name)).map((r) => channelSummary(vault, r));
 }
 
 /** A validation failure naming its field, as the admin endpoint reports it (422 validation_failed). */
@@ -112,19 +107,19 @@ export interface ChannelInput {
 }
 
 /**
- * Validates and stores a channel's settings (in the caller's write transaction), audited without any
- * secret's value. A secret field left out keeps its stored value, so the owner can change the gateway
- * address without typing the key again; every other field is validated as given.
+ * Validates a channel's new settings against what is stored (`existing`, read in the writing
+ * transaction) and gives the row to store and its audit row, without any secret's value. A secret field
+ * left out keeps its stored value, so the owner can change the gateway address without typing the key
+ * again; every other field is validated as given. The store writes `updated_at` as
+ * max(now, the stored one + 1), so a change is always seen as one.
  */
-export function writeChannel(
-  db: WritableDB,
+export function channelWrite(
   vault: VaultKeys,
-  now: number,
   name: ChannelName,
   input: ChannelInput,
+  existing: ChannelRow | undefined,
   actor: string,
-): ChannelSummary {
-  const existing = row(db, name);
+): { enabled: number; settings: string; sealed: Buffer; audit: AuditEntry } {
   const keptSecrets = existing ? openSecrets(vault, existing) : {};
   const merged: Record<string, unknown> = { ...keptSecrets, ...input.settings };
   const parsed = CHANNEL_SETTINGS[name].safeParse(merged);
@@ -139,42 +134,38 @@ export function writeChannel(
   }
   const { plain, secret } = split(name, parsed.data);
   const enabled = input.enabled ?? (existing ? existing.enabled === 1 : true);
-  stmt(
-    db,
-    `INSERT INTO payment_channels (name, enabled, settings, sealed, updated_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings, sealed = excluded.sealed,
-       updated_at = max(excluded.updated_at, payment_channels.updated_at + 1)`,
-  ).run(name, enabled ? 1 : 0, JSON.stringify(plain), seal(vault.sealKey, JSON.stringify(secret), aad(name)), now);
-  writeAudit(db, now, actor, existing ? 'payments.update_channel' : 'payments.add_channel', `channel:${name}`, {
-    enabled,
-    fields: Object.keys(input.settings).filter((f) => f in (parsed.data as object)),
-    secretsKept: Object.keys(keptSecrets).filter((f) => !(f in input.settings)),
-  });
-  return summary(vault, row(db, name)!);
+  return {
+    enabled: enabled ? 1 : 0,
+    settings: JSON.stringify(plain),
+    sealed: seal(vault.sealKey, JSON.stringify(secret), aad(name)),
+    audit: {
+      actor,
+      action: existing ? 'payments.update_channel' : 'payments.add_channel',
+      subject: `channel:${name}`,
+      detail: {
+        enabled,
+        fields: Object.keys(input.settings).filter((f) => f in (parsed.data as object)),
+        secretsKept: Object.keys(keptSecrets).filter((f) => !(f in input.settings)),
+      },
+    },
+  };
 }
 
-/** Switches a configured channel on or off. */
-export function setChannelEnabled(
-  db: WritableDB,
-  vault: VaultKeys,
-  now: number,
-  name: ChannelName,
-  enabled: boolean,
-  actor: string,
-): ChannelSummary {
-  const changed = stmt(db, 'UPDATE payment_channels SET enabled = ?, updated_at = max(?, updated_at + 1) WHERE name = ?').run(
-    enabled ? 1 : 0,
-    now,
-    name,
-  ).changes;
-  if (changed === 0) throw new EngineError('channel_not_configured', `the ${name} channel is not configured`);
-  writeAudit(db, now, actor, enabled ? 'payments.enable_channel' : 'payments.disable_channel', `channel:${name}`, {});
-  return summary(vault, row(db, name)!);
-}
+/** The audit row of switching a channel on or off. */
+export const enabledAudit = (name: ChannelName, enabled: boolean, actor: string): AuditEntry => ({
+  actor,
+  action: enabled ? 'payments.enable_channel' : 'payments.disable_channel',
+  subject: `channel:${name}`,
+  detail: {},
+});
 
-/** Forgets a channel's settings and secrets. Returns false when it was not configured. */
-export function deleteChannel(db: WritableDB, now: number, name: ChannelName, actor: string): boolean {
-  const removed = stmt(db, 'DELETE FROM payment_channels WHERE name = ?').run(name).changes > 0;
-  if (removed) writeAudit(db, now, actor, 'payments.remove_channel', `channel:${name}`, {});
-  return removed;
-}
+/** The audit row of forgetting a channel's settings and secrets. */
+export const removedAudit = (name: ChannelName, actor: string): AuditEntry => ({
+  actor,
+  action: 'payments.remove_channel',
+  subject: `channel:${name}`,
+  detail: {},
+});
+
+export const notConfigured = (name: ChannelName): EngineError =>
+  new EngineError('channel_not_configured', `the ${name} channel is not configured`);

@@ -5,26 +5,14 @@
  * notification, in a transaction of its own.
  */
 import type { ChannelName } from '../../shared/payments';
-import type { WritableDB } from '../db/types';
-import { getOrder, type OrderView } from '../engine/orders';
-import type { GroupCommitWriter } from '../engine/writer';
+import type { OrderView } from '../engine/order-rows';
 import { ChannelError, type PaymentChannel, type QueryResult } from './channel';
-import {
-  applyGatewayPayment,
-  claimDueQueries,
-  closeCheckout,
-  nextDueAt,
-  orderCheckouts,
-  recordQuery,
-  type CheckoutRow,
-  type QueryReason,
-  type QuerySchedule,
-} from './records';
+import type { CheckoutRow, QueryReason, QuerySchedule } from './records';
+import type { PaymentStore } from './store';
 
-/** What the queries need from the engine that owns the payment service. */
+/** What the queries need from the shop that owns the payment service. */
 export interface QueryHost {
-  readonly db: WritableDB;
-  readonly writer: GroupCommitWriter;
+  readonly store: PaymentStore;
   readonly clock: () => number;
   /** A payment changed an order (live pages refresh). */
   orderChanged(order: OrderView): unknown;
@@ -65,7 +53,7 @@ export class StatusPoller {
   async refresh(orderId: string, reason: Exclude<QueryReason, 'schedule'>, actor: string): Promise<number> {
     const gap = reason === 'admin' ? 0 : (this.options.refreshGapMs ?? 2_000);
     const now = this.host.clock();
-    const rows = orderCheckouts(this.host.db, orderId).filter(
+    const rows = (await this.host.store.orderCheckouts(orderId)).filter(
       (row) => row.state !== 'paid' && (row.last_query_at === null || now - row.last_query_at >= gap),
     );
     await Promise.all(rows.map((row) => this.runQuery(row, reason, actor)));
@@ -83,11 +71,11 @@ export class StatusPoller {
   }
 
   private async query(row: CheckoutRow, reason: QueryReason, actor: string): Promise<void> {
-    const order = getOrder(this.host.db, row.order_id);
+    const order = await this.host.store.getOrder(row.order_id);
     const channel = await this.channel(row.channel).catch(() => null);
     if (!order || (order.status !== 'reserved' && order.status !== 'expired') || !channel) {
       // Paid another way, refunded, or the channel was removed: nothing to wait for.
-      if (row.state === 'open') await this.host.writer.run((db) => closeCheckout(db, row.id));
+      if (row.state === 'open') await this.host.store.closeCheckout(row.id);
       return;
     }
     let result: QueryResult & { failed: boolean };
@@ -105,12 +93,7 @@ export class StatusPoller {
       };
     }
     // The answer is recorded before its effect, so the audit trail reads: asked, then applied.
-    const paid = await this.host.writer.run((db, now) => {
-      recordQuery(db, now, row, result, reason, actor, this.schedule);
-      return result.state === 'paid' && result.payment
-        ? applyGatewayPayment(db, { now }, { channel: row.channel, via: 'query', payment: result.payment, actor })
-        : null;
-    });
+    const paid = await this.host.store.applyQuery(row, result, reason, actor, this.schedule);
     if (paid?.order && paid.effect !== 'duplicate_event') this.host.orderChanged(paid.order);
   }
 
@@ -127,9 +110,9 @@ export class StatusPoller {
   async tick(): Promise<void> {
     try {
       // Most ticks find nothing due: a read through the index, never a write transaction (a commit each second).
-      const soonest = nextDueAt(this.host.db);
+      const soonest = await this.host.store.nextDueAt();
       if (soonest === null || soonest > this.host.clock()) return;
-      const due = await this.host.writer.run((db, now) => claimDueQueries(db, now, CLAIM_BATCH, QUERY_LEASE_MS));
+      const due = await this.host.store.claimDueQueries(CLAIM_BATCH, QUERY_LEASE_MS);
       const limit = this.options.concurrency ?? 4;
       let next = 0;
       await Promise.all(

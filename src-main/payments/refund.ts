@@ -6,12 +6,11 @@
  * day's bill shows the refund and reconciliation reports it (`statement_refund_not_applied`).
  */
 import type { ChannelName } from '../../shared/payments';
-import { stmt } from '../db/statements';
-import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
-import { getOrder, refund, type KeyDisposition, type OrderView } from '../engine/orders';
+import type { KeyDisposition, OrderView } from '../engine/orders';
 import type { PaymentChannel } from './channel';
-import type { PaymentHost } from './service';
+import type { AuditEntry } from './records';
+import type { PaymentStore, RecordedRefund } from './store';
 
 export interface GatewayRefund {
   readonly orderId: string;
@@ -20,32 +19,37 @@ export interface GatewayRefund {
   readonly actor: string;
 }
 
-interface ChannelPaymentRow {
-  readonly source: ChannelName;
-  readonly trade_no: string;
-  readonly amount: number;
-  readonly currency: string;
+/** The audit row written with the order's refund: which gateway refund gave the money back. */
+export function refundAudit(r: RecordedRefund): AuditEntry {
+  return {
+    actor: r.actor,
+    action: 'payment.refunded',
+    subject: r.orderId,
+    detail: {
+      channel: r.payment.source,
+      tradeNo: r.payment.trade_no,
+      refundId: r.refundId,
+      state: r.state,
+      amount: r.payment.amount,
+      currency: r.payment.currency,
+    },
+  };
 }
 
 export async function refundThroughChannel(
-  host: PaymentHost,
+  store: PaymentStore,
   channelOf: (name: ChannelName) => Promise<PaymentChannel | null>,
   args: GatewayRefund,
 ): Promise<OrderView> {
-  const order = getOrder(host.db, args.orderId);
+  const order = await store.getOrder(args.orderId);
   if (!order) throw new EngineError('order_not_found', `no order ${args.orderId}`);
   if (order.status !== 'delivered' && order.status !== 'paid' && order.status !== 'needs_review')
     throw new EngineError('order_not_refundable', `order ${args.orderId} is ${order.status}; only paid orders are refunded`);
-  const payment = stmt(
-    host.db,
-    `SELECT source, trade_no, amount, currency FROM payments
-     WHERE order_id = ? AND trade_no IS NOT NULL AND outcome = 'delivered' ORDER BY id DESC LIMIT 1`,
-  ).get(args.orderId) as ChannelPaymentRow | undefined;
+  const payment = await store.channelPayment(args.orderId);
   if (!payment) throw new EngineError('order_not_refundable', 'no payment channel took this order’s money; refund it by hand');
   const channel = await channelOf(payment.source);
   if (!channel?.refund)
     throw new EngineError('channel_unavailable', `${payment.source} cannot refund from here; refund it in the gateway's console`);
-  const refundId = `refund-${args.orderId}`;
   let done;
   try {
     done = await channel.refund({
@@ -53,7 +57,7 @@ export async function refundThroughChannel(
       tradeNo: payment.trade_no,
       amount: payment.amount,
       currency: payment.currency,
-      refundId,
+      refundId: `refund-${args.orderId}`,
       reason: args.reason,
     });
   } catch (error) {
@@ -63,15 +67,5 @@ export async function refundThroughChannel(
       `${payment.source} refused the refund: ${(error as Error).message}`.slice(0, 300),
     );
   }
-  return host.writer.run((db, now) => {
-    writeAudit(db, now, args.actor, 'payment.refunded', args.orderId, {
-      channel: payment.source,
-      tradeNo: payment.trade_no,
-      refundId: done.refundId,
-      state: done.state,
-      amount: payment.amount,
-      currency: payment.currency,
-    });
-    return refund(db, { now }, args);
-  });
+  return store.recordRefund({ ...args, payment, refundId: done.refundId, state: done.state });
 }

@@ -11,43 +11,20 @@
 import { isLocalHost } from '../../shared/rpc/settings';
 import type { ChannelSelfCheck } from '../../shared/payments';
 import { CHANNEL_NAMES, type Checkout, type ChannelName, type PublicChannel } from '../../shared/payments';
-import type { WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
-import type { OrderView } from '../engine/orders';
-import { getProduct } from '../engine/products';
-import { readSettings } from '../engine/settings';
-import type { GroupCommitWriter } from '../engine/writer';
-import type { VaultKeys } from '../vault/crypto';
+import type { OrderView } from '../engine/order-rows';
 import type { IncomingNotification, NotifyAnswer, PaymentChannel } from './channel';
-import {
-  channelVersions,
-  deleteChannel,
-  listChannels,
-  readChannel,
-  setChannelEnabled,
-  writeChannel,
-  type ChannelInput,
-  type ChannelSummary,
-} from './config-store';
+import { notConfigured, type ChannelInput, type ChannelSummary } from './config-store';
 import { StatusPoller, type QueryOptions } from './poller';
-import {
-  applyGatewayPayment,
-  DEFAULT_SCHEDULE,
-  findCheckout,
-  recordNotification,
-  saveCheckout,
-  type CheckoutRow,
-  type QueryReason,
-  type QuerySchedule,
-} from './records';
+import { DEFAULT_SCHEDULE, type CheckoutRow, type QueryReason, type QuerySchedule } from './records';
 import { refundThroughChannel, type GatewayRefund } from './refund';
 import { createChannel } from './registry';
+import type { PaymentStore } from './store';
 
-/** What the service needs from the engine that owns it. */
+/** What the service needs from the shop that owns it (the SQLite engine, a PostgreSQL shop). */
 export interface PaymentHost {
-  readonly db: WritableDB;
-  readonly vault: VaultKeys;
-  readonly writer: GroupCommitWriter;
+  /** Where the channels' rows live (store-sqlite.ts, pg/payments.ts). */
+  readonly store: PaymentStore;
   readonly clock: () => number;
   /** A payment changed an order (live pages refresh). */
   orderChanged(order: OrderView): unknown;
@@ -88,13 +65,13 @@ export class PaymentService {
 
   /** The shop's address as gateways and returning buyers reach it. */
   publicBase(): string {
-    const configured = this.publicUrl || readSettings(this.host.db).publicUrl;
+    const configured = this.publicUrl || this.host.store.savedPublicUrl();
     return (configured || this.listenUrl || 'http://127.0.0.1:8787').replace(/\/+$/, '');
   }
 
   /** The host name of the public address the owner gave (bracketed if IPv6), or null when none. */
   publicHost(): string | null {
-    const configured = this.publicUrl || readSettings(this.host.db).publicUrl;
+    const configured = this.publicUrl || this.host.store.savedPublicUrl();
     if (!configured) return null;
     try {
       return new URL(configured).hostname;
@@ -122,37 +99,35 @@ export class PaymentService {
 
   // ------------------------------------------------------------ the owner's settings
 
-  list(): ChannelView[] {
-    return listChannels(this.host.db, this.host.vault).map((c) => ({ ...c, notifyUrl: this.notifyUrl(c.name) }));
+  async list(): Promise<ChannelView[]> {
+    return (await this.host.store.listChannels()).map((c) => ({ ...c, notifyUrl: this.notifyUrl(c.name) }));
   }
 
   async configure(name: ChannelName, input: ChannelInput, actor: string): Promise<ChannelView> {
-    const saved = await this.host.writer.run((db, now) => writeChannel(db, this.host.vault, now, name, input, actor));
+    const saved = await this.host.store.writeChannel(name, input, actor);
     return { ...saved, notifyUrl: this.notifyUrl(name) };
   }
 
   async setEnabled(name: ChannelName, enabled: boolean, actor: string): Promise<ChannelView> {
-    const saved = await this.host.writer.run((db, now) => setChannelEnabled(db, this.host.vault, now, name, enabled, actor));
+    const saved = await this.host.store.setChannelEnabled(name, enabled, actor);
     return { ...saved, notifyUrl: this.notifyUrl(name) };
   }
 
-  async remove(name: ChannelName, actor: string): Promise<boolean> {
-    return this.host.writer.run((db, now) => deleteChannel(db, now, name, actor));
+  remove(name: ChannelName, actor: string): Promise<boolean> {
+    return this.host.store.deleteChannel(name, actor);
   }
 
   /** Signs and verifies a sample with the stored keys; no network. */
   async selfCheck(name: ChannelName): Promise<ChannelSelfCheck> {
     const channel = await this.channel(name, true);
-    if (!channel) throw new EngineError('channel_not_configured', `the ${name} channel is not configured`);
+    if (!channel) throw notConfigured(name);
     return channel.selfCheck();
   }
 
   /** The enabled channels and their methods, for the buyer page. */
-  publicChannels(): PublicChannel[] {
-    const versions = channelVersions(this.host.db);
-    return this.list()
-      .filter((c) => versions.get(c.name)?.enabled)
-      .map((c) => ({ name: c.name, methods: c.methods }));
+  async publicChannels(): Promise<PublicChannel[]> {
+    const versions = await this.host.store.channelVersions();
+    return (await this.list()).filter((c) => versions.get(c.name)?.enabled).map((c) => ({ name: c.name, methods: c.methods }));
   }
 
   /**
@@ -161,11 +136,11 @@ export class PaymentService {
    * buyer may have paid through it before it was switched off.
    */
   async channel(name: ChannelName, evenDisabled = false): Promise<PaymentChannel | null> {
-    const version = channelVersions(this.host.db).get(name);
+    const version = (await this.host.store.channelVersions()).get(name);
     if (!version || (!version.enabled && !evenDisabled)) return null;
     const cached = this.built.get(name);
     if (cached?.updatedAt === version.updatedAt) return cached.channel;
-    const stored = readChannel(this.host.db, this.host.vault, name);
+    const stored = await this.host.store.readChannel(name);
     if (!stored) return null;
     const channel = createChannel(name, stored.settings, {
       fetch: this.options.fetch ?? fetch,
@@ -189,7 +164,7 @@ export class PaymentService {
     const channelName = name as ChannelName;
     const channel = await this.channel(channelName);
     if (!channel) throw new EngineError('channel_not_configured', `the ${channelName} channel is not switched on`);
-    const existing = findCheckout(this.host.db, order.id, channelName);
+    const existing = await this.host.store.findCheckout(order.id, channelName);
     if (existing) return this.view(existing);
     if (order.status !== 'reserved' || Date.parse(order.expiresAt) <= this.host.clock())
       throw new EngineError('order_not_payable', `the order is ${order.status === 'reserved' ? 'past its hold' : order.status}`);
@@ -220,7 +195,7 @@ export class PaymentService {
           id: order.id,
           amount: order.amount,
           currency: order.currency,
-          subject: getProduct(this.host.db, order.productId)?.name ?? order.productId,
+          subject: (await this.host.store.productName(order.productId)) ?? order.productId,
           quantity: order.quantity,
           email: order.email,
           expiresAt,
@@ -231,13 +206,9 @@ export class PaymentService {
     } catch (error) {
       throw unavailable(channel.name, error);
     }
-    return this.host.writer.run((db, now) =>
-      saveCheckout(
-        db,
-        now,
-        { orderId: order.id, channel: channel.name, made, amount: order.amount, currency: order.currency, expiresAt },
-        this.schedule,
-      ),
+    return this.host.store.saveCheckout(
+      { orderId: order.id, channel: channel.name, made, amount: order.amount, currency: order.currency, expiresAt },
+      this.schedule,
     );
   }
 
@@ -254,8 +225,8 @@ export class PaymentService {
   }
 
   /** The checkout of an order through one channel, if one was made. */
-  checkoutOf(orderId: string, name: ChannelName): Checkout | null {
-    const row = findCheckout(this.host.db, orderId, name);
+  async checkoutOf(orderId: string, name: ChannelName): Promise<Checkout | null> {
+    const row = await this.host.store.findCheckout(orderId, name);
     return row ? this.view(row) : null;
   }
 
@@ -268,20 +239,12 @@ export class PaymentService {
    */
   async notify(name: ChannelName, incoming: IncomingNotification): Promise<NotifyAnswer> {
     const channel = await this.channel(name, true);
-    if (!channel) throw new EngineError('channel_not_configured', `the ${name} channel is not configured`);
+    if (!channel) throw notConfigured(name);
     const verified = await channel.verifyNotification(incoming, this.host.clock());
     if (!verified.valid) return channel.answer(false);
     const { payment, orderId, state } = verified;
     if (orderId === null) return channel.answer(true);
-    const result = await this.host.writer.run((db, now) => {
-      recordNotification(db, now, name, orderId, {
-        state,
-        ...(payment ? { tradeNo: payment.tradeNo, amount: payment.amount, currency: payment.currency } : {}),
-      });
-      return payment && state === 'paid'
-        ? applyGatewayPayment(db, { now }, { channel: name, via: 'notify', payment, actor: `gateway:${name}` })
-        : null;
-    });
+    const result = await this.host.store.applyNotification(name, orderId, { state, payment });
     if (result?.order && result.effect !== 'duplicate_event') this.host.orderChanged(result.order);
     return channel.answer(true);
   }
@@ -297,7 +260,7 @@ export class PaymentService {
 
   /** Gives the money back through the channel that took it, then refunds the order (see refund.ts). */
   async refund(args: GatewayRefund): Promise<OrderView> {
-    const order = await refundThroughChannel(this.host, (name) => this.channel(name, true), args);
+    const order = await refundThroughChannel(this.host.store, (name) => this.channel(name, true), args);
     this.host.orderChanged(order);
     return order;
   }

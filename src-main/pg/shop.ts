@@ -37,6 +37,8 @@ import { reservePgMany } from './reserve';
 import { ReserveBatcher } from './reserve-batch';
 import { checkPaymentIds } from '../engine/payment-rules';
 import { Sweeper } from '../engine/sweeper';
+import { PaymentService, type PaymentOptions } from '../payments/service';
+import { pgPaymentStore } from './payments';
 
 export interface PgShopOptions extends UnlockOptions {
   readonly url: string;
@@ -49,6 +51,8 @@ export interface PgShopOptions extends UnlockOptions {
   readonly tickets?: TicketPoolOptions;
   /** How this shop is reconciled (reconcile/postgres.ts, given where the shop is built: reconcile/ sits above pg/). */
   readonly reconcile?: Reconciler<PgShop>;
+  /** The payment channels' and their poller's options (payments/service.ts). */
+  readonly payments?: PaymentOptions;
 }
 
 const DEFAULT_HOLD_SECONDS = 15 * 60;
@@ -65,6 +69,8 @@ export class PgShop {
   /** Reservations waiting together run in one transaction. */
   readonly reservations: ReserveBatcher;
   private readonly sweeper = new Sweeper(() => this.sweepExpired());
+  /** Payment channels: checkouts, gateway notifications and the status poller, rows in pg/payments.ts. */
+  readonly payments: PaymentService;
 
   private constructor(
     readonly pool: pg.Pool,
@@ -74,8 +80,18 @@ export class PgShop {
     private readonly retryDeadlineMs: number,
     tickets: TicketPoolOptions,
     private readonly reconciler: Reconciler<PgShop> | undefined,
+    savedPublicUrl: string,
+    payments: PaymentOptions,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
+    this.payments = new PaymentService(
+      {
+        store: pgPaymentStore(pool, (fn, safeToRepeat) => this.write(fn, safeToRepeat), vault, savedPublicUrl),
+        clock,
+        orderChanged: (order) => this.orderChanged(order),
+      },
+      payments,
+    );
     this.reservations = new ReserveBatcher((requests) =>
       // Run again after a lost connection only if every request can be recognised on retry by its key.
       this.write(
@@ -100,6 +116,8 @@ export class PgShop {
         options.retryDeadlineMs ?? 10_000,
         options.tickets ?? {},
         options.reconcile,
+        await storedPublicUrl(pool),
+        options.payments ?? {},
       );
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -282,6 +300,7 @@ export class PgShop {
 
   async close(): Promise<void> {
     this.stopSweeper();
+    await this.payments.stop();
     await this.tickets.close();
     await this.pool.end();
   }
@@ -314,15 +333,26 @@ async function unlockPg(pool: pg.Pool, options: UnlockOptions): Promise<Unlocked
   return openWraps(wraps, options, storeKek);
 }
 
-async function storedHoldSeconds(pool: pg.Pool): Promise<number | undefined> {
-  const row = (await pool.query<{ value: Buffer }>(`SELECT value FROM meta WHERE key = 'settings.hold_minutes'`)).rows[0];
+/** A setting the shop's SQLite file kept in `meta` (engine/settings.ts), copied by migrate-to-postgres; undefined when unset or unreadable. */
+async function storedSetting(pool: pg.Pool, key: string): Promise<unknown> {
+  const row = (await pool.query<{ value: Buffer }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0];
   if (!row) return undefined;
   try {
-    const minutes = JSON.parse(row.value.toString('utf8')) as unknown;
-    return Number.isInteger(minutes) && (minutes as number) >= 1 && (minutes as number) <= 7 * 24 * 60
-      ? (minutes as number) * 60
-      : undefined;
+    return JSON.parse(row.value.toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
+}
+
+async function storedHoldSeconds(pool: pg.Pool): Promise<number | undefined> {
+  const minutes = await storedSetting(pool, 'settings.hold_minutes');
+  return Number.isInteger(minutes) && (minutes as number) >= 1 && (minutes as number) <= 7 * 24 * 60
+    ? (minutes as number) * 60
+    : undefined;
+}
+
+/** The shop's public address from its settings ('' when none): where gateways notify, unless `serve --public-url` says otherwise. */
+async function storedPublicUrl(pool: pg.Pool): Promise<string> {
+  const url = await storedSetting(pool, 'settings.public_url');
+  return typeof url === 'string' && /^https?:\/\//.test(url) ? url : '';
 }

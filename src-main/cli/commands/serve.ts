@@ -111,13 +111,13 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     log: values.log,
     passphrase: process.env.ONCEKEY_PASSPHRASE,
     notice: io.err,
+    publicUrl: publicUrlOption(values['public-url']),
   };
   try {
     shop =
       database === undefined
         ? await startShop({
             ...common,
-            publicUrl: publicUrlOption(values['public-url']),
             adminUiDir: values.browser ? RENDERER_DIR : undefined,
           })
         : await startPgShop({ ...common, database, retryDeadlineMs });

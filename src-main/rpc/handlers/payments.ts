@@ -7,8 +7,8 @@ import { toListing } from '../../payments/listing';
 import { type Handlers, RpcError } from '../dispatcher';
 
 export const paymentsHandlers: Handlers<keyof typeof paymentsMethods> = {
-  'payments.list': (_input, { engine }) => ({
-    channels: engine.payments.list().map(toListing),
+  'payments.list': async (_input, { engine }) => ({
+    channels: (await engine.payments.list()).map(toListing),
     publicBase: engine.payments.publicBase(),
     notifyUnreachable: engine.payments.notifyUnreachable(),
   }),
