@@ -1,20 +1,28 @@
 /**
- * The epay channel end to end over real sockets: a shop on 127.0.0.1, the fake epay gateway of
- * test/fakes (written from epay's published protocol), the buyer's checkout, the gateway's signed
- * notification (GET and POST), the query that finds a payment whose notification was lost, and every
- * way a notification can be wrong (forged, replayed, the wrong amount, for an expired order).
+ * The epay channel end to end over real sockets, on both backends (the SQLite file and a real
+ * PostgreSQL; the same requests get the same answers and leave the same rows): a shop on 127.0.0.1,
+ * the fake epay gateway of test/fakes (written from epay's published protocol), the buyer's checkout,
+ * the gateway's signed notification (GET and POST), the query that finds a payment whose notification
+ * was lost, refunds through the gateway, and every way a notification can be wrong (forged, replayed,
+ * the wrong amount, for an expired order).
  *
  * The signing vectors here are ours: epay publishes the rule (sorted k=v, empty values, sign and
  * sign_type left out, the key appended, MD5 lowercase hex), not example values.
  */
 import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { stmt } from '../src-main/db/statements';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { EpayChannel, epayMd5Sign } from '../src-main/payments/epay';
 import { FakeEpayGateway } from './fakes/epay-gateway';
-import { count, FAST_SCHEDULE, until } from './helpers/payments';
-import { send, startShop, type HttpResponse, type HttpShop } from './helpers/http';
-import { seedKeys } from './helpers/shop';
+import {
+  BACKEND_NAMES,
+  startBackendShop,
+  stopBackendServers,
+  type BackendName,
+  type BackendShop,
+  type BackendShopOptions,
+} from './helpers/backend-shop';
+import { FAST_SCHEDULE, until } from './helpers/payments';
+import { send, type HttpResponse } from './helpers/http';
 
 const KEY = 'fakeMerchantKey0123456789abcdef0';
 const PID = '1001';
@@ -23,6 +31,7 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+afterAll(() => stopBackendServers(), 60_000);
 
 async function gateway(options: ConstructorParameters<typeof FakeEpayGateway>[0] = { pid: PID, key: KEY }) {
   const g = await new FakeEpayGateway(options).start();
@@ -30,24 +39,24 @@ async function gateway(options: ConstructorParameters<typeof FakeEpayGateway>[0]
   return g;
 }
 
-async function shop(options: Parameters<typeof startShop>[0] = {}): Promise<HttpShop> {
-  const s = await startShop({ keys: 3, price: 3000, ...options });
+async function shop(backend: BackendName, options: BackendShopOptions = {}): Promise<BackendShop> {
+  const s = await startBackendShop(backend, { keys: 3, price: 3000, ...options });
   cleanups.push(() => s.close());
   return s;
 }
 
-async function configure(s: HttpShop, settings: Record<string, unknown>): Promise<HttpResponse> {
+async function configure(s: BackendShop, settings: Record<string, unknown>): Promise<HttpResponse> {
   return s.admin('/api/v1/admin/payment-channels/epay', { method: 'PUT', body: settings });
 }
 
-async function reserve(s: HttpShop): Promise<{ id: string; token: string }> {
+async function reserve(s: BackendShop): Promise<{ id: string; token: string }> {
   const res = await s.order();
   expect(res.status).toBe(201);
   const order = (res.json as { order: { id: string; accessToken: string } }).order;
   return { id: order.id, token: order.accessToken };
 }
 
-function checkout(s: HttpShop, order: { id: string; token: string }, body: Record<string, unknown> = { channel: 'epay' }) {
+function checkout(s: BackendShop, order: { id: string; token: string }, body: Record<string, unknown> = { channel: 'epay' }) {
   return s.send(`/api/v1/orders/${order.id}/checkout`, {
     method: 'POST',
     headers: { authorization: `Bearer ${order.token}` },
@@ -56,15 +65,15 @@ function checkout(s: HttpShop, order: { id: string; token: string }, body: Recor
 }
 
 /** The buyer checks out and opens the gateway's pay page (where the gateway learns of the order). */
-async function openGatewayPage(s: HttpShop, order: { id: string; token: string }): Promise<void> {
+async function openGatewayPage(s: BackendShop, order: { id: string; token: string }): Promise<void> {
   const made = (await checkout(s, order)).json as { checkout: { redirectUrl: string } };
   expect((await fetch(made.checkout.redirectUrl)).status).toBe(200);
 }
 
-const readOrder = (s: HttpShop, order: { id: string; token: string }) =>
+const readOrder = (s: BackendShop, order: { id: string; token: string }) =>
   s.send(`/api/v1/orders/${order.id}`, { headers: { authorization: `Bearer ${order.token}` } });
 
-const statusOf = async (s: HttpShop, order: { id: string; token: string }): Promise<string> =>
+const statusOf = async (s: BackendShop, order: { id: string; token: string }): Promise<string> =>
   ((await readOrder(s, order)).json as { order: { status: string } }).order.status;
 
 describe('epay signing', () => {
@@ -106,9 +115,9 @@ describe('epay signing', () => {
   });
 });
 
-describe('the epay channel over real sockets', () => {
+describe.each(BACKEND_NAMES)('the epay channel over real sockets, on %s', (backend) => {
   it('refuses incomplete settings naming the field, never returns a secret, and forgets a channel on DELETE', async () => {
-    const s = await shop();
+    const s = await shop(backend);
     const missing = await configure(s, { gateway: 'http://127.0.0.1:9', pid: PID });
     expect(missing.status).toBe(422);
     expect((missing.json as { code: string; errors: { path: string }[] }).errors.map((e) => e.path)).toEqual(['key']);
@@ -127,13 +136,13 @@ describe('the epay channel over real sockets', () => {
     expect(ok.text).not.toContain(KEY);
     // Sealed in the database: the key is nowhere in the file's rows as text.
     expect(
-      count(
-        s,
+      await s.count(
         `SELECT count(*) FROM payment_channels WHERE settings LIKE ? OR CAST(sealed AS TEXT) LIKE ?`,
         `%${KEY}%`,
         `%${KEY}%`,
       ),
     ).toBe(0);
+    expect(await s.count('SELECT count(*) FROM payment_channels')).toBe(1);
     // Changing the address keeps the stored key.
     const moved = await configure(s, { gateway: 'http://127.0.0.1:10', pid: PID });
     expect(moved.status).toBe(200);
@@ -148,7 +157,7 @@ describe('the epay channel over real sockets', () => {
 
   it('reserve → checkout → the buyer pays at the gateway → the signed notification delivers the code', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     expect((await configure(s, { gateway: g.url, pid: PID, key: KEY })).status).toBe(200);
     const order = await reserve(s);
 
@@ -179,16 +188,20 @@ describe('the epay channel over real sockets', () => {
     const after = (await readOrder(s, order)).json as { order: { status: string; codes: string[] } };
     expect(after.order.status).toBe('delivered');
     expect(after.order.codes).toHaveLength(1);
-    expect(count(s, `SELECT count(*) FROM payments WHERE source = 'epay' AND via = 'notify' AND trade_no IS NOT NULL`)).toBe(1);
-    const events = stmt(s.engine.db, `SELECT action FROM audit WHERE subject = ? ORDER BY id`).pluck().all(order.id);
+    expect(await s.count(`SELECT count(*) FROM payments WHERE source = 'epay' AND via = 'notify' AND trade_no IS NOT NULL`)).toBe(
+      1,
+    );
+    const events = (await s.rows<{ action: string }>(`SELECT action FROM audit WHERE subject = ? ORDER BY id`, order.id)).map(
+      (r) => r.action,
+    );
     expect(events).toEqual(['payment.created', 'payment.notified', 'payment.applied']);
     // The poller would have nothing left to ask.
-    expect(count(s, `SELECT count(*) FROM checkouts WHERE state = 'paid' AND next_query_at IS NULL`)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM checkouts WHERE state = 'paid' AND next_query_at IS NULL`)).toBe(1);
   });
 
   it('takes a notification posted as a form, and answers a replayed one success with no second effect', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
@@ -200,20 +213,20 @@ describe('the epay channel over real sockets', () => {
     const again = await g.notify(g.orders.get(order.id)!, first.params, 'POST');
     const byGet = await g.notify(g.orders.get(order.id)!, first.params, 'GET');
     expect([again.body, byGet.body]).toEqual(['success', 'success']);
-    expect(count(s, 'SELECT count(*) FROM deliveries WHERE order_id = ?', order.id)).toBe(1);
-    expect(count(s, 'SELECT count(*) FROM payments WHERE order_id = ?', order.id)).toBe(1);
+    expect(await s.count('SELECT count(*) FROM deliveries WHERE order_id = ?', order.id)).toBe(1);
+    expect(await s.count('SELECT count(*) FROM payments WHERE order_id = ?', order.id)).toBe(1);
     expect(await statusOf(s, order)).toBe('delivered');
   });
 
   it('answers a forged or altered notification 400 fail and changes nothing', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
     const fake = g.orders.get(order.id)!;
     const good = g.notificationParams(fake);
-    const auditBefore = count(s, 'SELECT count(*) FROM audit');
+    const auditBefore = await s.count('SELECT count(*) FROM audit');
     const forged = [
       { ...good, money: '0.01' },
       { ...good, sign: 'f'.repeat(32) },
@@ -229,13 +242,13 @@ describe('the epay channel over real sockets', () => {
     const signedWithAnotherKey = { ...good, sign: epayMd5Sign(good, 'not-the-key') };
     expect((await g.notify(fake, signedWithAnotherKey, 'POST')).status).toBe(400);
     expect(await statusOf(s, order)).toBe('reserved');
-    expect(count(s, 'SELECT count(*) FROM payments')).toBe(0);
-    expect(count(s, 'SELECT count(*) FROM audit')).toBe(auditBefore);
+    expect(await s.count('SELECT count(*) FROM payments')).toBe(0);
+    expect(await s.count('SELECT count(*) FROM audit')).toBe(auditBefore);
   });
 
   it('puts a payment of the wrong amount in needs_review with the reason, and delivers nothing', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
@@ -245,18 +258,18 @@ describe('the epay channel over real sockets', () => {
       order: { status: string; reviewReason: string };
     };
     expect(after.order).toMatchObject({ status: 'needs_review', reviewReason: 'amount_mismatch' });
-    expect(count(s, 'SELECT count(*) FROM deliveries')).toBe(0);
+    expect(await s.count('SELECT count(*) FROM deliveries')).toBe(0);
   });
 
   it('puts a payment for an expired order whose keys were sold in needs_review', async () => {
     let now = Date.now();
     const g = await gateway();
-    const s = await shop({ keys: 1, holdSeconds: 60, clock: () => now });
+    const s = await shop(backend, { keys: 1, holdSeconds: 60, clock: () => now });
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const late = await reserve(s);
     await openGatewayPage(s, late);
     now += 61_000;
-    await s.engine.sweepExpired();
+    await s.shop.sweepExpired();
     // The key went back on sale and someone else bought it.
     const other = await reserve(s);
     await s.admin(`/api/v1/admin/orders/${other.id}/mark-paid`, { method: 'POST' });
@@ -266,12 +279,12 @@ describe('the epay channel over real sockets', () => {
       order: { status: string; reviewReason: string };
     };
     expect(view.order).toMatchObject({ status: 'needs_review', reviewReason: 'paid_after_expiry_sold_out' });
-    expect(count(s, 'SELECT count(*) FROM deliveries')).toBe(1);
+    expect(await s.count('SELECT count(*) FROM deliveries')).toBe(1);
   });
 
   it('finds a payment whose notification was lost by querying the channel on its schedule', async () => {
     const g = await gateway();
-    const s = await shop({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
+    const s = await shop(backend, { payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
@@ -280,18 +293,18 @@ describe('the epay channel over real sockets', () => {
     await g.pay(order.id, { notify: false });
     await until(async () => (await statusOf(s, order)) === 'delivered');
     expect(g.notifications).toEqual([]);
-    expect(stmt(s.engine.db, 'SELECT via FROM payments').pluck().all()).toEqual(['query']);
-    const actions = stmt(s.engine.db, 'SELECT actor, action FROM audit WHERE subject = ? ORDER BY id').all(order.id);
+    expect(await s.rows('SELECT via FROM payments')).toEqual([{ via: 'query' }]);
+    const actions = await s.rows('SELECT actor, action FROM audit WHERE subject = ? ORDER BY id', order.id);
     expect(actions).toContainEqual({ actor: 'poller', action: 'payment.applied' });
     // The notification arrives late after all: acknowledged, nothing more happens.
     const late = await g.notify(g.orders.get(order.id)!, g.notificationParams(g.orders.get(order.id)!));
     expect(late.body).toBe('success');
-    expect(count(s, 'SELECT count(*) FROM deliveries')).toBe(1);
+    expect(await s.count('SELECT count(*) FROM deliveries')).toBe(1);
   });
 
   it('asks the channel at once when the buyer says "I have paid", at most once per couple of seconds', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
@@ -314,7 +327,7 @@ describe('the epay channel over real sockets', () => {
 
   it('refunds through the gateway first, then the order; a refusal at the gateway changes nothing here', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     await configure(s, { gateway: g.url, pid: PID, key: KEY });
     const order = await reserve(s);
     await openGatewayPage(s, order);
@@ -325,29 +338,30 @@ describe('the epay channel over real sockets', () => {
     // The gateway refuses (it already refunded the trade in its console): the order stays delivered.
     g.orders.get(order.id)!.status = 2;
     await expect(
-      s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' }),
+      s.shop.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' }),
     ).rejects.toMatchObject({ code: 'channel_unavailable' });
     expect(await statusOf(s, order)).toBe('delivered');
 
     g.orders.get(order.id)!.status = 1;
-    const refunded = await s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' });
+    const refunded = await s.shop.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'support' });
     expect(refunded.status).toBe('refunded');
     expect(g.orders.get(order.id)!.status).toBe(2);
-    const audit = stmt(s.engine.db, `SELECT detail FROM audit WHERE action = 'payment.refunded' AND subject = ?`)
-      .pluck()
-      .get(order.id);
-    expect(JSON.parse(audit as string)).toMatchObject({ channel: 'epay', tradeNo, amount: 3000, currency: 'CNY', state: 'done' });
+    const [audit] = await s.rows<{ detail: string }>(
+      `SELECT detail FROM audit WHERE action = 'payment.refunded' AND subject = ?`,
+      order.id,
+    );
+    expect(JSON.parse(audit!.detail)).toMatchObject({ channel: 'epay', tradeNo, amount: 3000, currency: 'CNY', state: 'done' });
     // A manual payment has no channel to refund through.
     const manual = await reserve(s);
     await s.admin(`/api/v1/admin/orders/${manual.id}/mark-paid`, { method: 'POST' });
     await expect(
-      s.engine.payments.refund({ orderId: manual.id, keys: 'return', reason: 'x', actor: 'support' }),
+      s.shop.payments.refund({ orderId: manual.id, keys: 'return', reason: 'x', actor: 'support' }),
     ).rejects.toMatchObject({ code: 'order_not_refundable' });
   });
 
   it('refuses a checkout for an order that is not reserved, a channel that is off, and another currency', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     const order = await reserve(s);
     expect(((await checkout(s, order)).json as { code: string }).code).toBe('channel_not_configured');
     await configure(s, { gateway: g.url, pid: PID, key: KEY, enabled: false });
@@ -360,8 +374,8 @@ describe('the epay channel over real sockets', () => {
     await s.admin(`/api/v1/admin/orders/${order.id}/mark-paid`, { method: 'POST' });
     const paid = await checkout(s, order);
     expect([paid.status, (paid.json as { code: string }).code]).toEqual([409, 'order_not_payable']);
-    const usd = await s.engine.createProduct({ name: 'US card', price: { amount: 500, currency: 'USD' } });
-    seedKeys(s.engine.db, s.engine.vault, usd.id, ['USD-1']);
+    const usd = await s.shop.createProduct({ name: 'US card', price: { amount: 500, currency: 'USD' } });
+    await s.shop.addCodes(usd.id, ['USD-1']);
     const created = (await s.order({ productId: usd.id })).json as { order: { id: string; accessToken: string } };
     const foreign = await checkout(s, { id: created.order.id, token: created.order.accessToken });
     expect([foreign.status, (foreign.json as { code: string }).code]).toEqual([409, 'currency_not_supported']);
@@ -376,7 +390,7 @@ describe('the epay channel over real sockets', () => {
       merchantPublicKey: pem(merchant.publicKey, 'spki'),
       platformPrivateKey: pem(platform.privateKey, 'pkcs8'),
     });
-    const s = await shop();
+    const s = await shop(backend);
     const res = await configure(s, {
       gateway: g.url,
       pid: PID,

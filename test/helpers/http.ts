@@ -143,37 +143,43 @@ export async function startShop(
   });
   shop.engine.payments.listenUrl = server.url;
   if (options.poll) shop.engine.payments.start();
-  const s: HttpShop = {
+  return {
     engine: shop.engine,
     productId: shop.productId,
-    url: server.url,
     dir: shop.dir,
-    send: (path, o) => send(server.url, path, o),
+    ...shopClient(server.url, shop.productId),
+    close: async () => {
+      await server.close();
+      await shop.cleanup();
+    },
+  };
+}
+
+/** What a test sends to a shop at `url` whose product is `productId`, whichever backend serves it. */
+export function shopClient(url: string, productId: string): Pick<HttpShop, 'url' | 'send' | 'order' | 'webhook' | 'admin'> {
+  return {
+    url,
+    send: (path, o) => send(url, path, o),
     order: (body, key) =>
-      send(server.url, '/api/v1/orders', {
+      send(url, '/api/v1/orders', {
         method: 'POST',
         headers: { 'idempotency-key': key ?? freshKey() },
-        body: { productId: shop.productId, quantity: 1, email: 'buyer@example.com', ...body },
+        body: { productId, quantity: 1, email: 'buyer@example.com', ...body },
       }),
     webhook: (event, t) => {
       const raw = JSON.stringify(event);
-      return send(server.url, '/api/v1/payments/webhook', {
+      return send(url, '/api/v1/payments/webhook', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'oncekey-signature': signature(WEBHOOK_SECRET, raw, t) },
         body: raw,
       });
     },
     admin: (path, o = {}) =>
-      send(server.url, path, {
+      send(url, path, {
         ...o,
         headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(o.headers as OutgoingHttpHeaders | undefined) },
       }),
-    close: async () => {
-      await server.close();
-      await shop.cleanup();
-    },
   };
-  return s;
 }
 
 // ------------------------------------------------------------------ OpenAPI checking
