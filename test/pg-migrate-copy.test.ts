@@ -1,18 +1,20 @@
 /**
  * `oncekey migrate-to-postgres`: a SQLite shop with history (orders held, paid, refunded, expired) moves
  * to PostgreSQL with its codes still sealed and readable by the same vault key, its stock and ledger as
- * they were, all or nothing: a second copy into the same database and a tampered source are refused.
+ * they were, its payment channels with their sealed keys, all or nothing: a second copy into the same
+ * database and a tampered source are refused.
  */
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stmt } from '../src-main/db/statements';
 import { Engine } from '../src-main/engine/engine';
 import { PgShop } from '../src-main/pg/shop';
 import { KeyFileStore } from '../src-main/vault/secret-store';
-import { ROOT } from './helpers/http';
+import { runCli } from './helpers/cli';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { seedKeys, tempDir } from './helpers/shop';
+
+const EPAY_KEY = 'fakeMerchantKey0123456789abcdef0';
 
 let shops: PgShops;
 beforeAll(async () => {
@@ -20,13 +22,7 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(async () => shops?.stop(), 60_000);
 
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/oncekey.js', ...args], { cwd: ROOT, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+const cli = (args: string[]) => runCli(args, { timeoutMs: 120_000 });
 
 /** A shop with one order of each kind; returns its folder and what the copy must reproduce. */
 async function shopWithHistory() {
@@ -58,6 +54,8 @@ async function shopWithHistory() {
     await engine.refund({ orderId: refunded.id, keys: 'burn', reason: 'test', actor: 'support' });
     const released = await order('released');
     await engine.releaseOrder(released.id, 'support');
+    // A payment channel, its key sealed by the vault.
+    await engine.payments.configure('epay', { settings: { gateway: 'http://127.0.0.1:9', pid: '1001', key: EPAY_KEY } }, 'owner');
     return {
       dir,
       cleanup,
@@ -114,6 +112,14 @@ describe('oncekey migrate-to-postgres', () => {
         expect(next.result.ok).toBe(true);
         const verified = await shop.verifyLedger();
         expect(verified).toMatchObject({ ok: true, entries: source.entries + 1 });
+        // The payment channel came along, its sealed key opened by the same vault: the held order checks out.
+        expect((await shop.payments.list()).map((c) => [c.name, c.fields])).toEqual([
+          ['epay', ['gateway', 'pid', 'signType', 'key', 'mode', 'methods']],
+        ]);
+        expect(await shop.payments.selfCheck('epay')).toMatchObject({ ok: true });
+        const held = (await shop.getOrder(source.held.id))!;
+        const checkout = await shop.payments.checkout(held, 'epay', undefined, '127.0.0.1');
+        expect(checkout.redirectUrl).toMatch(/^http:\/\/127\.0\.0\.1:9\/submit\.php\?/);
       } finally {
         await shop.close();
       }
