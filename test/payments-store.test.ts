@@ -35,7 +35,7 @@ afterEach(async () => {
 /** Every status query a server sent, by the order it asked about; each answers "not paid" after 50 ms. */
 function recordingFetch(server: string, asked: { server: string; orderId: string }[]): typeof fetch {
   return async (input) => {
-    const url = new URL(String(input));
+    const url = new URL(input instanceof Request ? input.url : input.toString());
     asked.push({ server, orderId: url.searchParams.get('out_trade_no') ?? '?' });
     await new Promise((r) => setTimeout(r, 50));
     return new Response(JSON.stringify({ code: -1, msg: 'not paid' }), { headers: { 'content-type': 'application/json' } });
@@ -47,10 +47,10 @@ interface TwoServers {
   readonly b: ShopBackend;
   readonly productId: string;
   /** How many rows `sql` counts, read through server a's backend-specific connection. */
-  count(sql: string): Promise<number>;
+  readonly count: (sql: string) => Promise<number>;
 }
 
-type Open = (options: PaymentOptions) => Promise<{ shop: ShopBackend; count(sql: string): Promise<number> }>;
+type Open = (options: PaymentOptions) => Promise<{ shop: ShopBackend; count: (sql: string) => Promise<number> }>;
 
 async function twoServers(backend: 'sqlite' | 'postgres', asked: { server: string; orderId: string }[]): Promise<TwoServers> {
   const { dir, cleanup } = tempDir();
