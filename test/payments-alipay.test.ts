@@ -1,17 +1,27 @@
 /**
- * The Alipay channel end to end over real sockets, through Alipay's own SDK (alipay-sdk): a shop on
- * 127.0.0.1, the fake Alipay gateway of test/fakes (written from Alipay's published protocol), 当面付
- * (a QR code) and 电脑网站支付 (a redirect), the signed notification, the query that finds a payment
- * whose notification was lost, every way a notification can be wrong, and a refund at the gateway.
+ * The Alipay channel end to end over real sockets, through Alipay's own SDK (alipay-sdk), on both
+ * backends (the SQLite file and a real PostgreSQL; the same requests get the same answers and leave the
+ * same rows): a shop on 127.0.0.1, the fake Alipay gateway of test/fakes (written from Alipay's
+ * published protocol), 当面付 (a QR code) and 电脑网站支付 (a redirect), the signed notification,
+ * the query that finds a payment whose notification was lost, every way a notification can be wrong,
+ * and a refund at the gateway.
  *
  * The keys are made here (RSA 2048): Alipay publishes its signing rules, not a key pair with signed
  * examples, so every vector in this file is ours.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { AlipayChannel, beijingTime } from '../src-main/payments/alipay';
 import { FakeAlipayGateway } from './fakes/alipay-gateway';
-import { count, FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
-import { startShop, type HttpResponse, type HttpShop } from './helpers/http';
+import {
+  BACKEND_NAMES,
+  startBackendShop,
+  stopBackendServers,
+  type BackendName,
+  type BackendShop,
+  type BackendShopOptions,
+} from './helpers/backend-shop';
+import { FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
+import type { HttpResponse } from './helpers/http';
 
 const APP_ID = '2021000122671080';
 
@@ -22,6 +32,7 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+afterAll(() => stopBackendServers(), 60_000);
 
 async function gateway(): Promise<FakeAlipayGateway> {
   const g = await new FakeAlipayGateway({
@@ -33,8 +44,8 @@ async function gateway(): Promise<FakeAlipayGateway> {
   return g;
 }
 
-async function shop(options: Parameters<typeof startShop>[0] = {}): Promise<HttpShop> {
-  const s = await startShop({ keys: 3, price: 3000, ...options });
+async function shop(backend: BackendName, options: BackendShopOptions = {}): Promise<BackendShop> {
+  const s = await startBackendShop(backend, { keys: 3, price: 3000, ...options });
   cleanups.push(() => s.close());
   return s;
 }
@@ -45,24 +56,24 @@ function settings(g: FakeAlipayGateway, extra: Record<string, unknown> = {}) {
   return { appId: APP_ID, privateKey: body, alipayPublicKey: PLATFORM.publicKey, gateway: g.gateway, ...extra };
 }
 
-const configure = (s: HttpShop, body: Record<string, unknown>): Promise<HttpResponse> =>
+const configure = (s: BackendShop, body: Record<string, unknown>): Promise<HttpResponse> =>
   s.admin('/api/v1/admin/payment-channels/alipay', { method: 'PUT', body });
 
-async function reserve(s: HttpShop): Promise<{ id: string; token: string }> {
+async function reserve(s: BackendShop): Promise<{ id: string; token: string }> {
   const res = await s.order();
   expect(res.status).toBe(201);
   const order = (res.json as { order: { id: string; accessToken: string } }).order;
   return { id: order.id, token: order.accessToken };
 }
 
-const checkout = (s: HttpShop, order: { id: string; token: string }, method: string) =>
+const checkout = (s: BackendShop, order: { id: string; token: string }, method: string) =>
   s.send(`/api/v1/orders/${order.id}/checkout`, {
     method: 'POST',
     headers: { authorization: `Bearer ${order.token}` },
     body: { channel: 'alipay', method },
   });
 
-const statusOf = async (s: HttpShop, order: { id: string; token: string }): Promise<string> =>
+const statusOf = async (s: BackendShop, order: { id: string; token: string }): Promise<string> =>
   (
     (await s.send(`/api/v1/orders/${order.id}`, { headers: { authorization: `Bearer ${order.token}` } })).json as {
       order: { status: string };
@@ -98,10 +109,12 @@ describe('the Alipay channel', () => {
     expect(report.checks.find((c) => !c.ok)?.detail).toContain('支付宝公钥');
     expect(beijingTime(Date.UTC(2026, 11, 5, 16, 30, 0))).toBe('2026-12-06 00:30:00');
   });
+});
 
+describe.each(BACKEND_NAMES)('the Alipay channel over real sockets, on %s', (backend) => {
   it('当面付: reserve → a QR code from the gateway → the signed notification delivers the code; a replay changes nothing', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     const put = await configure(s, settings(g));
     expect(put.status).toBe(200);
     expect(put.text).not.toContain(APP.privateKey.slice(40, 80));
@@ -124,13 +137,13 @@ describe('the Alipay channel', () => {
     expect(await statusOf(s, order)).toBe('delivered');
     // The same notification again (Alipay retries until it reads `success`): one delivery.
     expect((await g.notify(trade, g.notifications[0]!.params)).body).toBe('success');
-    expect(count(s, `SELECT count(*) FROM payments WHERE source = 'alipay' AND trade_no = ?`, trade.tradeNo)).toBe(1);
-    expect(count(s, `SELECT count(*) FROM deliveries WHERE order_id = ?`, order.id)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM payments WHERE source = 'alipay' AND trade_no = ?`, trade.tradeNo)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM deliveries WHERE order_id = ?`, order.id)).toBe(1);
   });
 
   it('电脑网站支付: a signed redirect to the gateway, paid there, back through the return URL', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     expect((await configure(s, settings(g))).status).toBe(200);
     const order = await reserve(s);
     const made = ((await checkout(s, order, 'page')).json as { checkout: { redirectUrl: string } }).checkout;
@@ -156,19 +169,19 @@ describe('the Alipay channel', () => {
 
   it('finds a payment whose notification was lost by querying the gateway', async () => {
     const g = await gateway();
-    const s = await shop({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
+    const s = await shop(backend, { payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     expect((await configure(s, settings(g))).status).toBe(200);
     const order = await reserve(s);
     expect((await checkout(s, order, 'precreate')).status).toBe(200);
     await g.pay(order.id, { notify: false });
     await until(async () => (await statusOf(s, order)) === 'delivered');
     expect(g.calls.some((c) => c.method === 'alipay.trade.query')).toBe(true);
-    expect(count(s, `SELECT count(*) FROM payments WHERE source = 'alipay' AND via = 'query'`)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM payments WHERE source = 'alipay' AND via = 'query'`)).toBe(1);
   });
 
   it('refuses forged notifications with `fail` and changes nothing; a wrong amount goes to review', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     expect((await configure(s, settings(g))).status).toBe(200);
     const order = await reserve(s);
     expect((await checkout(s, order, 'precreate')).status).toBe(200);
@@ -187,23 +200,23 @@ describe('the Alipay channel', () => {
       expect([sent.status, sent.body]).toEqual([400, 'fail']);
     }
     expect(await statusOf(s, order)).toBe('reserved');
-    expect(count(s, `SELECT count(*) FROM payments`)).toBe(0);
+    expect(await s.count(`SELECT count(*) FROM payments`)).toBe(0);
 
     // Correctly signed, but not the order's amount.
     const wrong = await g.notify(trade, g.notificationParams(trade, { total_amount: '0.01' }));
     expect(wrong.body).toBe('success');
     expect(await statusOf(s, order)).toBe('needs_review');
-    expect(s.engine.getOrder(order.id)?.reviewReason).toBe('amount_mismatch');
+    expect((await s.shop.getOrder(order.id))?.reviewReason).toBe('amount_mismatch');
   });
 
   it('refunds at the gateway, signed, then refunds the order', async () => {
     const g = await gateway();
-    const s = await shop();
+    const s = await shop(backend);
     expect((await configure(s, settings(g))).status).toBe(200);
     const order = await reserve(s);
     expect((await checkout(s, order, 'precreate')).status).toBe(200);
     await g.pay(order.id);
-    const refunded = await s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'test' });
+    const refunded = await s.shop.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'test' });
     expect(refunded.status).toBe('refunded');
     expect(g.calls.at(-1)).toMatchObject({
       method: 'alipay.trade.refund',

@@ -1,18 +1,27 @@
 /**
- * The WeChat Pay (API v3, Native) channel end to end over real sockets: a shop on 127.0.0.1 and the fake
- * WeChat Pay of test/fakes (written from WeChat Pay's published v3 documentation): signed requests, the
- * `code_url` QR code, the signed and encrypted notification (answered 204), the query that finds a
- * payment whose notification was lost, forged, stale, replayed and wrong-amount notifications, a refund.
+ * The WeChat Pay (API v3, Native) channel end to end over real sockets, on both backends (the SQLite
+ * file and a real PostgreSQL; the same requests get the same answers and leave the same rows): a shop
+ * on 127.0.0.1 and the fake WeChat Pay of test/fakes (written from WeChat Pay's published v3
+ * documentation): signed requests, the `code_url` QR code, the signed and encrypted notification
+ * (answered 204), the query that finds a payment whose notification was lost, forged, stale, replayed
+ * and wrong-amount notifications, a refund.
  *
  * Vectors: the message a request signature covers is checked against the example WeChat Pay's
  * documentation prints (签名生成: `GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n`);
  * the keys, signatures and ciphertexts are ours (the documentation publishes no private key).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { beijingRfc3339, WechatpayChannel, wechatRequestMessage } from '../src-main/payments/wechatpay';
 import { FakeWechatpayGateway } from './fakes/wechatpay-gateway';
-import { count, FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
-import { startShop, type HttpShop } from './helpers/http';
+import {
+  BACKEND_NAMES,
+  startBackendShop,
+  stopBackendServers,
+  type BackendName,
+  type BackendShop,
+  type BackendShopOptions,
+} from './helpers/backend-shop';
+import { FAST_SCHEDULE, rsaPair, until } from './helpers/payments';
 
 const MCHID = '1900000109';
 const APPID = 'wxd678efh567hg6787';
@@ -27,6 +36,7 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanups.length > 0) await cleanups.pop()!();
 });
+afterAll(() => stopBackendServers(), 60_000);
 
 async function gateway(): Promise<FakeWechatpayGateway> {
   const g = await new FakeWechatpayGateway({
@@ -52,9 +62,9 @@ const settings = (g: FakeWechatpayGateway) => ({
   gateway: g.url,
 });
 
-async function ready(options: Parameters<typeof startShop>[0] = {}) {
+async function ready(backend: BackendName, options: BackendShopOptions = {}) {
   const g = await gateway();
-  const s = await startShop({ keys: 3, price: 3000, ...options });
+  const s = await startBackendShop(backend, { keys: 3, price: 3000, ...options });
   cleanups.push(() => s.close());
   const put = await s.admin('/api/v1/admin/payment-channels/wechatpay', { method: 'PUT', body: settings(g) });
   expect(put.status).toBe(200);
@@ -70,7 +80,7 @@ async function ready(options: Parameters<typeof startShop>[0] = {}) {
   return { g, s, order, checkout: (made.json as { checkout: { qrCode: string; method: string; amount: number } }).checkout };
 }
 
-const statusOf = (s: HttpShop, id: string): string | undefined => s.engine.getOrder(id)?.status;
+const statusOf = async (s: BackendShop, id: string): Promise<string | undefined> => (await s.shop.getOrder(id))?.status;
 
 describe('the WeChat Pay channel', () => {
   it("builds the signed message exactly as WeChat Pay's documentation prints it, and checks its keys offline", () => {
@@ -85,9 +95,11 @@ describe('the WeChat Pay channel', () => {
     expect(swapped.ok).toBe(false);
     expect(swapped.checks.find((c) => !c.ok)?.detail).toContain('微信支付公钥');
   });
+});
 
+describe.each(BACKEND_NAMES)('the WeChat Pay channel over real sockets, on %s', (backend) => {
   it('Native: a code_url QR code, the encrypted notification delivers the code (204), a replay changes nothing', async () => {
-    const { g, s, order, checkout } = await ready();
+    const { g, s, order, checkout } = await ready(backend);
     expect(checkout).toMatchObject({ method: 'native', amount: 3000 });
     expect(checkout.qrCode).toMatch(/^weixin:\/\/wxpay\/bizpayurl\?pr=/);
     expect(g.refused).toEqual([]);
@@ -101,23 +113,23 @@ describe('the WeChat Pay channel', () => {
 
     const tx = await g.pay(order.id);
     expect(g.notifications.map((n) => n.status)).toEqual([204]);
-    expect(statusOf(s, order.id)).toBe('delivered');
+    expect(await statusOf(s, order.id)).toBe('delivered');
     const again = await g.notify(tx, g.notifications[0]!.body, g.notifications[0]!.headers);
     expect(again.status).toBe(204);
-    expect(count(s, `SELECT count(*) FROM payments WHERE source = 'wechatpay' AND trade_no = ?`, tx.transactionId)).toBe(1);
-    expect(count(s, `SELECT count(*) FROM deliveries WHERE order_id = ?`, order.id)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM payments WHERE source = 'wechatpay' AND trade_no = ?`, tx.transactionId)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM deliveries WHERE order_id = ?`, order.id)).toBe(1);
   });
 
   it('finds a payment whose notification was lost by querying, its answer verified', async () => {
-    const { g, s, order } = await ready({ payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
+    const { g, s, order } = await ready(backend, { payments: { schedule: FAST_SCHEDULE, tickMs: 50 }, poll: true });
     await g.pay(order.id, { notify: false });
-    await until(() => statusOf(s, order.id) === 'delivered');
+    await until(async () => (await statusOf(s, order.id)) === 'delivered');
     expect(g.calls.some((c) => c.method === 'GET' && c.path.startsWith('/v3/pay/transactions/out-trade-no/'))).toBe(true);
-    expect(count(s, `SELECT count(*) FROM payments WHERE source = 'wechatpay' AND via = 'query'`)).toBe(1);
+    expect(await s.count(`SELECT count(*) FROM payments WHERE source = 'wechatpay' AND via = 'query'`)).toBe(1);
   });
 
   it('refuses forged, stale, wrongly keyed and foreign notifications; a signed wrong amount goes to review', async () => {
-    const { g, s, order } = await ready();
+    const { g, s, order } = await ready(backend);
     const tx = g.transactions.get(order.id)!;
     tx.state = 'SUCCESS';
     const body = g.notificationBody(tx);
@@ -137,19 +149,19 @@ describe('the WeChat Pay channel', () => {
       const sent = await g.notify(tx, b, h ?? g.signedHeaders(b));
       expect(sent.status).toBe(400);
     }
-    expect(statusOf(s, order.id)).toBe('reserved');
-    expect(count(s, 'SELECT count(*) FROM payments')).toBe(0);
+    expect(await statusOf(s, order.id)).toBe('reserved');
+    expect(await s.count('SELECT count(*) FROM payments')).toBe(0);
 
     const wrong = await g.notify(tx, g.notificationBody(tx, { amount: { total: 1, payer_total: 1, currency: 'CNY' } }));
     expect(wrong.status).toBe(204);
-    expect(statusOf(s, order.id)).toBe('needs_review');
-    expect(s.engine.getOrder(order.id)?.reviewReason).toBe('amount_mismatch');
+    expect(await statusOf(s, order.id)).toBe('needs_review');
+    expect((await s.shop.getOrder(order.id))?.reviewReason).toBe('amount_mismatch');
   });
 
   it('refunds at the gateway with a signed request', async () => {
-    const { g, s, order } = await ready();
+    const { g, s, order } = await ready(backend);
     await g.pay(order.id);
-    const refunded = await s.engine.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'test' });
+    const refunded = await s.shop.payments.refund({ orderId: order.id, keys: 'burn', reason: 'buyer asked', actor: 'test' });
     expect(refunded.status).toBe('refunded');
     expect(g.transactions.get(order.id)?.state).toBe('REFUND');
     expect(g.calls.at(-1)).toMatchObject({
