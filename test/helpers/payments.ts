@@ -1,7 +1,5 @@
-/** What the payment-channel tests share: an RSA key pair, a bounded wait, and a count from the shop's database. */
+/** What the payment-channel tests share: an RSA key pair, a bounded wait, a fast query schedule. */
 import { generateKeyPairSync } from 'node:crypto';
-import { stmt } from '../../src-main/db/statements';
-import type { HttpShop } from './http';
 
 /** A fresh RSA-2048 key pair as PEM (PKCS8 private, SPKI public): keys the tests make, never a provider's. */
 export function rsaPair(): { privateKey: string; publicKey: string } {
@@ -20,12 +18,6 @@ export async function until(what: () => boolean | Promise<boolean>, timeoutMs = 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
-
-/** One number from the shop's database. */
-export const count = (s: HttpShop, sql: string, ...args: unknown[]): number =>
-  stmt(s.engine.db, sql)
-    .pluck()
-    .get(...args) as number;
 
 /** The query schedule the tests use: first query after 200 ms, then every 300 ms. */
 export const FAST_SCHEDULE = { delaysMs: [200], everyMs: 300, afterExpiryMs: 200 };
