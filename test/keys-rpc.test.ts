@@ -8,7 +8,7 @@ import iconv from 'iconv-lite';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { Engine } from '../src-main/engine/engine';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { maskCode } from '../src-main/vault/key-access';
 import { tempDir } from './helpers/shop';
@@ -24,7 +24,7 @@ async function setup() {
   cleanups.push(cleanup, () => engine.close());
   const { id: productId } = await engine.createProduct({ name: 'Gift 100', price: { amount: 10000, currency: 'CNY' } });
   const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = { engine, actor: 'desktop:alice' };
+  const ctx = sqliteContext(engine, 'desktop:alice');
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
     const reply = await dispatcher.dispatch(method, input, ctx);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });

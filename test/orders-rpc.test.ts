@@ -1,7 +1,7 @@
 /** The Orders and Ledger RPC methods through the real dispatcher, against a real shop in a temp folder. */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import type { AppEvent } from '../shared/rpc';
 import { openShop } from './helpers/shop';
@@ -15,7 +15,7 @@ async function setup(keys = 3) {
   const shop = await openShop({ keys });
   cleanups.push(shop.cleanup);
   const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = { engine: shop.engine, actor: 'desktop:test' };
+  const ctx = sqliteContext(shop.engine, 'desktop:test');
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
     const reply = await dispatcher.dispatch(method, input, ctx);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });

@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { FakeEpayGateway } from './fakes/epay-gateway';
 import { openShop } from './helpers/shop';
@@ -23,7 +23,7 @@ async function setup() {
   const shop = await openShop({ keys: 3, price: 3000 });
   cleanups.push(shop.cleanup);
   const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = { engine: shop.engine, actor: 'desktop:test' };
+  const ctx = sqliteContext(shop.engine, 'desktop:test');
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
     const reply = await dispatcher.dispatch(method, input, ctx);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });

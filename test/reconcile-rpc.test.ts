@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AppEvent, MethodName, Output } from '../shared/rpc';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { openShop } from './helpers/shop';
 
@@ -18,7 +18,7 @@ async function setup() {
   const shop = await openShop({ keys: 4 });
   cleanups.push(shop.cleanup);
   const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = { engine: shop.engine, actor: 'desktop:agent' };
+  const ctx = sqliteContext(shop.engine, 'desktop:agent');
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
     const reply = await dispatcher.dispatch(method, input, ctx);
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });

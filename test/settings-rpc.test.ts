@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { Engine } from '../src-main/engine/engine';
 import { resolveStartSettings } from '../src-main/engine/settings';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { openShop, tempDir } from './helpers/shop';
 
@@ -20,12 +20,12 @@ async function setup(keys = 2) {
   cleanups.push(shop.cleanup);
   const dispatcher = new Dispatcher(HANDLERS);
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, { engine, actor: 'desktop:test' });
+    const reply = await dispatcher.dispatch(method, input, sqliteContext(engine, 'desktop:test'));
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.value as Output<M>;
   };
   const fails = async (method: MethodName, input: unknown): Promise<{ code: string; message: string }> => {
-    const reply = await dispatcher.dispatch(method, input, { engine, actor: 'desktop:test' });
+    const reply = await dispatcher.dispatch(method, input, sqliteContext(engine, 'desktop:test'));
     if (reply.ok) throw new Error(`${method} should have failed`);
     return reply.error;
   };

@@ -2,7 +2,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { preset } from '../shared/sim';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { simSessions } from '../src-main/rpc/handlers/sim';
 import { openShop } from './helpers/shop';
@@ -20,12 +20,12 @@ async function setup() {
     throw new Error(`${method} failed unexpectedly: ${String(error)}`);
   });
   const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, { engine: shop.engine, actor: 'test' });
+    const reply = await dispatcher.dispatch(method, input, sqliteContext(shop.engine, 'test'));
     if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
     return reply.value as Output<M>;
   };
   const fail = async (method: MethodName, input: unknown): Promise<string> => {
-    const reply = await dispatcher.dispatch(method, input, { engine: shop.engine, actor: 'test' });
+    const reply = await dispatcher.dispatch(method, input, sqliteContext(shop.engine, 'test'));
     if (reply.ok) throw new Error(`${method} should have failed`);
     return reply.error.code;
   };

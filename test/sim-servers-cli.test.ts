@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { preset, RunSummary, STRATEGIES } from '../shared/sim';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
+import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
 import { POSTGRES_URL_ENV, REDIS_URL_ENV } from '../src-main/sim/servers/config';
 import { startPostgres, type PostgresServer } from './helpers/postgres';
@@ -128,7 +128,7 @@ describe('sim.* RPC on the real engines', () => {
       const dispatcher = new Dispatcher(HANDLERS, (name, error) => {
         throw new Error(`${name} failed unexpectedly: ${String(error)}`);
       });
-      const reply = await dispatcher.dispatch(method, input, { engine: shop.engine, actor: 'test' });
+      const reply = await dispatcher.dispatch(method, input, sqliteContext(shop.engine, 'test'));
       if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
       return reply.value as Output<M>;
     } finally {

@@ -9,6 +9,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_FILE } from '../engine/engine';
+import { ADMIN_UI_PATH } from '../http/admin-rpc';
+import { BrowserSessions } from '../http/admin-session';
 import { startHttpServer, type RunningServer } from '../http/server';
 import { redactUrl } from '../pg/connect';
 import { PgShop } from '../pg/shop';
@@ -16,7 +18,7 @@ import { reconcilePgShop } from '../reconcile/postgres';
 import { KeyFileStore } from '../vault/secret-store';
 import { closeOnce, shopSecrets, startPayments, type StartShopOptions } from './start-shop';
 
-export interface StartPgShopOptions extends Omit<StartShopOptions, 'adminUiDir'> {
+export interface StartPgShopOptions extends StartShopOptions {
   /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
   readonly database: string;
   /** How long a write is run again after a conflict or a lost connection before it answers busy (PgShop's default: 10 s). */
@@ -27,8 +29,8 @@ export interface RunningPgShop {
   readonly shop: PgShop;
   readonly server: RunningServer;
   readonly url: string;
-  /** No admin app on this backend yet. */
-  loginUrl(): null;
+  /** Browser mode: a one-time sign-in link to the admin app; null without it. */
+  loginUrl(): string | null;
   close(): Promise<void>;
 }
 
@@ -50,6 +52,7 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
     notice(`database: ${redactUrl(options.database)} (PostgreSQL)`);
     const { adminToken, webhookSecret } = shopSecrets(options, notice);
     await shop.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));
+    const sessions = options.adminUiDir ? new BrowserSessions() : undefined;
     server = await startHttpServer(shop, {
       host: options.host,
       port: options.port,
@@ -59,9 +62,18 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
       shopHosts: options.shopHosts ?? [],
       maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
       log: options.log ?? false,
+      dataDir: options.dataDir,
+      ...(sessions && options.adminUiDir ? { browserSessions: sessions, adminUiDir: options.adminUiDir } : {}),
     });
-    await startPayments(shop.payments, server.url, options.publicUrl, notice);
-    return { shop, server, url: server.url, loginUrl: () => null, close: closeOnce(server, shop) };
+    const running = server;
+    await startPayments(shop.payments, running.url, options.publicUrl, notice);
+    return {
+      shop,
+      server: running,
+      url: running.url,
+      loginUrl: () => (sessions ? `${running.url}${ADMIN_UI_PATH}?token=${sessions.issueLoginToken()}` : null),
+      close: closeOnce(running, shop),
+    };
   } catch (error) {
     await server?.close();
     await shop.close();

@@ -9,7 +9,7 @@
 import { IPC_CHANNELS } from '../../shared/bridge';
 import type { RpcReply } from '../../shared/rpc';
 import type { Engine } from '../engine/engine';
-import { Dispatcher, type Handlers } from '../rpc/dispatcher';
+import { Dispatcher, sqliteContext, type Handlers } from '../rpc/dispatcher';
 import { HANDLERS } from '../rpc/handlers';
 
 export interface SenderLike {
@@ -74,7 +74,7 @@ export function registerIpc(ipcMain: IpcMainLike, options: IpcOptions): () => vo
     if (!trusted(event, IPC_CHANNELS.call)) return REFUSED;
     if (typeof method !== 'string')
       return { ok: false, error: { code: 'bad_request', message: 'the method name must be a string' } } satisfies RpcReply;
-    return dispatcher.dispatch(method, input, { engine: options.engine, actor: 'desktop' });
+    return dispatcher.dispatch(method, input, sqliteContext(options.engine, 'desktop'));
   });
 
   const stop = (senderId: number): void => {

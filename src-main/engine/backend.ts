@@ -13,9 +13,11 @@
  * SQLite file is reconciled in place (reconcile/service.ts), PostgreSQL through a snapshot of its rows
  * (reconcile/postgres.ts). A backend built without one answers `reconcile` with an internal error.
  */
+import { join } from 'node:path';
 import type { ReconcileReport } from '../../shared/reconcile';
+import { sqliteReader, type SqlReader } from '../db/sql';
 import { EngineError } from '../lib/errors';
-import type { Engine } from './engine';
+import { DB_FILE, type Engine } from './engine';
 import type { EngineEvents } from './events';
 import type { VerifyReport } from './ledger-verify';
 import type { PayArgs, PayResult } from './order-payment';
@@ -47,6 +49,10 @@ export function noReconciler(): Promise<never> {
 
 export interface ShopBackend {
   readonly backend: BackendKind;
+  /** Where the rows live, as the owner may see it: the SQLite file's path, or the database URL without its password. */
+  readonly location: string;
+  /** Reads that run on either backend (db/sql.ts): the admin app's lists and pages. */
+  readonly sql: SqlReader;
   readonly vault: VaultKeys;
   readonly events: EngineEvents;
   readonly clock: () => number;
@@ -60,6 +66,7 @@ export interface ShopBackend {
   startSweeper(intervalMs?: number, onError?: (error: unknown) => void): Promise<number>;
   stopSweeper(): void;
   createProduct(input: ProductInput): Promise<Product>;
+  updateProduct(id: string, input: ProductInput): Promise<Product>;
   listProducts(options?: { onSaleOnly?: boolean }): Promise<Product[]>;
   getProduct(id: string): Promise<Product | null>;
   getOrder(id: string): Promise<OrderView | null>;
@@ -81,6 +88,8 @@ export interface ShopBackend {
 export function sqliteBackend(engine: Engine, reconcile?: Reconciler<Engine>): ShopBackend {
   return {
     backend: 'sqlite',
+    location: join(engine.dataDir, DB_FILE),
+    sql: sqliteReader(engine.db),
     vault: engine.vault,
     events: engine.events,
     clock: engine.clock,
@@ -93,6 +102,7 @@ export function sqliteBackend(engine: Engine, reconcile?: Reconciler<Engine>): S
     startSweeper: (intervalMs, onError) => engine.startSweeper(intervalMs, onError),
     stopSweeper: () => engine.stopSweeper(),
     createProduct: (input) => engine.createProduct(input),
+    updateProduct: (id, input) => engine.updateProduct(id, input),
     listProducts: async (options) => engine.listProducts(options),
     getProduct: async (id) => engine.getProduct(id),
     getOrder: async (id) => engine.getOrder(id),

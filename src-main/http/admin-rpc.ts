@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { EVENTS_PATH, RPC_PATH } from '../../shared/rpc';
+import type { ShopBackend } from '../engine/backend';
 import type { Engine } from '../engine/engine';
 import { Dispatcher } from '../rpc/dispatcher';
 import { HANDLERS } from '../rpc/handlers';
@@ -30,7 +31,12 @@ import { HttpProblem } from './problems';
 import { bearerToken } from './security';
 
 export interface AdminRpcOptions {
-  readonly engine: Engine;
+  /** The shop the app manages, on either backend. */
+  readonly shop: ShopBackend;
+  /** The SQLite engine when the shop runs on it (null on PostgreSQL): what the app still reads from it. */
+  readonly engine: Engine | null;
+  /** The shop's folder on this host (its secrets' files). */
+  readonly dataDir: string;
   /** SHA-256 of the admin token (null: no bearer access). */
   readonly adminTokenDigest: Buffer | null;
   /** Browser mode's sign-in; null: bearer token only, and no admin pages. */
@@ -60,7 +66,7 @@ const USED_LINK_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-
 <h1 lang="zh-CN">此登录链接已使用过</h1><p lang="zh-CN"><code>npm start</code> 打印的每个链接只能登录一次。请重新启动 OnceKey 获取新链接。</p></body></html>`;
 
 export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, options) => {
-  const { engine, sessions } = options;
+  const { shop, engine, dataDir, sessions } = options;
   const dispatcher = new Dispatcher(HANDLERS, options.onUnexpected ?? reportUnexpected);
   const cookieName = (): string => sessionCookieName(options.port());
 
@@ -92,7 +98,9 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
     async (request, reply) => {
       const caller = requireCaller(request);
       const result = await dispatcher.dispatch(request.params.method, request.body, {
+        shop,
         engine,
+        dataDir,
         actor: caller === 'browser' ? 'browser' : 'admin-api',
       });
       return reply.code(200).type('application/json; charset=utf-8').send(JSON.stringify(result));
@@ -122,7 +130,7 @@ export const adminRpcRoutes: FastifyPluginAsync<AdminRpcOptions> = async (app, o
     });
     res.write('retry: 2000\n: connected\n\n');
     streams.add(res);
-    const unsubscribe = engine.events.subscribe((event) => {
+    const unsubscribe = shop.events.subscribe((event) => {
       res.write(`data: ${JSON.stringify(event)}\n\n`);
     });
     const heartbeat = setInterval(() => res.write(': ping\n\n'), HEARTBEAT_MS);

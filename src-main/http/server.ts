@@ -13,7 +13,6 @@ import rateLimit from '@fastify/rate-limit';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import { EVENTS_PATH, RPC_PATH } from '../../shared/rpc';
 import { sqliteBackend, type ShopBackend } from '../engine/backend';
 import { Engine } from '../engine/engine';
 import { runReconcile } from '../reconcile/service';
@@ -47,6 +46,8 @@ export interface HttpConfig {
   /** Browser mode: sign-in sessions for the admin pages, and the built renderer served at /admin/. */
   readonly browserSessions?: BrowserSessions;
   readonly adminUiDir?: string;
+  /** The shop's folder on this host, where the admin app writes rotated secrets (the SQLite engine's own when absent). */
+  readonly dataDir?: string;
 }
 
 export interface RunningServer {
@@ -74,9 +75,9 @@ function loggerOption(enabled: boolean | undefined) {
 }
 
 /**
- * Builds the endpoint without listening. On the SQLite engine it serves everything; on another backend
- * (PostgreSQL, pg/shop.ts) the shop's public routes, the payment channels and webhook and the admin API,
- * and answers the admin app (its RPC and events) with a problem saying it needs the SQLite backend for now.
+ * Builds the endpoint without listening: the same routes on either backend (the SQLite engine, or a
+ * ShopBackend such as PostgreSQL's pg/shop.ts). On PostgreSQL the admin app's methods that still need
+ * the SQLite engine answer that they do (rpc/dispatcher.ts, sqliteOnly).
  */
 export async function buildHttpApp(target: Engine | ShopBackend, config: HttpConfig): Promise<FastifyInstance> {
   const engine = target instanceof Engine ? target : null;
@@ -167,17 +168,15 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
   await app.register(webhookRoutes, { engine: shop, webhookSecret: config.webhookSecret });
   await app.register(paymentRoutes, { shop, rateLimitPerMinute });
   await app.register(paymentAdminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
-  if (engine) {
-    await app.register(adminRpcRoutes, {
-      engine,
-      adminTokenDigest: adminTokenDigest(config.adminToken),
-      sessions: config.browserSessions ?? null,
-      adminUiDir: config.adminUiDir ?? null,
-      port,
-    });
-  } else {
-    sqliteOnlyRoutes(app, shop.backend);
-  }
+  await app.register(adminRpcRoutes, {
+    shop,
+    engine,
+    dataDir: engine?.dataDir ?? config.dataDir ?? '',
+    adminTokenDigest: adminTokenDigest(config.adminToken),
+    sessions: config.browserSessions ?? null,
+    adminUiDir: config.adminUiDir ?? null,
+    port,
+  });
   // After the payment routes, as before it served PostgreSQL too: the OpenAPI document keeps its order.
   // Only a digest of the admin token stays in memory here.
   await app.register(adminRoutes, { shop, adminTokenDigest: adminTokenDigest(config.adminToken) });
@@ -188,26 +187,6 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
     await app.register(fastifyStatic, { root: publicDir, prefix: '/', wildcard: false, index: ['index.html'], dotfiles: 'deny' });
   }
   return app;
-}
-
-/** The admin app's routes, which need the SQLite engine, answered on another backend with a problem that says so. */
-function sqliteOnlyRoutes(app: FastifyInstance, backend: string): void {
-  const unavailable = (): never => {
-    throw new HttpProblem(
-      'not_found',
-      `this shop runs on ${backend}: the admin app runs on the SQLite backend for now; use the admin API (/api/v1/admin)`,
-    );
-  };
-  const urls = [
-    // The admin app: its RPC, its live events and its pages (admin-rpc.ts).
-    `${RPC_PATH}/*`,
-    EVENTS_PATH,
-    '/admin',
-    '/admin/*',
-  ];
-  for (const url of urls) {
-    app.all(url, { schema: { hide: true } }, unavailable);
-  }
 }
 
 /** Builds the endpoint and listens; `url` carries the real port (useful with port 0). */

@@ -28,7 +28,8 @@ import { EngineError } from '../lib/errors';
 import { keyAad, open } from '../vault/crypto';
 import type { CodeSource, ImportOptions, ImportReport } from '../vault/import';
 import { openWraps, prepareUnlock, type UnlockedVault, type UnlockOptions, type WrapRow } from '../vault/vault';
-import { inTransaction, isConnectionError, openPool, sqlState } from './connect';
+import type { SqlReader } from '../db/sql';
+import { inTransaction, isConnectionError, openPool, redactUrl, sqlState } from './connect';
 import { importPg, type PgImportContext } from './import';
 import { verifyLedgerPg } from './ledger';
 import { migratePostgres } from './migrate';
@@ -39,6 +40,7 @@ import { checkPaymentIds } from '../engine/payment-rules';
 import { Sweeper } from '../engine/sweeper';
 import { PaymentService, type PaymentOptions } from '../payments/service';
 import { pgPaymentStore } from './payments';
+import { pgReader } from './sql';
 
 export interface PgShopOptions extends UnlockOptions {
   readonly url: string;
@@ -64,6 +66,8 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class PgShop {
   readonly backend = 'postgres' as const;
   readonly events = new EngineEvents();
+  /** Reads the admin app shares with SQLite (db/sql.ts). */
+  readonly sql: SqlReader;
   private readonly inFlight = new Set<string>();
   private readonly tickets: TicketPool;
   /** Reservations waiting together run in one transaction. */
@@ -73,6 +77,8 @@ export class PgShop {
   readonly payments: PaymentService;
 
   private constructor(
+    /** The database URL without its password. */
+    readonly location: string,
     readonly pool: pg.Pool,
     readonly vault: UnlockedVault,
     readonly clock: () => number,
@@ -84,6 +90,7 @@ export class PgShop {
     payments: PaymentOptions,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
+    this.sql = pgReader(pool);
     this.payments = new PaymentService(
       {
         store: pgPaymentStore(pool, (fn, safeToRepeat) => this.write(fn, safeToRepeat), vault, savedPublicUrl),
@@ -109,6 +116,7 @@ export class PgShop {
       const vault = await unlockPg(pool, options);
       const holdSeconds = options.holdSeconds ?? (await storedHoldSeconds(pool)) ?? DEFAULT_HOLD_SECONDS;
       return new PgShop(
+        redactUrl(options.url),
         pool,
         vault,
         options.clock ?? Date.now,
@@ -128,8 +136,9 @@ export class PgShop {
   /**
    * Runs a write transaction, again after a serialization failure, a deadlock, a concurrent duplicate
    * (23505 on the idempotency key or the payment's event id) and, if `safeToRepeat`, a lost connection.
+   * The shop's own writes and the admin app's (rpc/handlers) go through here.
    */
-  private async write<T>(fn: (client: pg.PoolClient, now: number) => Promise<T>, safeToRepeat: boolean): Promise<T> {
+  async write<T>(fn: (client: pg.PoolClient, now: number) => Promise<T>, safeToRepeat: boolean): Promise<T> {
     const deadline = Date.now() + this.retryDeadlineMs;
     for (let attempt = 0; ; attempt++) {
       try {
@@ -228,6 +237,22 @@ export class PgShop {
       );
       return inserted.rows[0]!;
     }, false);
+    this.events.emit({ type: 'stock', productId: id });
+    return toProduct(row);
+  }
+
+  async updateProduct(id: string, input: ProductInput): Promise<Product> {
+    checkInput(input);
+    const row = id.includes('\0')
+      ? undefined
+      : await this.write(async (client) => {
+          const updated = await client.query<ProductRow>(
+            'UPDATE products SET name = $2, price_amount = $3, currency = $4, on_sale = $5 WHERE id = $1 RETURNING *',
+            [id, input.name.trim(), input.price.amount, input.price.currency, input.onSale === false ? 0 : 1],
+          );
+          return updated.rows[0];
+        }, false);
+    if (!row) throw new EngineError('product_not_found', `no product ${id}`);
     this.events.emit({ type: 'stock', productId: id });
     return toProduct(row);
   }

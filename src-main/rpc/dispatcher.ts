@@ -6,13 +6,46 @@
  */
 import { ERROR_CODES, type ErrorCode, type ErrorInfo } from '../../shared/errors';
 import { isMethodName, METHODS, type MethodName, type Output, type ParsedInput, type RpcReply } from '../../shared/rpc';
+import { sqliteBackend, type ShopBackend } from '../engine/backend';
 import type { Engine } from '../engine/engine';
 import { isEngineError } from '../lib/errors';
+import { PgShop } from '../pg/shop';
+import { runReconcile } from '../reconcile/service';
 
 export interface RpcContext {
-  readonly engine: Engine;
+  /** The shop the app manages, whichever backend holds its rows (engine/backend.ts). */
+  readonly shop: ShopBackend;
+  /** The SQLite engine when the shop runs on it, null on PostgreSQL: what is not behind ShopBackend yet (sqliteOnly). */
+  readonly engine: Engine | null;
+  /** The shop's folder on this host: its secrets' files, a staged restore. */
+  readonly dataDir: string;
   /** Who is calling, for the audit trail: `desktop`, `browser`, `cli`, ... */
   readonly actor: string;
+}
+
+const backends = new WeakMap<Engine, ShopBackend>();
+
+/** The context of a call on the SQLite engine (the desktop app, browser mode, tests). */
+export function sqliteContext(engine: Engine, actor: string): RpcContext {
+  let shop = backends.get(engine);
+  if (!shop) backends.set(engine, (shop = sqliteBackend(engine, runReconcile)));
+  return { shop, engine, dataDir: engine.dataDir, actor };
+}
+
+/**
+ * Runs the backend's own version of a step the two backends do differently (a write: SQLite's writer
+ * runs synchronous statements, PostgreSQL's transaction awaits each one).
+ */
+export function onBackend<T>(ctx: RpcContext, run: { sqlite: (engine: Engine) => T; postgres: (shop: PgShop) => T }): T {
+  if (ctx.engine) return run.sqlite(ctx.engine);
+  if (ctx.shop instanceof PgShop) return run.postgres(ctx.shop);
+  throw new RpcError('internal_error', `no admin step for the ${ctx.shop.backend} backend`);
+}
+
+/** The SQLite engine, for a method that needs it still; on another backend a failure that says so. */
+export function sqliteOnly(ctx: RpcContext, what: string): Engine {
+  if (ctx.engine) return ctx.engine;
+  throw new RpcError('not_found', `${what} runs on the SQLite backend for now; this shop runs on ${ctx.shop.backend}`);
 }
 
 export type Handler<M extends MethodName> = (input: ParsedInput<M>, ctx: RpcContext) => Output<M> | Promise<Output<M>>;

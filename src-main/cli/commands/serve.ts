@@ -77,9 +77,6 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
   const rateLimit = parseInteger(values['rate-limit'], '--rate-limit', 60);
   const maxOrdersPerEmail = parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
   const database = databaseUrl(values.database);
-  if (database !== undefined && values.browser) {
-    throw new UsageError('--browser needs the SQLite backend for now: the admin app does not run on PostgreSQL yet');
-  }
   const retryDeadlineMs = retryDeadlineOption(values['retry-deadline'], database);
 
   // Listen for the stop signal from the start, so a SIGTERM during start-up still closes cleanly.
@@ -112,15 +109,10 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     passphrase: process.env.ONCEKEY_PASSPHRASE,
     notice: io.err,
     publicUrl: publicUrlOption(values['public-url']),
+    adminUiDir: values.browser ? RENDERER_DIR : undefined,
   };
   try {
-    shop =
-      database === undefined
-        ? await startShop({
-            ...common,
-            adminUiDir: values.browser ? RENDERER_DIR : undefined,
-          })
-        : await startPgShop({ ...common, database, retryDeadlineMs });
+    shop = database === undefined ? await startShop(common) : await startPgShop({ ...common, database, retryDeadlineMs });
     const login = shop.loginUrl();
     // Browser mode prints one line to open (as Jupyter does); headless mode its address.
     if (login !== null) {

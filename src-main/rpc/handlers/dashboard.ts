@@ -18,7 +18,7 @@ import type { ReadableDB, WritableDB } from '../../db/types';
 import type { Engine } from '../../engine/engine';
 import type { VerifyReport } from '../../engine/ledger-verify';
 import { toAdminProduct } from '../../http/views';
-import { type Handlers, RpcError } from '../dispatcher';
+import { type Handlers, RpcError, sqliteOnly } from '../dispatcher';
 
 const DEFAULT_KEY = 'alert.low_stock.default';
 const productKey = (id: string): string => `alert.low_stock.${id}`;
@@ -136,7 +136,8 @@ function revenueOf(map: Map<string, number>): { amount: number; currency: string
 }
 
 export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
-  'dashboard.summary': (_input, { engine }) => {
+  'dashboard.summary': (_input, ctx) => {
+    const engine = sqliteOnly(ctx, 'The dashboard');
     const { fallback, own } = readThresholds(engine.db);
     const products = engine.listProducts().map((product) => {
       const threshold = own.get(product.id);
@@ -191,7 +192,8 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
     };
   },
 
-  'dashboard.sales': (input, { engine }) => {
+  'dashboard.sales': (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'The dashboard');
     if (input.productId !== undefined && !engine.getProduct(input.productId)) {
       throw new RpcError('product_not_found', `no product ${input.productId}`);
     }
@@ -234,13 +236,15 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
     };
   },
 
-  'dashboard.verifyLedger': (_input, { engine }) => {
+  'dashboard.verifyLedger': (_input, ctx) => {
+    const engine = sqliteOnly(ctx, 'The dashboard');
     const cached = verifyNow(engine);
     const entries = ledgerEntries(engine.db);
     return ledgerState(cached, entries, autoVerifies(engine, entries, cached));
   },
 
-  'dashboard.setLowStockThreshold': async (input, { engine }) => {
+  'dashboard.setLowStockThreshold': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'The dashboard');
     const productId = input.productId ?? null;
     if (productId !== null && !engine.getProduct(productId)) throw new RpcError('product_not_found', `no product ${productId}`);
     const threshold = await engine.writer.run((db) => {

@@ -3,7 +3,7 @@ import type { ImportSource, keysMethods } from '../../../shared/rpc/keys';
 import type { ImportReport } from '../../vault/import';
 import type { CodeSource } from '../../vault/import-source';
 import { keyAudit, listKeys, revealKey } from '../../vault/key-access';
-import type { Handlers } from '../dispatcher';
+import { type Handlers, sqliteOnly } from '../dispatcher';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -43,11 +43,12 @@ function wire(report: ImportReport) {
 }
 
 export const keysHandlers: Handlers<keyof typeof keysMethods> = {
-  'keys.preview': async (input, { engine }) =>
-    wire(await engine.previewImport(input.productId, codeSource(input.source), options(input))),
-  'keys.import': async (input, { engine }) =>
-    wire(await engine.importCodes(input.productId, codeSource(input.source), options(input))),
-  'keys.list': (input, { engine }) => {
+  'keys.preview': async (input, { shop }) =>
+    wire(await shop.previewImport(input.productId, codeSource(input.source), options(input))),
+  'keys.import': async (input, { shop }) =>
+    wire(await shop.importCodes(input.productId, codeSource(input.source), options(input))),
+  'keys.list': (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'The key table');
     const page = listKeys(engine.db, engine.vault, {
       offset: input.offset,
       limit: input.limit,
@@ -59,8 +60,13 @@ export const keysHandlers: Handlers<keyof typeof keysMethods> = {
       rows: page.rows.map((r) => ({ ...r, importedAt: r.importedAt === null ? null : iso(r.importedAt) })),
     };
   },
-  'keys.reveal': async (input, { engine, actor }) => ({
-    code: await engine.writer.run((db, now) => revealKey(db, engine.vault, input.keyId, input.purpose, actor, now)),
+  'keys.reveal': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Revealing a code');
+    return {
+      code: await engine.writer.run((db, now) => revealKey(db, engine.vault, input.keyId, input.purpose, ctx.actor, now)),
+    };
+  },
+  'keys.audit': (input, ctx) => ({
+    rows: keyAudit(sqliteOnly(ctx, "A code's history").db, input.keyId).map((r) => ({ ...r, at: iso(r.at) })),
   }),
-  'keys.audit': (input, { engine }) => ({ rows: keyAudit(engine.db, input.keyId).map((r) => ({ ...r, at: iso(r.at) })) }),
 };

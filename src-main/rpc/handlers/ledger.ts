@@ -1,12 +1,12 @@
 /** Handlers for shared/rpc/ledger.ts: the ledger newest first, and its verification. */
 import type { ledgerMethods } from '../../../shared/rpc/ledger';
 import { listLedger } from '../../engine/order-queries';
-import type { Handlers } from '../dispatcher';
+import { type Handlers, sqliteOnly } from '../dispatcher';
 
 export const ledgerHandlers: Handlers<keyof typeof ledgerMethods> = {
-  'ledger.list': (input, { engine }) => listLedger(engine.db, input),
-  'ledger.verify': (_input, { engine }) => {
-    const report = engine.verifyLedger();
+  'ledger.list': (input, ctx) => listLedger(sqliteOnly(ctx, 'The ledger list').db, input),
+  'ledger.verify': async (_input, { shop }) => {
+    const report = await shop.verifyLedger();
     return {
       ok: report.ok,
       entries: report.entries,

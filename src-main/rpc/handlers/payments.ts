@@ -7,26 +7,26 @@ import { toListing } from '../../payments/listing';
 import { type Handlers, RpcError } from '../dispatcher';
 
 export const paymentsHandlers: Handlers<keyof typeof paymentsMethods> = {
-  'payments.list': async (_input, { engine }) => ({
-    channels: (await engine.payments.list()).map(toListing),
-    publicBase: engine.payments.publicBase(),
-    notifyUnreachable: engine.payments.notifyUnreachable(),
+  'payments.list': async (_input, { shop }) => ({
+    channels: (await shop.payments.list()).map(toListing),
+    publicBase: shop.payments.publicBase(),
+    notifyUnreachable: shop.payments.notifyUnreachable(),
   }),
-  'payments.configure': async (input, { engine, actor }) => {
-    const view = await engine.payments.configure(
+  'payments.configure': async (input, { shop, actor }) => {
+    const view = await shop.payments.configure(
       input.channel,
       { settings: input.settings, ...(input.enabled === undefined ? {} : { enabled: input.enabled }) },
       actor,
     );
     return { channel: toListing(view) };
   },
-  'payments.setEnabled': async (input, { engine, actor }) => ({
-    channel: toListing(await engine.payments.setEnabled(input.channel, input.enabled, actor)),
+  'payments.setEnabled': async (input, { shop, actor }) => ({
+    channel: toListing(await shop.payments.setEnabled(input.channel, input.enabled, actor)),
   }),
-  'payments.remove': async (input, { engine, actor }) => {
-    const removed = await engine.payments.remove(input.channel, actor);
+  'payments.remove': async (input, { shop, actor }) => {
+    const removed = await shop.payments.remove(input.channel, actor);
     if (!removed) throw new RpcError('channel_not_configured', `the ${input.channel} channel is not configured`);
     return { removed };
   },
-  'payments.test': (input, { engine }) => engine.payments.selfCheck(input.channel),
+  'payments.test': (input, { shop }) => shop.payments.selfCheck(input.channel),
 };

@@ -23,7 +23,7 @@ import {
   writeNewSecret,
   writeSettings,
 } from '../../engine/settings';
-import { type Handlers, RpcError } from '../dispatcher';
+import { type Handlers, RpcError, sqliteOnly } from '../dispatcher';
 
 function view(engine: Engine): SettingsView {
   const settings = readSettings(engine.db);
@@ -43,19 +43,25 @@ function view(engine: Engine): SettingsView {
 }
 
 export const settingsHandlers: Handlers<keyof typeof settingsMethods> = {
-  'settings.get': (_input, { engine }) => view(engine),
-  'settings.set': async (input, { engine, actor }) => {
+  'settings.get': (_input, ctx) => view(sqliteOnly(ctx, 'Settings')),
+  'settings.set': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Settings');
+    const { actor } = ctx;
     const changed = await engine.writer.run((db, now) => writeSettings(db, now, input, actor));
     if (changed.includes('holdMinutes') && input.holdMinutes !== undefined) engine.holdSeconds = input.holdMinutes * 60;
     const restartNeeded = RESTART_SETTINGS.filter((name) => changed.includes(name));
     return { settings: view(engine), restartNeeded };
   },
-  'settings.rotateSecret': async (input, { engine, actor }) => {
+  'settings.rotateSecret': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Settings');
+    const { actor } = ctx;
     const { value, file } = writeNewSecret(engine.dataDir, input.which);
     await engine.writer.run((db, now) => recordRotation(db, now, input.which, actor));
     return { which: input.which, value, file, restartNeeded: true as const };
   },
-  'settings.setPassphrase': async (input, { engine, actor }) => {
+  'settings.setPassphrase': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Settings');
+    const { actor } = ctx;
     const has = vaultWrapKinds(engine.db).passphrase;
     if (has && (input.current === undefined || !passphraseOpens(engine.db, engine.vault, input.current))) {
       throw new RpcError('validation_failed', 'current: the current passphrase is not right');
@@ -64,7 +70,8 @@ export const settingsHandlers: Handlers<keyof typeof settingsMethods> = {
     await engine.writer.run((db, now) => storePassphraseWrap(db, now, wrap, actor, has));
     return { changed: has };
   },
-  'settings.backup': async (input, { engine }) => {
+  'settings.backup': async (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Settings');
     if (existsSync(input.path) && !input.overwrite) throw new RpcError('validation_failed', `path: ${input.path} already exists`);
     await engine.writer.idle();
     try {
@@ -77,6 +84,9 @@ export const settingsHandlers: Handlers<keyof typeof settingsMethods> = {
     }
     return checkBackup(input.path);
   },
-  'settings.restore': (input, { engine }) => stageRestore(engine.dataDir, input.path, engine.vault, engine.clock()),
-  'settings.cancelRestore': (_input, { engine }) => ({ cancelled: cancelRestore(engine.dataDir) }),
+  'settings.restore': (input, ctx) => {
+    const engine = sqliteOnly(ctx, 'Restoring a backup');
+    return stageRestore(engine.dataDir, input.path, engine.vault, engine.clock());
+  },
+  'settings.cancelRestore': (_input, ctx) => ({ cancelled: cancelRestore(sqliteOnly(ctx, 'Restoring a backup').dataDir) }),
 };

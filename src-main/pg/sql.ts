@@ -1,0 +1,28 @@
+/**
+ * db/sql.ts's SqlReader on PostgreSQL: the shared SQL's `?` placeholders become `$1, $2, ...` (the
+ * shared SQL never has a `?` inside a string literal). PostgreSQL's text holds no NUL, so a parameter
+ * with one matches no row: answered as no rows without asking the server, as SQLite would answer.
+ */
+import type pg from 'pg';
+import type { SqlReader } from '../db/sql';
+
+const numbered = new Map<string, string>();
+
+/** `?` -> `$n`, remembered per SQL text (the texts are constants). */
+function toPostgres(sql: string): string {
+  let text = numbered.get(sql);
+  if (text === undefined) {
+    let n = 0;
+    text = sql.replace(/\?/g, () => `$${++n}`);
+    numbered.set(sql, text);
+  }
+  return text;
+}
+
+const holdsNul = (params: readonly unknown[]): boolean => params.some((p) => typeof p === 'string' && p.includes('\0'));
+
+export function pgReader(pool: pg.Pool): SqlReader {
+  const all = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
+    holdsNul(params) ? [] : ((await pool.query(toPostgres(sql), params as unknown[])).rows as T[]);
+  return { dialect: 'postgres', all, get: async <T>(sql: string, params?: readonly unknown[]) => (await all<T>(sql, params))[0] };
+}
