@@ -5,10 +5,12 @@
  * `rows` and `count` read the shop's own tables with `?` placeholders on both.
  */
 import { join } from 'node:path';
-import { sqliteBackend, type ShopBackend } from '../../src-main/engine/backend';
+import type { ShopBackend } from '../../src-main/engine/backend';
+import type { Engine } from '../../src-main/engine/engine';
 import { startHttpServer } from '../../src-main/http/server';
 import type { PaymentOptions } from '../../src-main/payments/service';
 import { PgShop } from '../../src-main/pg/shop';
+import { sqliteContext, type RpcContext } from '../../src-main/rpc/dispatcher';
 import { reconcilePgShop } from '../../src-main/reconcile/postgres';
 import { KeyFileStore } from '../../src-main/vault/secret-store';
 import { ADMIN_TOKEN, shopClient, startShop, WEBHOOK_SECRET, type HttpShop } from './http';
@@ -21,6 +23,12 @@ export const BACKEND_NAMES: readonly BackendName[] = ['sqlite', 'postgres'];
 export interface BackendShop extends Pick<HttpShop, 'url' | 'productId' | 'send' | 'order' | 'webhook' | 'admin'> {
   readonly backend: BackendName;
   readonly shop: ShopBackend;
+  /** The SQLite engine (null on PostgreSQL). */
+  readonly engine: Engine | null;
+  /** The shop's folder on this host (its vault key file, secrets). */
+  readonly dataDir: string;
+  /** The admin app's call context, as the RPC routes build it, for `actor`. */
+  rpcContext(actor: string): RpcContext;
   rows<T = Record<string, unknown>>(sql: string, ...args: unknown[]): Promise<T[]>;
   /** The first column of the first row, as a number. */
   count(sql: string, ...args: unknown[]): Promise<number>;
@@ -61,7 +69,10 @@ export async function startBackendShop(backend: BackendName, options: BackendSho
     return {
       ...s,
       backend,
-      shop: sqliteBackend(s.engine),
+      engine: s.engine,
+      dataDir: s.dir,
+      shop: sqliteContext(s.engine, 'test').shop,
+      rpcContext: (actor) => sqliteContext(s.engine, actor),
       rows: async <T>(sql: string, ...args: unknown[]) => prepared(sql).all(...args) as T[],
       count: async (sql, ...args) =>
         Number(
@@ -97,6 +108,9 @@ export async function startBackendShop(backend: BackendName, options: BackendSho
   return {
     backend,
     shop,
+    engine: null,
+    dataDir: dir,
+    rpcContext: (actor) => ({ shop, engine: null, dataDir: dir, actor }),
     productId: product.id,
     ...shopClient(server.url, product.id),
     rows,
