@@ -116,7 +116,12 @@ const common = ['--data', dataDir, '--port', port, ...(values['admin-token'] ? [
 const { register } = await import('tsx/esm/api');
 register();
 
-const electron = values.browser ? { reason: '--browser was given' } : findElectron();
+// The desktop window runs the shop in its SQLite file; a shop on PostgreSQL opens in browser mode.
+const electron = values.browser
+  ? { reason: '--browser was given' }
+  : process.env.ONCEKEY_DATABASE_URL
+    ? { reason: 'postgres' }
+    : findElectron();
 let binding = null;
 if (electron.executable) {
   binding = prepareElectronSqlite(electron.version);
@@ -137,7 +142,9 @@ if (electron.executable && binding) {
   const why =
     electron.reason === '--browser was given'
       ? 'browser mode was asked for'
-      : `Electron is not available here (${electron.reason})`;
+      : electron.reason === 'postgres'
+        ? 'the shop is on PostgreSQL (ONCEKEY_DATABASE_URL); the desktop window runs a SQLite shop'
+        : `Electron is not available here (${electron.reason})`;
   console.error(`${why}; starting in browser mode`);
   const { main } = await import('../src-main/cli/main.ts');
   process.exitCode = await main(['serve', '--browser', ...common]);
