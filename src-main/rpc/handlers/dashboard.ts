@@ -1,121 +1,105 @@
 /**
- * Handlers for shared/rpc/dashboard.ts. Reads only, except the low-stock thresholds, which live in the
- * `meta` table (`alert.low_stock.default`, `alert.low_stock.<productId>`). The ledger's verification
- * is cached per engine: a small shop is re-verified inline when the dashboard asks, a big one only on
- * request (`dashboard.verifyLedger`), because replaying a million keys blocks the main process for seconds.
+ * Handlers for shared/rpc/dashboard.ts, on either backend. Reads only, through the shop's SqlReader (one
+ * SQL text for SQLite and PostgreSQL), except the low-stock thresholds, which live in the `meta` table
+ * (`alert.low_stock.default`, `alert.low_stock.<productId>`, the number as UTF-8 text in a BLOB / BYTEA):
+ * written in the SQLite engine's writer or in one PostgreSQL transaction, with the same keys and encoding.
+ * The ledger's verification and its cache are in dashboard-ledger.ts.
  */
+import type pg from 'pg';
 import {
   type DashboardAlert,
   type dashboardMethods,
   DEFAULT_LOW_STOCK_THRESHOLD,
-  INLINE_VERIFY_MAX_MS,
-  INLINE_VERIFY_MAX_ROWS,
-  type LedgerState,
   type SalesPoint,
 } from '../../../shared/rpc/dashboard';
 import { stmt } from '../../db/statements';
 import type { ReadableDB, WritableDB } from '../../db/types';
-import type { Engine } from '../../engine/engine';
-import type { VerifyReport } from '../../engine/ledger-verify';
 import { toAdminProduct } from '../../http/views';
-import { type Handlers, RpcError, sqliteOnly } from '../dispatcher';
+import { type Handlers, onBackend, RpcError } from '../dispatcher';
+import { currentLedger, verifyLedgerNow } from './dashboard-ledger';
 
-const DEFAULT_KEY = 'alert.low_stock.default';
-const productKey = (id: string): string => `alert.low_stock.${id}`;
-/** A small ledger's cached result is trusted this long before the dashboard re-verifies it inline. */
-const INLINE_REVERIFY_MS = 60_000;
+const PREFIX = 'alert.low_stock.';
+const DEFAULT_KEY = `${PREFIX}default`;
+const thresholdKey = (productId: string | null): string => (productId === null ? DEFAULT_KEY : `${PREFIX}${productId}`);
+/** Every threshold row; no placeholders, so the same text runs on SQLite's statement and a PostgreSQL client. */
+const THRESHOLDS_SQL = `SELECT key, value FROM meta WHERE substr(key, 1, ${PREFIX.length}) = '${PREFIX}'`;
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-interface CachedVerify {
-  readonly report: VerifyReport;
-  readonly at: number;
-  readonly durationMs: number;
-  readonly entries: number;
+interface Thresholds {
+  readonly fallback: number;
+  readonly own: ReadonlyMap<string, number>;
 }
-const verifyCache = new WeakMap<Engine, CachedVerify>();
 
-function readThresholds(db: ReadableDB): { fallback: number; own: Map<string, number> } {
-  const rows = stmt(db, `SELECT key, value FROM meta WHERE key LIKE 'alert.low_stock.%'`).all() as {
-    key: string;
-    value: Buffer;
-  }[];
+const encodeThreshold = (value: number): Buffer => Buffer.from(String(value), 'utf8');
+
+/** A stored threshold, or null when the row holds something else (ignored, as if unset). */
+function decodeThreshold(value: Uint8Array | string): number | null {
+  const text = typeof value === 'string' ? value : Buffer.from(value).toString('utf8');
+  const n = Number(text);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+function thresholdsOf(rows: readonly { key: string; value: Uint8Array | string }[]): Thresholds {
   let fallback = DEFAULT_LOW_STOCK_THRESHOLD;
   const own = new Map<string, number>();
   for (const row of rows) {
-    const value = Number(Buffer.from(row.value).toString('utf8'));
-    if (!Number.isSafeInteger(value) || value < 0) continue;
+    const value = decodeThreshold(row.value);
+    if (value === null || !row.key.startsWith(PREFIX)) continue;
     if (row.key === DEFAULT_KEY) fallback = value;
-    else own.set(row.key.slice('alert.low_stock.'.length), value);
+    else own.set(row.key.slice(PREFIX.length), value);
   }
   return { fallback, own };
 }
 
-function writeThreshold(db: WritableDB, key: string, value: number | null): void {
+/** The threshold `productId` (null: the default) has now. */
+const effective = ({ fallback, own }: Thresholds, productId: string | null): number =>
+  productId === null ? fallback : (own.get(productId) ?? fallback);
+
+type MetaRow = { key: string; value: Buffer };
+
+function writeThresholdSqlite(db: WritableDB, key: string, value: number | null): void {
   if (value === null) stmt(db, 'DELETE FROM meta WHERE key = ?').run(key);
   else
     stmt(db, 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(
       key,
-      Buffer.from(String(value)),
+      encodeThreshold(value),
     );
 }
 
-function ledgerEntries(db: ReadableDB): number {
-  return stmt(db, 'SELECT coalesce(max(seq), 0) FROM ledger').pluck().get() as number;
+const readThresholdsSqlite = (db: ReadableDB): Thresholds => thresholdsOf(stmt(db, THRESHOLDS_SQL).all() as MetaRow[]);
+
+/** The write on PostgreSQL: the same statements as on SQLite, their placeholders numbered. */
+async function writeThresholdPg(client: pg.PoolClient, key: string, value: number | null): Promise<void> {
+  if (value === null) await client.query('DELETE FROM meta WHERE key = $1', [key]);
+  else
+    await client.query('INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value', [
+      key,
+      encodeThreshold(value),
+    ]);
 }
 
-function verifyNow(engine: Engine): CachedVerify {
-  const started = performance.now();
-  const entries = ledgerEntries(engine.db);
-  const report = engine.verifyLedger();
-  const cached = {
-    report,
-    at: engine.clock(),
-    durationMs: Math.round(performance.now() - started),
-    entries: report.entries || entries,
-  };
-  verifyCache.set(engine, cached);
-  return cached;
-}
+const readThresholdsPg = async (client: pg.PoolClient): Promise<Thresholds> =>
+  thresholdsOf((await client.query<MetaRow>(THRESHOLDS_SQL)).rows);
 
-/** Small enough to verify without asking: few rows, and the last run (if any) was quick. */
-function autoVerifies(engine: Engine, entries: number, cached: CachedVerify | undefined): boolean {
-  const keys = stmt(engine.db, 'SELECT coalesce(max(id), 0) FROM keys').pluck().get() as number;
-  return entries + keys <= INLINE_VERIFY_MAX_ROWS && (cached?.durationMs ?? 0) <= INLINE_VERIFY_MAX_MS;
-}
+/**
+ * Paid orders per bucket and currency. The bucket is an integer division of non-negative BIGINTs, the
+ * same on both (the parameters cast: PostgreSQL cannot type a bare `$n IS NULL`); PostgreSQL answers
+ * counts and sums of BIGINT as strings, hence Number() where the rows are read.
+ */
+const SALES_SQL = `SELECT CAST((paid_at - CAST(? AS BIGINT)) / CAST(? AS BIGINT) AS INTEGER) AS b, currency,
+       count(*) AS orders, sum(quantity) AS units, sum(amount) AS amount
+  FROM orders
+ WHERE paid_at >= CAST(? AS BIGINT) AND paid_at < CAST(? AS BIGINT) AND status IN ('paid', 'delivered')
+   AND (CAST(? AS TEXT) IS NULL OR product_id = ?)
+ GROUP BY b, currency`;
 
-function ledgerState(cached: CachedVerify | undefined, entries: number, autoVerify: boolean): LedgerState {
-  if (!cached) {
-    return {
-      status: 'unverified',
-      entries,
-      autoVerify,
-      verifiedEntries: null,
-      verifiedAt: null,
-      durationMs: null,
-      firstBadEntry: null,
-      problems: [],
-    };
-  }
-  return {
-    status: cached.report.ok ? 'ok' : 'broken',
-    entries,
-    autoVerify,
-    verifiedEntries: cached.entries,
-    verifiedAt: new Date(cached.at).toISOString(),
-    durationMs: cached.durationMs,
-    firstBadEntry: cached.report.firstBadEntry ?? null,
-    problems: cached.report.problems.slice(0, 10).map((p) => ({ seq: p.seq, reason: p.reason })),
-  };
-}
-
-/** The cached state, refreshed inline when the ledger is small and the cache is stale. */
-function currentLedger(engine: Engine): LedgerState {
-  const entries = ledgerEntries(engine.db);
-  let cached = verifyCache.get(engine);
-  const stale = cached?.entries !== entries || engine.clock() - (cached?.at ?? 0) > INLINE_REVERIFY_MS;
-  if (stale && autoVerifies(engine, entries, cached)) cached = verifyNow(engine);
-  return ledgerState(cached, entries, autoVerifies(engine, entries, cached));
+interface SalesRow {
+  readonly b: number | string;
+  readonly currency: string;
+  readonly orders: number | string;
+  readonly units: number | string;
+  readonly amount: number | string;
 }
 
 /** Bucket boundaries in UTC for the caller's local days (offset as getTimezoneOffset gives it). */
@@ -136,10 +120,9 @@ function revenueOf(map: Map<string, number>): { amount: number; currency: string
 }
 
 export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
-  'dashboard.summary': (_input, ctx) => {
-    const engine = sqliteOnly(ctx, 'The dashboard');
-    const { fallback, own } = readThresholds(engine.db);
-    const products = engine.listProducts().map((product) => {
+  'dashboard.summary': async (_input, ctx) => {
+    const { fallback, own } = thresholdsOf(await ctx.shop.sql.all<MetaRow>(THRESHOLDS_SQL));
+    const products = (await ctx.shop.listProducts()).map((product) => {
       const threshold = own.get(product.id);
       const lowStockThreshold = threshold ?? fallback;
       return {
@@ -149,17 +132,15 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
         low: product.onSale && product.stock.available <= lowStockThreshold,
       };
     });
-    const review = stmt(
-      engine.db,
+    const review = await ctx.shop.sql.get<{ n: number | string; oldest: number | string | null }>(
       `SELECT count(*) AS n, min(updated_at) AS oldest FROM orders WHERE status = 'needs_review'`,
-    ).get() as {
-      n: number;
-      oldest: number | null;
-    };
-    const ledger = currentLedger(engine);
+    );
+    const reviewCount = Number(review?.n ?? 0);
+    const oldest = review?.oldest ?? null;
+    const ledger = await currentLedger(ctx);
     const alerts: DashboardAlert[] = [];
     if (ledger.status === 'broken') alerts.push({ kind: 'ledger_broken', firstBadEntry: ledger.firstBadEntry });
-    if (review.n > 0) alerts.push({ kind: 'needs_review', count: review.n });
+    if (reviewCount > 0) alerts.push({ kind: 'needs_review', count: reviewCount });
     for (const p of products) {
       if (!p.onSale) continue;
       if (p.stock.available === 0) alerts.push({ kind: 'sold_out', productId: p.id, name: p.name });
@@ -185,42 +166,30 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
       products,
       totals,
       defaultLowStockThreshold: fallback,
-      needsReview: { count: review.n, oldestAt: review.oldest === null ? null : new Date(review.oldest).toISOString() },
+      needsReview: { count: reviewCount, oldestAt: oldest === null ? null : new Date(Number(oldest)).toISOString() },
       ledger,
       alerts,
-      generatedAt: new Date(engine.clock()).toISOString(),
+      generatedAt: new Date(ctx.shop.clock()).toISOString(),
     };
   },
 
-  'dashboard.sales': (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'The dashboard');
-    if (input.productId !== undefined && !engine.getProduct(input.productId)) {
-      throw new RpcError('product_not_found', `no product ${input.productId}`);
+  'dashboard.sales': async (input, ctx) => {
+    const productId = input.productId ?? null;
+    if (productId !== null && !(await ctx.shop.getProduct(productId))) {
+      throw new RpcError('product_not_found', `no product ${productId}`);
     }
-    const { size, first, count } = buckets(engine.clock(), input.days, input.tzOffsetMinutes);
+    const { size, first, count } = buckets(ctx.shop.clock(), input.days, input.tzOffsetMinutes);
     const end = first + count * size;
-    const rows = stmt(
-      engine.db,
-      `SELECT CAST((paid_at - ?) / ? AS INTEGER) AS b, currency, count(*) AS orders, sum(quantity) AS units, sum(amount) AS amount
-         FROM orders
-        WHERE paid_at >= ? AND paid_at < ? AND status IN ('paid', 'delivered') AND (? IS NULL OR product_id = ?)
-        GROUP BY b, currency`,
-    ).all(first, size, first, end, input.productId ?? null, input.productId ?? null) as {
-      b: number;
-      currency: string;
-      orders: number;
-      units: number;
-      amount: number;
-    }[];
+    const rows = await ctx.shop.sql.all<SalesRow>(SALES_SQL, [first, size, first, end, productId, productId]);
     const acc = Array.from({ length: count }, () => ({ orders: 0, units: 0, revenue: new Map<string, number>() }));
     const total = { orders: 0, units: 0, revenue: new Map<string, number>() };
     for (const row of rows) {
-      const slot = acc[row.b];
+      const slot = acc[Number(row.b)];
       if (!slot) continue;
       for (const target of [slot, total]) {
-        target.orders += row.orders;
-        target.units += row.units;
-        target.revenue.set(row.currency, (target.revenue.get(row.currency) ?? 0) + row.amount);
+        target.orders += Number(row.orders);
+        target.units += Number(row.units);
+        target.revenue.set(row.currency, (target.revenue.get(row.currency) ?? 0) + Number(row.amount));
       }
     }
     const points: SalesPoint[] = acc.map((slot, i) => ({
@@ -236,23 +205,27 @@ export const dashboardHandlers: Handlers<keyof typeof dashboardMethods> = {
     };
   },
 
-  'dashboard.verifyLedger': (_input, ctx) => {
-    const engine = sqliteOnly(ctx, 'The dashboard');
-    const cached = verifyNow(engine);
-    const entries = ledgerEntries(engine.db);
-    return ledgerState(cached, entries, autoVerifies(engine, entries, cached));
-  },
+  'dashboard.verifyLedger': (_input, ctx) => verifyLedgerNow(ctx),
 
   'dashboard.setLowStockThreshold': async (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'The dashboard');
     const productId = input.productId ?? null;
-    if (productId !== null && !engine.getProduct(productId)) throw new RpcError('product_not_found', `no product ${productId}`);
-    const threshold = await engine.writer.run((db) => {
-      writeThreshold(db, productId === null ? DEFAULT_KEY : productKey(productId), input.threshold);
-      const { fallback, own } = readThresholds(db);
-      return productId === null ? fallback : (own.get(productId) ?? fallback);
+    if (productId !== null && !(await ctx.shop.getProduct(productId)))
+      throw new RpcError('product_not_found', `no product ${productId}`);
+    const key = thresholdKey(productId);
+    const threshold = await onBackend(ctx, {
+      sqlite: (engine) =>
+        engine.writer.run((db) => {
+          writeThresholdSqlite(db, key, input.threshold);
+          return effective(readThresholdsSqlite(db), productId);
+        }),
+      // An upsert or a delete of one row: the same outcome if a lost connection makes it run twice.
+      postgres: (shop) =>
+        shop.write(async (client) => {
+          await writeThresholdPg(client, key, input.threshold);
+          return effective(await readThresholdsPg(client), productId);
+        }, true),
     });
-    if (productId !== null) engine.events.emit({ type: 'stock', productId });
+    if (productId !== null) ctx.shop.events.emit({ type: 'stock', productId });
     return { productId, threshold };
   },
 };
