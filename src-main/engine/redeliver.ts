@@ -17,13 +17,24 @@ import { stmt } from '../db/statements';
 import type { WritableDB } from '../db/types';
 import { writeAudit } from '../db/audit';
 import { EngineError } from '../lib/errors';
-import { appendLedger } from './ledger';
-import { getOrder, pay, sellKeys, type Ctx, type OrderView, type PayResult } from './orders';
-import { firstAvailableKeys, moveStock } from './products';
+import { appendLedgerEntries, type LedgerEntryInput } from './ledger';
+import { getOrder, pay, sellKeys, type Ctx, type OrderStatus, type OrderView, type PayArgs, type PayResult } from './orders';
+import { firstAvailableKeys, moveStock, type Stock } from './products';
 
-/** A manual payment of the order's full amount, for an order that is waiting for one (reserved or expired). */
-export function markPaid(db: WritableDB, ctx: Ctx, orderId: string, actor: string): PayResult {
-  const order = getOrder(db, orderId);
+/*
+ * What both backends decide alike (pure): this file's SQLite transactions and pg/redeliver.ts's
+ * PostgreSQL ones read and write their own rows and ask these functions what is allowed and what to record.
+ */
+
+/**
+ * The manual payment `markPaid` applies: the order's full amount, once (`manual:<id>`), audited as
+ * `order.mark_paid` by the payment. Refused unless the order is waiting for a payment (reserved or expired).
+ */
+export function manualPayment(
+  order: { readonly status: OrderStatus; readonly amount: number; readonly currency: string } | null | undefined,
+  orderId: string,
+  actor: string,
+): PayArgs {
   if (!order) throw new EngineError('order_not_found', `no order ${orderId}`);
   if (order.status !== 'reserved' && order.status !== 'expired') {
     throw new EngineError(
@@ -31,14 +42,12 @@ export function markPaid(db: WritableDB, ctx: Ctx, orderId: string, actor: strin
       `order ${orderId} is ${order.status}; only a reserved or expired order can be marked paid`,
     );
   }
-  return pay(db, ctx, {
-    orderId,
-    amount: order.amount,
-    currency: order.currency,
-    eventId: `manual:${orderId}`,
-    source: 'manual',
-    actor,
-  });
+  return { orderId, amount: order.amount, currency: order.currency, eventId: `manual:${orderId}`, source: 'manual', actor };
+}
+
+/** A manual payment of the order's full amount, for an order that is waiting for one (reserved or expired). */
+export function markPaid(db: WritableDB, ctx: Ctx, orderId: string, actor: string): PayResult {
+  return pay(db, ctx, manualPayment(getOrder(db, orderId), orderId, actor));
 }
 
 export interface RedeliverArgs {
@@ -55,114 +64,147 @@ export interface RedeliverResult {
   readonly burned: number[];
 }
 
-interface OrderRow {
-  id: string;
-  product_id: string;
-  quantity: number;
-  status: string;
-  paid_at: number | null;
+/** The order's columns re-delivery reads (locked first on PostgreSQL). */
+export interface RedeliverOrder {
+  readonly id: string;
+  readonly product_id: string;
+  readonly quantity: number;
+  readonly status: string;
+  readonly paid_at: number | null;
 }
 
-export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): RedeliverResult {
-  const order = stmt(db, 'SELECT id, product_id, quantity, status, paid_at FROM orders WHERE id = ?').get(args.orderId) as
-    OrderRow | undefined;
-  if (!order) throw new EngineError('order_not_found', `no order ${args.orderId}`);
+export const REDELIVER_ORDER_COLUMNS = 'id, product_id, quantity, status, paid_at';
+
+/** Refuses an order that is not paid (by status, and by a payment or its paid time). */
+export function checkRedeliverable(
+  order: RedeliverOrder | undefined,
+  orderId: string,
+  payments: () => number,
+): asserts order is RedeliverOrder {
+  if (!order) throw new EngineError('order_not_found', `no order ${orderId}`);
   if (order.status !== 'delivered' && order.status !== 'paid' && order.status !== 'needs_review') {
     throw new EngineError(
       'validation_failed',
-      `order ${args.orderId} is ${order.status}; only a paid, delivered or in-review order can be delivered again`,
+      `order ${orderId} is ${order.status}; only a paid, delivered or in-review order can be delivered again`,
     );
   }
-  const payments = stmt(db, 'SELECT count(*) FROM payments WHERE order_id = ?').pluck().get(order.id) as number;
-  if (order.paid_at === null && payments === 0) {
-    throw new EngineError('validation_failed', `order ${args.orderId} has no payment; mark it paid first`);
+  if (order.paid_at === null && payments() === 0) {
+    throw new EngineError('validation_failed', `order ${orderId} has no payment; mark it paid first`);
   }
-  const detail = { reason: args.reason, actor: args.actor, redeliver: true };
-  const delivered: number[] = [];
-  const burned: number[] = [];
-  let wroteLedger = false;
+}
 
-  // 1. Held keys: sell them to the order.
-  const held = stmt(db, `SELECT id FROM keys WHERE order_id = ? AND status = 'reserved' ORDER BY id`)
-    .pluck()
-    .all(order.id) as number[];
-  sellKeys(db, ctx.now, order, held, true);
-  delivered.push(...held);
+/** The keys to replace: each once, ascending. */
+export function keysToReplace(args: RedeliverArgs): number[] {
+  return [...new Set(args.replaceKeyIds)].sort((a, b) => a - b);
+}
 
-  // 2. Bad keys: burn each, take its delivery back, and sell a fresh key in its place.
-  const replace = [...new Set(args.replaceKeyIds)].sort((a, b) => a - b);
-  if (replace.length > 0) {
-    for (const id of replace) {
-      const live = stmt(
-        db,
-        `SELECT d.id FROM deliveries d JOIN keys k ON k.id = d.key_id
-         WHERE d.key_id = ? AND d.order_id = ? AND d.returned_at IS NULL AND k.status = 'sold' AND k.order_id = ?`,
-      ).get(id, order.id, order.id) as { id: number } | undefined;
-      if (!live) throw new EngineError('validation_failed', `key ${id} is not a code delivered to order ${order.id}`);
-    }
-    const fresh = firstAvailableKeys(db, order.product_id, replace.length);
-    if (fresh.length < replace.length) {
-      throw new EngineError('sold_out', `only ${fresh.length} fresh key(s) available to replace ${replace.length}`);
-    }
-    for (const id of replace) {
-      stmt(db, `UPDATE keys SET status = 'burned', updated_at = ? WHERE id = ?`).run(ctx.now, id);
-      stmt(db, 'UPDATE deliveries SET returned_at = ? WHERE key_id = ? AND order_id = ? AND returned_at IS NULL').run(
-        ctx.now,
-        id,
-        order.id,
-      );
-    }
-    moveStock(db, order.product_id, { sold: -replace.length });
-    appendLedger(db, {
-      kind: 'burn',
-      at: ctx.now,
-      productId: order.product_id,
-      orderId: order.id,
-      keyIds: replace,
-      keysTo: 'burned',
-      detail: { ...detail, replacedBy: fresh },
-    });
-    wroteLedger = true;
-    sellKeys(db, ctx.now, order, fresh, false);
-    delivered.push(...fresh);
-    burned.push(...replace);
+/**
+ * Refuses a replacement unless every key is a code delivered to the order and still live (`live`: those
+ * of `replace` that are), and there are enough `fresh` keys to put in their place.
+ */
+export function checkReplacement(
+  orderId: string,
+  replace: readonly number[],
+  live: readonly number[],
+  fresh: readonly number[],
+): void {
+  const ok = new Set(live);
+  const bad = replace.find((id) => !ok.has(id));
+  if (bad !== undefined) throw new EngineError('validation_failed', `key ${bad} is not a code delivered to order ${orderId}`);
+  if (fresh.length < replace.length) {
+    throw new EngineError('sold_out', `only ${fresh.length} fresh key(s) available to replace ${replace.length}`);
   }
+}
 
-  const liveCount = stmt(db, 'SELECT count(*) FROM deliveries WHERE order_id = ? AND returned_at IS NULL')
-    .pluck()
-    .get(order.id) as number;
+/** Refuses to end with fewer live deliveries than the order's quantity. */
+export function checkDelivered(order: RedeliverOrder, liveCount: number): void {
   if (liveCount < order.quantity) {
     throw new EngineError(
       'validation_failed',
       `order ${order.id} has ${liveCount} of ${order.quantity} code(s) delivered and holds no more keys`,
     );
   }
-  stmt(
-    db,
-    `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = coalesce(paid_at, ?), delivered_at = ?, updated_at = ? WHERE id = ?`,
-  ).run(ctx.now, ctx.now, ctx.now, order.id);
+}
+
+/** How the product's counters move: held keys sold, replaced keys burned (out of `sold`), fresh keys sold. */
+export function redeliverStock(held: number, replaced: number): Partial<Record<keyof Stock, number>> {
+  return { reserved: -held, available: -replaced, sold: held };
+}
+
+/** What a re-delivery records: its ledger entries (in order), its audit detail and its answer's key lists. */
+export function redeliverRecords(
+  now: number,
+  order: RedeliverOrder,
+  args: RedeliverArgs,
+  sold: { readonly held: readonly number[]; readonly replace: readonly number[]; readonly fresh: readonly number[] },
+): { entries: LedgerEntryInput[]; audit: Record<string, unknown>; delivered: number[]; burned: number[] } {
+  const { held, replace, fresh } = sold;
+  const detail = { reason: args.reason, actor: args.actor, redeliver: true };
+  const base = { at: now, productId: order.product_id, orderId: order.id };
+  const delivered = [...held, ...fresh];
+  const burned = [...replace];
+  const entries: LedgerEntryInput[] = [];
+  if (replace.length > 0) {
+    entries.push({ ...base, kind: 'burn', keyIds: replace, keysTo: 'burned', detail: { ...detail, replacedBy: fresh } });
+  }
   if (delivered.length > 0) {
-    appendLedger(db, {
+    entries.push({
+      ...base,
       kind: 'sell',
-      at: ctx.now,
-      productId: order.product_id,
-      orderId: order.id,
       keyIds: delivered,
       keysTo: 'sold',
       orderTo: 'delivered',
       detail: replace.length > 0 ? { ...detail, replaces: replace } : detail,
     });
-  } else if (!wroteLedger) {
-    appendLedger(db, {
-      kind: 'review',
-      at: ctx.now,
-      productId: order.product_id,
-      orderId: order.id,
-      keyIds: [],
-      orderTo: 'delivered',
-      detail: { ...detail, from: order.status },
-    });
+  } else if (entries.length === 0) {
+    entries.push({ ...base, kind: 'review', keyIds: [], orderTo: 'delivered', detail: { ...detail, from: order.status } });
   }
-  writeAudit(db, ctx.now, args.actor, 'order.redeliver', order.id, { reason: args.reason, delivered, burned });
-  return { order: getOrder(db, order.id)!, delivered, burned };
+  return { entries, audit: { reason: args.reason, delivered, burned }, delivered, burned };
+}
+
+export function redeliver(db: WritableDB, ctx: Ctx, args: RedeliverArgs): RedeliverResult {
+  const order = stmt(db, `SELECT ${REDELIVER_ORDER_COLUMNS} FROM orders WHERE id = ?`).get(args.orderId) as
+    RedeliverOrder | undefined;
+  checkRedeliverable(order, args.orderId, () =>
+    Number(stmt(db, 'SELECT count(*) FROM payments WHERE order_id = ?').pluck().get(args.orderId)),
+  );
+  const held = stmt(db, `SELECT id FROM keys WHERE order_id = ? AND status = 'reserved' ORDER BY id`)
+    .pluck()
+    .all(order.id) as number[];
+  const replace = keysToReplace(args);
+  const isLive = stmt(
+    db,
+    `SELECT d.id FROM deliveries d JOIN keys k ON k.id = d.key_id
+     WHERE d.key_id = ? AND d.order_id = ? AND d.returned_at IS NULL AND k.status = 'sold' AND k.order_id = ?`,
+  );
+  const live = replace.filter((id) => isLive.get(id, order.id, order.id) !== undefined);
+  const fresh =
+    replace.length > 0 && live.length === replace.length ? firstAvailableKeys(db, order.product_id, replace.length) : [];
+  checkReplacement(order.id, replace, live, fresh);
+
+  // 1. Held keys: sell them to the order. 2. Bad keys: burn each, take its delivery back, sell a fresh key in its place.
+  sellKeys(db, ctx.now, order, held, true);
+  for (const id of replace) {
+    stmt(db, `UPDATE keys SET status = 'burned', updated_at = ? WHERE id = ?`).run(ctx.now, id);
+    stmt(db, 'UPDATE deliveries SET returned_at = ? WHERE key_id = ? AND order_id = ? AND returned_at IS NULL').run(
+      ctx.now,
+      id,
+      order.id,
+    );
+  }
+  if (replace.length > 0) moveStock(db, order.product_id, { sold: -replace.length });
+  sellKeys(db, ctx.now, order, fresh, false);
+
+  checkDelivered(
+    order,
+    stmt(db, 'SELECT count(*) FROM deliveries WHERE order_id = ? AND returned_at IS NULL').pluck().get(order.id) as number,
+  );
+  stmt(
+    db,
+    `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = coalesce(paid_at, ?), delivered_at = ?, updated_at = ? WHERE id = ?`,
+  ).run(ctx.now, ctx.now, ctx.now, order.id);
+  const records = redeliverRecords(ctx.now, order, args, { held, replace, fresh });
+  appendLedgerEntries(db, records.entries);
+  writeAudit(db, ctx.now, args.actor, 'order.redeliver', order.id, records.audit);
+  return { order: getOrder(db, order.id)!, delivered: records.delivered, burned: records.burned };
 }

@@ -1,10 +1,10 @@
 /** Handlers for shared/rpc/ledger.ts: the ledger newest first, and its verification. */
 import type { ledgerMethods } from '../../../shared/rpc/ledger';
 import { listLedger } from '../../engine/order-queries';
-import { type Handlers, sqliteOnly } from '../dispatcher';
+import type { Handlers } from '../dispatcher';
 
 export const ledgerHandlers: Handlers<keyof typeof ledgerMethods> = {
-  'ledger.list': (input, ctx) => listLedger(sqliteOnly(ctx, 'The ledger list').db, input),
+  'ledger.list': (input, { shop }) => listLedger(shop.sql, input),
   'ledger.verify': async (_input, { shop }) => {
     const report = await shop.verifyLedger();
     return {

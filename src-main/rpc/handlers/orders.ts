@@ -4,7 +4,9 @@ import type { ShopBackend } from '../../engine/backend';
 import { listOrders, orderDetail, type OrderListItem } from '../../engine/order-queries';
 import type { OrderView } from '../../engine/orders';
 import { markPaid, redeliver } from '../../engine/redeliver';
-import { type Handlers, RpcError, sqliteOnly } from '../dispatcher';
+import { markPaidPg, redeliverPg } from '../../pg/redeliver';
+import { readInSnapshot } from '../../pg/snapshot-read';
+import { type Handlers, onBackend, RpcError } from '../dispatcher';
 
 /** An order for the list, with its product's name. */
 async function row(shop: ShopBackend, order: OrderView): Promise<OrderListItem> {
@@ -19,15 +21,22 @@ function changed(shop: ShopBackend, order: OrderView): Promise<OrderListItem> {
 }
 
 export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
-  'orders.list': (input, ctx) => listOrders(sqliteOnly(ctx, 'The order list').db, input),
-  'orders.get': (input, ctx) => {
-    const detail = orderDetail(sqliteOnly(ctx, "An order's page").db, input.id);
+  'orders.list': (input, { shop }) => listOrders(shop.sql, input),
+  'orders.get': async (input, ctx) => {
+    // Several reads of one page: on PostgreSQL in one snapshot (SQLite's answer at once, one after another).
+    const detail = await onBackend(ctx, {
+      sqlite: () => orderDetail(ctx.shop.sql, input.id),
+      postgres: (shop) => readInSnapshot(shop.pool, (sql) => orderDetail(sql, input.id)),
+    });
     if (!detail) throw new RpcError('order_not_found', `no order ${input.id}`);
     return detail;
   },
   'orders.markPaid': async (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'Marking an order paid from the app');
-    const result = await engine.writer.run((db, now) => markPaid(db, { now }, input.id, ctx.actor));
+    const result = await onBackend(ctx, {
+      sqlite: (engine) => engine.writer.run((db, now) => markPaid(db, { now }, input.id, ctx.actor)),
+      // Not repeated after a lost connection: a first attempt that committed makes the order unpayable.
+      postgres: (shop) => shop.write((client, now) => markPaidPg(client, now, input.id, ctx.actor), false),
+    });
     if (!result.order || result.effect === 'unknown_order') throw new RpcError('order_not_found', `no order ${input.id}`);
     const order = await (result.effect === 'duplicate_event' ? row(ctx.shop, result.order) : changed(ctx.shop, result.order));
     return { order, effect: result.effect };
@@ -42,10 +51,11 @@ export const ordersHandlers: Handlers<keyof typeof ordersMethods> = {
     return { order: await row(shop, (await shop.getOrder(input.id))!), asked };
   },
   'orders.redeliver': async (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'Re-delivering an order');
-    const result = await engine.writer.run((db, now) =>
-      redeliver(db, { now }, { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor: ctx.actor }),
-    );
+    const args = { orderId: input.id, replaceKeyIds: input.replaceKeyIds, reason: input.reason, actor: ctx.actor };
+    const result = await onBackend(ctx, {
+      sqlite: (engine) => engine.writer.run((db, now) => redeliver(db, { now }, args)),
+      postgres: (shop) => shop.write((client, now) => redeliverPg(client, now, args), false),
+    });
     return { order: await changed(ctx.shop, result.order), delivered: result.delivered, burned: result.burned };
   },
   'orders.release': async (input, { shop, actor }) => ({ order: await row(shop, await shop.releaseOrder(input.id, actor)) }),
