@@ -59,8 +59,8 @@ export function pgPaymentStore(
   pool: pg.Pool,
   write: PgWrite,
   vault: VaultKeys,
-  /** The public address saved in the shop's settings, read when the shop opened. */
-  savedPublicUrl: string,
+  /** The public address saved in the shop's settings, as the shop holds it now (the Settings page changes it). */
+  savedPublicUrl: () => string,
 ): PaymentStore {
   const channelRow = (client: Queryable, name: ChannelName, lock = '') =>
     one<ChannelRow>(client, `SELECT * FROM payment_channels WHERE name = $1 ${lock}`, [name]);
@@ -93,7 +93,7 @@ export function pgPaymentStore(
   };
 
   return {
-    savedPublicUrl: () => savedPublicUrl,
+    savedPublicUrl,
 
     async channelVersions() {
       const rows = (await pool.query<ChannelRow>('SELECT name, enabled, updated_at FROM payment_channels')).rows;

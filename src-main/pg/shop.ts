@@ -16,6 +16,7 @@ import type pg from 'pg';
 import type { ReconcileReport } from '../../shared/reconcile';
 import { addCodesByImport, noReconciler, type Reconciler, type ShopReconcileOptions } from '../engine/backend';
 import { EngineEvents } from '../engine/events';
+import { readSettingsSql } from '../engine/settings';
 import { newId, sha256 } from '../engine/ids';
 import type { VerifyReport } from '../engine/ledger-verify';
 import type { PayArgs, PayResult } from '../engine/order-payment';
@@ -57,7 +58,6 @@ export interface PgShopOptions extends UnlockOptions {
   readonly payments?: PaymentOptions;
 }
 
-const DEFAULT_HOLD_SECONDS = 15 * 60;
 /** SQLSTATEs after which the whole transaction is simply run again. */
 const RETRY_STATES = new Set(['40001', '40P01']);
 
@@ -82,18 +82,32 @@ export class PgShop {
     readonly pool: pg.Pool,
     readonly vault: UnlockedVault,
     readonly clock: () => number,
-    readonly holdSeconds: number,
+    /**
+     * How long a new order holds its codes. The Settings page changes it at once on this server; other
+     * servers sharing the database read the saved one at their next start.
+     */
+    public holdSeconds: number,
     private readonly retryDeadlineMs: number,
     tickets: TicketPoolOptions,
     private readonly reconciler: Reconciler<PgShop> | undefined,
-    savedPublicUrl: string,
+    /**
+     * The public address saved in the shop's settings ('' when none), read at open; the Settings page
+     * changes it at once on this server (the payment store reads it on every use), other servers at their
+     * next start. `serve --public-url` overrides it (payments/service.ts).
+     */
+    public savedPublicUrl: string,
     payments: PaymentOptions,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
     this.sql = pgReader(pool);
     this.payments = new PaymentService(
       {
-        store: pgPaymentStore(pool, (fn, safeToRepeat) => this.write(fn, safeToRepeat), vault, savedPublicUrl),
+        store: pgPaymentStore(
+          pool,
+          (fn, safeToRepeat) => this.write(fn, safeToRepeat),
+          vault,
+          () => this.savedPublicUrl,
+        ),
         clock,
         orderChanged: (order) => this.orderChanged(order),
       },
@@ -114,7 +128,9 @@ export class PgShop {
     try {
       await migratePostgres(pool);
       const vault = await unlockPg(pool, options);
-      const holdSeconds = options.holdSeconds ?? (await storedHoldSeconds(pool)) ?? DEFAULT_HOLD_SECONDS;
+      // The settings saved on the Settings page (engine/settings.ts's rules, as SQLite reads them).
+      const saved = await readSettingsSql(pgReader(pool));
+      const holdSeconds = options.holdSeconds ?? saved.holdMinutes * 60;
       return new PgShop(
         redactUrl(options.url),
         pool,
@@ -124,7 +140,7 @@ export class PgShop {
         options.retryDeadlineMs ?? 10_000,
         options.tickets ?? {},
         options.reconcile,
-        await storedPublicUrl(pool),
+        saved.publicUrl,
         options.payments ?? {},
       );
     } catch (error) {
@@ -356,28 +372,4 @@ async function unlockPg(pool: pg.Pool, options: UnlockOptions): Promise<Unlocked
     });
   }
   return openWraps(wraps, options, storeKek);
-}
-
-/** A setting the shop's SQLite file kept in `meta` (engine/settings.ts), copied by migrate-to-postgres; undefined when unset or unreadable. */
-async function storedSetting(pool: pg.Pool, key: string): Promise<unknown> {
-  const row = (await pool.query<{ value: Buffer }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0];
-  if (!row) return undefined;
-  try {
-    return JSON.parse(row.value.toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-async function storedHoldSeconds(pool: pg.Pool): Promise<number | undefined> {
-  const minutes = await storedSetting(pool, 'settings.hold_minutes');
-  return Number.isInteger(minutes) && (minutes as number) >= 1 && (minutes as number) <= 7 * 24 * 60
-    ? (minutes as number) * 60
-    : undefined;
-}
-
-/** The shop's public address from its settings ('' when none): where gateways notify, unless `serve --public-url` says otherwise. */
-async function storedPublicUrl(pool: pg.Pool): Promise<string> {
-  const url = await storedSetting(pool, 'settings.public_url');
-  return typeof url === 'string' && /^https?:\/\//.test(url) ? url : '';
 }

@@ -1,6 +1,7 @@
 /**
  * The Settings page against a fake transport: grouped form, the warning before listening beyond this PC,
- * secrets shown once, passphrase, restore, and the database the shop runs on.
+ * secrets shown once, passphrase, restore, and the database the shop runs on (a PostgreSQL shop: pg_dump
+ * backs it up, each server keeps its own secrets), in English and Chinese.
  */
 import { cleanup, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
@@ -40,6 +41,10 @@ function view(over: Partial<SettingsView> = {}): SettingsView {
     ...over,
   };
 }
+
+/** A shop whose rows live in PostgreSQL: its folder on this server keeps the vault key and secrets only. */
+const postgresView = (): SettingsView =>
+  view({ dataDir: '/srv/oncekey', backend: { kind: 'postgres', location: 'postgres://oncekey:***@db:5432/shop' } });
 
 function setup(
   handlers: FakeHandlers = {},
@@ -179,12 +184,53 @@ describe('settings page', () => {
     expect(await screen.findByText('SQLite — /home/shop/.local/share/oncekey/shop.db')).toBeTruthy();
     expect(screen.getByText('Database')).toBeTruthy();
     expect(screen.getByText('/home/shop/.local/share/oncekey')).toBeTruthy();
+    expect(screen.getByText('Where this shop’s database and secrets are kept.')).toBeTruthy();
+    expect(screen.queryByText(/Each server of this shop/)).toBeNull();
+    expect(screen.getByRole('button', { name: 'Back up now' })).toBeTruthy();
   });
 
   it('names a PostgreSQL server by the address it is given, which holds no password', async () => {
-    setup({}, view({ backend: { kind: 'postgres', location: 'postgres://oncekey:***@db:5432/shop' } }));
+    setup({}, postgresView());
     expect(await screen.findByText('PostgreSQL — postgres://oncekey:***@db:5432/shop')).toBeTruthy();
+    expect(screen.getByText('Database')).toBeTruthy();
     expect(screen.queryByText(/SQLite/)).toBeNull();
+    // The folder keeps this server's vault key and secrets, not the shop's data.
+    expect(
+      screen.getByText('Where this server keeps its vault key and secrets. The shop’s data is in the database below.'),
+    ).toBeTruthy();
+    expect(screen.getByText('/srv/oncekey')).toBeTruthy();
+  });
+
+  it('on a PostgreSQL shop: says pg_dump backs it up instead of offering a backup or a restore, and works as on SQLite otherwise', async () => {
+    const { transport } = setup({ 'settings.setPassphrase': () => ({ changed: false }) }, postgresView());
+    const backup = (await screen.findByRole('heading', { name: 'Backup and restore' })).closest('section')!;
+    expect(within(backup).getByRole('note').textContent).toBe(
+      'This shop’s data is in PostgreSQL: back it up with pg_dump (restore with pg_restore or psql), as any PostgreSQL database. The codes in a dump stay encrypted: keep the vault key file or the passphrase apart from it.',
+    );
+    expect(within(backup).queryByRole('button')).toBeNull();
+    expect(within(backup).queryByRole('textbox')).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Back up now' })).toBeNull();
+    expect(screen.queryByRole('textbox', { name: 'Restore from (full path)' })).toBeNull();
+    // Each server keeps its own secrets.
+    const secrets = screen.getByRole('heading', { name: 'Tokens and secrets' }).closest('section')!;
+    expect(
+      within(secrets).getByText(
+        'Each server of this shop keeps its own admin token and webhook secret in its data folder: rotating here replaces this server’s.',
+      ),
+    ).toBeTruthy();
+
+    const hold = screen.getByRole('textbox', { name: 'Hold unpaid orders for (minutes)' });
+    await userEvent.clear(hold);
+    await userEvent.type(hold, '45');
+    await userEvent.click(screen.getByRole('button', { name: 'Save' }));
+    await waitFor(() => expect(setCalls(transport)).toEqual([{ holdMinutes: 45 }]));
+    await userEvent.type(screen.getByLabelText('New passphrase'), 'correct horse');
+    await userEvent.type(screen.getByLabelText('Repeat the new passphrase'), 'correct horse');
+    await userEvent.click(screen.getByRole('button', { name: 'Set passphrase' }));
+    await waitFor(() =>
+      expect(transport.calls.find((c) => c.method === 'settings.setPassphrase')?.input).toEqual({ passphrase: 'correct horse' }),
+    );
+    expect(transport.calls.filter((c) => /^settings\.(backup|restore|cancelRestore)$/.test(c.method))).toEqual([]);
   });
 
   it('is translated into Chinese, and has the same keys in both languages', async () => {
@@ -200,5 +246,22 @@ describe('settings page', () => {
         ? Object.entries(value).flatMap(([k, v]) => keys(v, `${prefix}${k}.`))
         : [prefix];
     expect(keys(settingsStrings['zh-CN']).sort()).toEqual(keys(settingsStrings.en).sort());
+  });
+
+  it('is translated into Chinese on a PostgreSQL shop too', async () => {
+    await i18n.changeLanguage('zh-CN');
+    setup({}, postgresView());
+    const backup = (await screen.findByRole('heading', { name: '备份与恢复' })).closest('section')!;
+    expect(within(backup).getByRole('note').textContent).toBe(
+      '此店铺的数据保存在 PostgreSQL 中：请像备份其他 PostgreSQL 数据库一样用 pg_dump 备份（用 pg_restore 或 psql 恢复）。导出文件中的卡密仍保持加密：请将卡密库密钥文件或口令与它分开保存。',
+    );
+    expect(screen.queryByRole('button', { name: '立即备份' })).toBeNull();
+    expect(
+      screen.getByText('此店铺的每台服务器都在自己的数据文件夹中保存管理令牌和 Webhook 密钥：在此轮换只替换本服务器的。'),
+    ).toBeTruthy();
+    expect(screen.getByRole('heading', { name: '数据文件夹' })).toBeTruthy();
+    expect(screen.getByText('此服务器保存卡密库密钥和各项密钥的位置。店铺数据保存在下方的数据库中。')).toBeTruthy();
+    expect(screen.getByText('数据库')).toBeTruthy();
+    expect(screen.getByText('PostgreSQL — postgres://oncekey:***@db:5432/shop')).toBeTruthy();
   });
 });

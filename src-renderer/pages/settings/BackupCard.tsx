@@ -1,4 +1,7 @@
-/** Online backup to a file, and restore: the file is checked now and put in place at the next start. */
+/**
+ * Online backup to a file, and restore: the file is checked now and put in place at the next start
+ * (a SQLite shop's database file). A PostgreSQL shop is backed up with pg_dump: its card says so.
+ */
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import type { SettingsView } from '../../../shared/rpc/settings';
@@ -135,6 +138,18 @@ export function BackupCard({ settings }: { settings: SettingsView }) {
       >
         <p>{t('backup.restoreBody')}</p>
       </Confirm>
+    </Card>
+  );
+}
+
+/** The backup card of a PostgreSQL shop: the app copies no database file there; pg_dump does. */
+export function PostgresBackupCard() {
+  const { t } = useTranslation('settings');
+  return (
+    <Card title={t('backup.title')}>
+      <p className="muted settings-note" role="note">
+        {t('backup.postgres')}
+      </p>
     </Card>
   );
 }

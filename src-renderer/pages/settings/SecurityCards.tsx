@@ -21,6 +21,11 @@ export function SecretsCard({ settings }: { settings: SettingsView }) {
 
   return (
     <Card title={t('secrets.title')} subtitle={t('secrets.subtitle')}>
+      {settings.backend.kind === 'postgres' ? (
+        <p className="muted settings-note" role="note">
+          {t('secrets.perServer')}
+        </p>
+      ) : null}
       <ul className="settings-list">
         {(['adminToken', 'webhookSecret'] as const).map((which) => (
           <li key={which} className="settings-list__item">

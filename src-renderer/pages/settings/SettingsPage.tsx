@@ -1,7 +1,8 @@
 /**
  * The Settings page, grouped: the shop endpoint and order rules (stored with the shop), the payment
- * channels, tokens and secrets, the vault passphrase, backup and restore, the data folder and the database the
- * shop runs on, and this computer's language and theme.
+ * channels, tokens and secrets, the vault passphrase, backup and restore (a PostgreSQL shop: a note that
+ * pg_dump backs it up), the data folder and the database the shop runs on, and this computer's language
+ * and theme.
  */
 import { useEffect } from 'react';
 import { useTranslation } from 'react-i18next';
@@ -9,7 +10,7 @@ import { Button, Card, describeError, EmptyState, Field, Select, Spinner } from 
 import { LANGUAGE_NAMES, LANGUAGES, type Language } from '../../i18n';
 import { THEMES, usePreferences, type Theme } from '../../shell/preferences';
 import { useTransport } from '../../transport';
-import { BackupCard } from './BackupCard';
+import { BackupCard, PostgresBackupCard } from './BackupCard';
 import { PaymentsCard } from './PaymentsCard';
 import { SecretsCard, VaultCard } from './SecurityCards';
 import './settings.css';
@@ -65,6 +66,7 @@ export function SettingsPage() {
     );
   }
   if (!settings) return <Spinner size="lg" />;
+  const postgres = settings.backend.kind === 'postgres';
   return (
     <div className="settings">
       <div className="settings__column">
@@ -75,12 +77,12 @@ export function SettingsPage() {
       <div className="settings__column">
         <SecretsCard settings={settings} />
         <VaultCard settings={settings} />
-        <BackupCard settings={settings} />
-        <Card title={t('data.title')} subtitle={t('data.subtitle')}>
+        {postgres ? <PostgresBackupCard /> : <BackupCard settings={settings} />}
+        <Card title={t('data.title')} subtitle={t(postgres ? 'data.subtitlePostgres' : 'data.subtitle')}>
           <code className="mono settings-path">{settings.dataDir}</code>
           <p className="settings-backend">{t('data.backend')}</p>
           <code className="mono settings-path">
-            {t(settings.backend.kind === 'sqlite' ? 'data.sqlite' : 'data.postgres', { location: settings.backend.location })}
+            {t(postgres ? 'data.postgres' : 'data.sqlite', { location: settings.backend.location })}
           </code>
         </Card>
       </div>

@@ -114,6 +114,8 @@ const en = {
     rotateConfirm: 'Rotate',
     shownOnce: 'New {{name}}',
     shownOnceBody: 'Copy it now: it is shown this once. It is stored in {{file}} and is used from the next start.',
+    perServer:
+      'Each server of this shop keeps its own admin token and webhook secret in its data folder: rotating here replaces this server’s.',
   },
   vault: {
     title: 'Key vault',
@@ -153,6 +155,8 @@ const en = {
     cancel: 'Cancel the restore',
     cancelled: 'The staged restore was dropped.',
     pathRequired: 'Give the full path of a file.',
+    postgres:
+      'This shop’s data is in PostgreSQL: back it up with pg_dump (restore with pg_restore or psql), as any PostgreSQL database. The codes in a dump stay encrypted: keep the vault key file or the passphrase apart from it.',
   },
   appearance: {
     title: 'Language and appearance',
@@ -163,6 +167,7 @@ const en = {
   data: {
     title: 'Data folder',
     subtitle: 'Where this shop’s database and secrets are kept.',
+    subtitlePostgres: 'Where this server keeps its vault key and secrets. The shop’s data is in the database below.',
     backend: 'Database',
     sqlite: 'SQLite — {{location}}',
     postgres: 'PostgreSQL — {{location}}',
@@ -283,6 +288,7 @@ const zhCN: Shape<typeof en> = {
     rotateConfirm: '轮换',
     shownOnce: '新的{{name}}',
     shownOnceBody: '请立即复制：它只显示这一次。它保存在 {{file}}，下次启动时启用。',
+    perServer: '此店铺的每台服务器都在自己的数据文件夹中保存管理令牌和 Webhook 密钥：在此轮换只替换本服务器的。',
   },
   vault: {
     title: '卡密库',
@@ -321,6 +327,8 @@ const zhCN: Shape<typeof en> = {
     cancel: '取消恢复',
     cancelled: '已取消暂存的恢复。',
     pathRequired: '请填写文件的完整路径。',
+    postgres:
+      '此店铺的数据保存在 PostgreSQL 中：请像备份其他 PostgreSQL 数据库一样用 pg_dump 备份（用 pg_restore 或 psql 恢复）。导出文件中的卡密仍保持加密：请将卡密库密钥文件或口令与它分开保存。',
   },
   appearance: {
     title: '语言与外观',
@@ -331,6 +339,7 @@ const zhCN: Shape<typeof en> = {
   data: {
     title: '数据文件夹',
     subtitle: '此店铺的数据库和密钥保存的位置。',
+    subtitlePostgres: '此服务器保存卡密库密钥和各项密钥的位置。店铺数据保存在下方的数据库中。',
     backend: '数据库',
     sqlite: 'SQLite — {{location}}',
     postgres: 'PostgreSQL — {{location}}',
