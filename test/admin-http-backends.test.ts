@@ -304,10 +304,10 @@ describe('the admin HTTP API on both backends', () => {
       const rpc = async (method: string, input: unknown = {}) =>
         (await send(pg.url, `/api/v1/admin/rpc/${method}`, { method: 'POST', headers: auth, body: input })).json as Json;
       expect(await rpc('products.list')).toEqual({ ok: true, value: { products: [] } });
-      // A SQLite file's backup is not PostgreSQL's (pg_dump backs that up): the method says so.
+      // A SQLite file's backup is not PostgreSQL's: the method says what backs that up.
       const backup = await rpc('settings.backup', { path: '/tmp/never-written.db' });
       expect(backup).toMatchObject({ ok: false, error: { code: 'not_found' } });
-      expect(JSON.stringify(backup)).toMatch(/SQLite backend for now; this shop runs on postgres/);
+      expect(JSON.stringify(backup)).toMatch(/this shop runs on PostgreSQL: back it up with pg_dump/);
       // The payment channels are there (payments-epay.test.ts takes payments through them).
       expect((await send(pg.url, '/api/v1/admin/payment-channels', { headers: auth })).json).toEqual({ channels: [] });
       expect((await send(pg.url, '/api/v1/payment-channels')).json).toEqual({ channels: [] });
