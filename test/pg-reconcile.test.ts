@@ -16,7 +16,7 @@ import { Engine } from '../src-main/engine/engine';
 import { PgShop } from '../src-main/pg/shop';
 import { reconcilePostgres } from '../src-main/reconcile/postgres';
 import { reconcile } from '../src-main/reconcile/run';
-import { importStatement } from '../src-main/reconcile/service';
+import { importStatement, importStatementPg } from '../src-main/reconcile/service';
 import { KeyFileStore } from '../src-main/vault/secret-store';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
 import { tempDir } from './helpers/shop';
@@ -95,8 +95,11 @@ async function postgresSide(url?: string, dir?: string): Promise<Side & { url: s
       );
     },
     dropHoldTrigger: async () => void (await client.query('DROP TRIGGER orders_release_holds_first ON orders')),
-    reconcile: async (bill) =>
-      (await reconcilePostgres(shop.pool, { now: NOW, ...(bill === undefined ? {} : { statement: statement(bill) }) })).report,
+    reconcile: async (bill) => {
+      if (bill === undefined) return (await reconcilePostgres(shop.pool, { now: NOW })).report;
+      const { existingIds } = await importStatementPg(shop, { ...statement(bill), actor: 'test' });
+      return (await reconcilePostgres(shop.pool, { now: NOW, statementIds: existingIds })).report;
+    },
   };
 }
 
@@ -302,7 +305,7 @@ describe('the snapshot', () => {
 const cli = (args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> => runCli(args, { env });
 
 describe('oncekey reconcile --database', () => {
-  it('reports a PostgreSQL shop as JSON and text, compares a bill without storing it', { timeout: 120_000 }, async () => {
+  it('reports a PostgreSQL shop as JSON and text, stores a bill once and compares against it', { timeout: 120_000 }, async () => {
     const side = await postgresSide();
     const { orders } = await trade(side);
     // The CLI reads the real clock, by which the scenario's hold (made at NOW) has expired long ago.
@@ -334,30 +337,52 @@ describe('oncekey reconcile --database', () => {
     );
     const billed = await run(['--statement', bill, '--format', 'generic']);
     expect(billed.code).toBe(0);
-    expect(billed.stderr).toMatch(
-      /^read 1 row\(s\) from bill\.csv \(generic\); 0 seen before, 0 skipped; period .*; compared against a snapshot of the PostgreSQL shop \(statements are not stored on PostgreSQL yet\)\n$/,
-    );
+    // What the SQLite CLI prints (test/reconcile-cli.test.ts): the bill is stored in the shop.
+    expect(billed.stderr).toMatch(/^imported 1 row\(s\) from bill\.csv \(generic\); 0 seen before, 0 skipped; period .*\)\n$/);
     expect(billed.stdout).toMatch(/^kind +open +resolved\n/);
     expect(billed.stdout).toContain('! statement_payment_unknown_order:pay-ghost  ');
     expect(billed.stdout).toContain(`! paid_not_delivered:${orders.returned}  `);
-    // Nothing was written to the shop's database.
+    // Again: nothing new is stored, the same bill is compared again.
+    const again = await run(['--statement', bill, '--format', 'generic', '--json']);
+    expect(again).toMatchObject({ code: 0, stderr: '' });
+    expect((JSON.parse(again.stdout) as ReconcileReport).statementIds).toEqual([1]);
+    // A run without --statement compares every stored statement, as on SQLite.
+    const later = JSON.parse((await run(['--json'])).stdout) as ReconcileReport;
+    expect(later.statementIds).toEqual([1]);
+    expect(later.findings.map((f) => f.id)).toContain('statement_payment_unknown_order:pay-ghost');
     const client = new pg.Client({ connectionString: side.url });
     client.on('error', () => undefined);
     await client.connect();
     try {
-      const stored = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM statements');
-      expect(stored.rows[0]?.n).toBe(0);
+      const stored = await client.query<{ statements: number; rows: number; audits: number }>(
+        `SELECT (SELECT count(*) FROM statements)::int AS statements, (SELECT count(*) FROM statement_rows)::int AS rows,
+                (SELECT count(*) FROM audit WHERE action = 'reconcile.import_statement' AND actor = 'cli')::int AS audits`,
+      );
+      expect(stored.rows[0]).toEqual({ statements: 1, rows: 1, audits: 1 });
     } finally {
       await client.end();
     }
   });
 
-  it('refuses a database that holds no shop in one line', { timeout: 60_000 }, async () => {
-    const empty = await cli(['reconcile', '--database', await pgShops.freshUrl()]);
-    expect(empty).toEqual({
-      code: 1,
-      stdout: '',
-      stderr: 'oncekey reconcile: the PostgreSQL database holds no OnceKey shop (validation_failed)\n',
-    });
-  });
+  it(
+    'refuses a database that holds no shop in one line, with a bill too (and creates nothing)',
+    { timeout: 60_000 },
+    async () => {
+      const url = await pgShops.freshUrl();
+      const refused = {
+        code: 1,
+        stdout: '',
+        stderr: 'oncekey reconcile: the PostgreSQL database holds no OnceKey shop (validation_failed)\n',
+      };
+      expect(await cli(['reconcile', '--database', url])).toEqual(refused);
+      const dir = tempDir();
+      cleanups.push(dir.cleanup);
+      const bill = join(dir.dir, 'bill.csv');
+      writeFileSync(
+        bill,
+        `payment_id,order_id,amount,currency,status,created_at\np1,o1,5000,CNY,succeeded,2026-12-07T12:00:00Z\n`,
+      );
+      expect(await cli(['reconcile', '--database', url, '--statement', bill, '--format', 'generic'])).toEqual(refused);
+    },
+  );
 });

@@ -123,6 +123,23 @@ async function copyTable(client: Queryable, db: WritableDB, table: ShopTable, bl
   return copied;
 }
 
+/**
+ * Refuses a database that holds no shop, or one at another schema version than this OnceKey's: what a
+ * command that opens no PgShop (and so migrates nothing) checks before it reads or writes the tables.
+ */
+export async function checkShopSchema(client: Queryable): Promise<void> {
+  const version = await schemaVersion(client);
+  if (version === 0) throw new EngineError('validation_failed', 'the PostgreSQL database holds no OnceKey shop');
+  if (version !== LATEST_VERSION) {
+    throw new EngineError(
+      'validation_failed',
+      version > LATEST_VERSION
+        ? `this PostgreSQL database is at schema ${version}, newer than this OnceKey (${LATEST_VERSION}): update OnceKey`
+        : `this PostgreSQL database is at schema ${version}, this OnceKey reads ${LATEST_VERSION}: start \`oncekey serve --database\` once to migrate it`,
+    );
+  }
+}
+
 /** Copies `tables` of the PostgreSQL shop `pool` reaches, as of one instant, into a new SQLite database. */
 export async function snapshotToSqlite(pool: pg.Pool, options: SnapshotOptions): Promise<Snapshot> {
   const { db, indexes } = openRelaxed(options.file);
@@ -131,16 +148,7 @@ export async function snapshotToSqlite(pool: pg.Pool, options: SnapshotOptions):
       pool,
       async (client) => {
         await client.query('SET TRANSACTION READ ONLY');
-        const version = await schemaVersion(client);
-        if (version === 0) throw new EngineError('validation_failed', 'the PostgreSQL database holds no OnceKey shop');
-        if (version !== LATEST_VERSION) {
-          throw new EngineError(
-            'validation_failed',
-            version > LATEST_VERSION
-              ? `this PostgreSQL database is at schema ${version}, newer than this OnceKey (${LATEST_VERSION}): update OnceKey`
-              : `this PostgreSQL database is at schema ${version}, this OnceKey reads ${LATEST_VERSION}: start \`oncekey serve --database\` once to migrate it`,
-          );
-        }
+        await checkShopSchema(client);
         const rows: Record<string, number> = {};
         for (const table of options.tables) rows[table] = await copyTable(client, db, table, options.blank?.[table] ?? []);
         db.transaction(() => {

@@ -4,9 +4,10 @@
  * temporary folder, then run.ts over it unchanged. The detectors and the ledger's replay stay one
  * implementation, so a PostgreSQL shop reports what the same rows would report on SQLite.
  *
- * A payment statement is parsed and stored in the snapshot only and compared there: statements are not
- * stored on PostgreSQL yet, so nothing is written to the shop's database. Resolving findings (the audited
- * actions, actions.ts) needs the SQLite backend for now.
+ * Payment statements are stored in PostgreSQL (service.ts importStatementPg, pg/statements.ts) and the
+ * snapshot carries them and their rows, so a run compares against them as on SQLite: every stored one by
+ * default, or `statementIds`. A run itself writes nothing. Resolving findings (the audited actions,
+ * actions.ts) needs the SQLite backend for now.
  *
  * Most of a run is synchronous SQLite work (each batch's inserts, the snapshot's index builds, the
  * detectors): seconds on a big shop. `runReconcilePostgres` therefore runs a big shop's reconciliation in a
@@ -27,8 +28,6 @@ import type { PgShop } from '../pg/shop';
 import { snapshotToSqlite } from '../pg/snapshot-to-sqlite';
 import { TABLES_IN_ORDER, type ShopTable } from '../pg/tables';
 import { reconcile, type ReconcileOptions } from './run';
-import { parseStatementInput, type ImportStatementInput, type ImportStatementResult } from './service';
-import { storeStatement } from './statements/store';
 
 /** What the detectors, the ledger's replay and the resolutions read: the rest of the shop stays out of the snapshot. */
 const READ: ReadonlySet<ShopTable> = new Set<ShopTable>([
@@ -47,27 +46,18 @@ const READ: ReadonlySet<ShopTable> = new Set<ShopTable>([
 /** The tables a reconciliation's snapshot holds, parents first. */
 export const SNAPSHOT_TABLES: readonly ShopTable[] = TABLES_IN_ORDER.filter((t) => READ.has(t));
 
-export interface PostgresReconcileOptions extends Omit<ReconcileOptions, 'statementIds'> {
-  /** A bill to compare against (with the statements already in the database that hold its rows). */
-  readonly statement?: Omit<ImportStatementInput, 'actor' | 'nothingNew'>;
-  /** Who compares it (the snapshot's audit record). */
-  readonly actor?: string;
-}
+/** As on SQLite; `statementIds` name statements stored in PostgreSQL (default: every stored one). */
+export type PostgresReconcileOptions = ReconcileOptions;
 
 export interface PostgresReconcileResult {
   readonly report: ReconcileReport;
-  /** The bill as stored in the snapshot (not in PostgreSQL), when one was given. */
-  readonly statement: ImportStatementResult | null;
   /** Rows read per table. */
   readonly rows: Readonly<Record<string, number>>;
 }
 
 /** One reconciliation of the PostgreSQL shop `pool` reaches; writes nothing there. */
 export async function reconcilePostgres(pool: pg.Pool, options: PostgresReconcileOptions = {}): Promise<PostgresReconcileResult> {
-  const { statement, actor = 'cli', ...rest } = options;
-  const now = rest.now ?? Date.now();
-  // Parsed before the snapshot: a bill that does not parse costs no copy.
-  const parsed = statement === undefined ? null : parseStatementInput(statement);
+  const now = options.now ?? Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'oncekey-reconcile-'));
   try {
     const { db, rows } = await snapshotToSqlite(pool, {
@@ -76,15 +66,7 @@ export async function reconcilePostgres(pool: pg.Pool, options: PostgresReconcil
       blank: { keys: ['sealed'] },
     });
     try {
-      let stored: ImportStatementResult | null = null;
-      if (parsed !== null && statement !== undefined) {
-        const result = db.transaction(() =>
-          storeStatement(db, parsed, { source: statement.fileName, actor, now, nothingNew: 'accept' }),
-        )();
-        stored = { ...result, skipped: parsed.skipped, encoding: parsed.encoding, timeZone: parsed.timeZone };
-      }
-      const report = reconcile(db, { ...rest, now, ...(stored ? { statementIds: stored.existingIds } : {}) });
-      return { report, statement: stored, rows };
+      return { report: reconcile(db, { ...options, now }), rows };
     } finally {
       db.close();
     }
@@ -157,12 +139,10 @@ export interface PostgresWorkerInput {
 export type PostgresWorkerMessage =
   { readonly ok: true; readonly result: PostgresReconcileResult } | ({ readonly ok: false } & PostgresFailure);
 
+/** A PgShop's reconciliation with its clock, as runReconcile takes options on SQLite (`statementIds` among them). */
+export async function runReconcilePgShop(shop: PgShop, options: Omit<PostgresRunOptions, 'now'> = {}): Promise<ReconcileReport> {
+  return (await runReconcilePostgres(shop.pool, { ...options, now: shop.clock() })).report;
+}
+
 /** A PgShop's reconciler (PgShopOptions.reconcile): the shop's clock, its pool, a worker when it is big. */
-export const reconcilePgShop: Reconciler<PgShop> = async (shop, { worker, ledger }) => {
-  const result = await runReconcilePostgres(shop.pool, {
-    now: shop.clock(),
-    ...(ledger === undefined ? {} : { ledger }),
-    ...(worker === undefined ? {} : { worker }),
-  });
-  return result.report;
-};
+export const reconcilePgShop: Reconciler<PgShop> = (shop, options) => runReconcilePgShop(shop, options);

@@ -2,11 +2,17 @@
  * Reconciliation as the engine's callers use it (RPC handlers, CLI, scheduler): run a reconciliation,
  * import a statement, act on findings. Writes go through the engine's group-commit writer (one IMMEDIATE
  * transaction each); live pages hear about them through engine.events after the commit.
+ *
+ * A statement is imported on PostgreSQL too (importStatementPg: the same parse, pg/statements.ts's store
+ * in one transaction of the shop's), and a PostgreSQL shop's reconciliation compares against it
+ * (postgres.ts).
  */
 import type { ActionResult, ColumnMapping, ReconcileReport, StatementFormat } from '../../shared/reconcile';
 import { firstMessage, startModuleWorker } from '../lib/module-worker';
 import { stmt } from '../db/statements';
 import type { Engine } from '../engine/engine';
+import type { PgShop } from '../pg/shop';
+import { storeStatementPg } from '../pg/statements';
 import { performActions, type ActionInput } from './actions';
 import type { ReconcileWorkerInput, ReconcileWorkerMessage } from './reconcile-worker';
 import { reconcile, type ReconcileOptions } from './run';
@@ -71,13 +77,39 @@ export function parseStatementInput(input: Omit<ImportStatementInput, 'actor' | 
   });
 }
 
+const storeMeta = (input: ImportStatementInput, now: number) => ({
+  source: input.fileName,
+  actor: input.actor,
+  now,
+  nothingNew: input.nothingNew ?? 'refuse',
+});
+
+const withParse = (stored: StoreResult, parsed: Parsed): ImportStatementResult => ({
+  ...stored,
+  skipped: parsed.skipped,
+  encoding: parsed.encoding,
+  timeZone: parsed.timeZone,
+});
+
 /** Parses outside the write lock, then stores in one transaction. */
 export async function importStatement(engine: Engine, input: ImportStatementInput): Promise<ImportStatementResult> {
   const parsed = parseStatementInput(input);
-  const stored = await engine.writer.run((db, now) =>
-    storeStatement(db, parsed, { source: input.fileName, actor: input.actor, now, nothingNew: input.nothingNew ?? 'refuse' }),
-  );
-  return { ...stored, skipped: parsed.skipped, encoding: parsed.encoding, timeZone: parsed.timeZone };
+  const stored = await engine.writer.run((db, now) => storeStatement(db, parsed, storeMeta(input, now)));
+  return withParse(stored, parsed);
+}
+
+/**
+ * importStatement on PostgreSQL: parsed before the transaction, stored in one (`shop.write`: the PgShop's,
+ * or a one-off command's). Safe to run again after a lost connection: a second attempt after a first
+ * that committed stores nothing (every row is then a duplicate).
+ */
+export async function importStatementPg(
+  shop: Pick<PgShop, 'write'>,
+  input: ImportStatementInput,
+): Promise<ImportStatementResult> {
+  const parsed = parseStatementInput(input);
+  const stored = await shop.write((client, now) => storeStatementPg(client, parsed, storeMeta(input, now)), true);
+  return withParse(stored, parsed);
 }
 
 export async function runActions(engine: Engine, actor: string, input: ActionInput): Promise<ActionResult> {

@@ -3,16 +3,25 @@
  * `--statement <file> [--format <preset>]` against a payment provider's bill (imported first; a bill
  * imported before is compared again, not refused). Exits 0 whenever it ran, whatever it found.
  *
- * With `--database postgres://...` (or ONCEKEY_DATABASE_URL) it reconciles a snapshot of the PostgreSQL
- * shop (reconcile/postgres.ts); a bill is then compared against the snapshot and not stored.
+ * With `--database postgres://...` (or ONCEKEY_DATABASE_URL) the bill is imported into the PostgreSQL
+ * shop as into the SQLite file (reconcile/service.ts importStatementPg, one transaction), and a snapshot
+ * of the shop is reconciled against it (reconcile/postgres.ts). The output is the same on both.
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { STATEMENT_FORMATS, type ReconcileReport, type StatementFormat } from '../../../shared/reconcile';
-import { openPool, redactUrl } from '../../pg/connect';
+import type pg from 'pg';
+import { inTransaction, openPool, redactUrl } from '../../pg/connect';
+import { checkShopSchema } from '../../pg/snapshot-to-sqlite';
 import { isEngineError } from '../../lib/errors';
-import { reconcilePostgres, type PostgresReconcileOptions } from '../../reconcile/postgres';
-import { importStatement, runReconcile, type ImportStatementResult } from '../../reconcile/service';
+import { reconcilePostgres } from '../../reconcile/postgres';
+import {
+  importStatement,
+  importStatementPg,
+  runReconcile,
+  type ImportStatementInput,
+  type ImportStatementResult,
+} from '../../reconcile/service';
 import { checkTimeZone } from '../../reconcile/statements/period';
 import { JSON_OPTION, openEngine, parse, printJson, table, UsageError, type Io } from '../context';
 import { BACKEND_OPTIONS } from '../open-backend';
@@ -48,28 +57,39 @@ function printReport(io: Io, report: ReconcileReport, json: boolean): void {
   if (report.truncated) io.out('(more findings than shown: use --json or the Reconcile page)');
 }
 
-/** One reconciliation of a PostgreSQL shop, from a snapshot; a bill is compared there, not stored. */
+type StatementArg = Omit<ImportStatementInput, 'actor' | 'nothingNew'>;
+
+/** A bill imported into a PostgreSQL shop (as on SQLite), then one reconciliation of a snapshot of the shop. */
 async function reconcileOnPostgres(
   url: string,
   values: { json: boolean; 'no-ledger': boolean; statement?: string | undefined },
-  statement: PostgresReconcileOptions['statement'],
+  statement: StatementArg | undefined,
   io: Io,
 ): Promise<number> {
-  // A one-off command: one connection for the snapshot.
+  // A one-off command: one connection, for the import's transaction and then the snapshot's.
   const pool = openPool(url, 1);
-  try {
-    const { report, statement: compared } = await reconcilePostgres(pool, {
-      ledger: !values['no-ledger'],
-      ...(statement ? { statement } : {}),
-    }).catch((error: unknown) => {
-      if (isEngineError(error)) throw error;
-      throw new Error(`PostgreSQL at ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`);
+  const named = (error: unknown): never => {
+    if (isEngineError(error)) throw error;
+    throw new Error(`PostgreSQL at ${redactUrl(url)}: ${error instanceof Error ? error.message : String(error)}`);
+  };
+  // No PgShop is opened (it would migrate the database and unlock the vault): the import's transaction
+  // checks the schema itself. One attempt: a failure is reported and the owner runs the command again.
+  const write = <T>(fn: (client: pg.PoolClient, now: number) => Promise<T>): Promise<T> =>
+    inTransaction(pool, async (client) => {
+      await checkShopSchema(client);
+      return fn(client, Date.now());
     });
-    if (compared && !values.json) {
-      io.err(
-        `${importedLine(compared, values.statement!).replace(/^imported/, 'read')}; compared against a snapshot of the PostgreSQL shop (statements are not stored on PostgreSQL yet)`,
-      );
+  try {
+    let statementIds: number[] | undefined;
+    if (statement !== undefined) {
+      const imported = await importStatementPg({ write }, { ...statement, actor: 'cli', nothingNew: 'accept' }).catch(named);
+      statementIds = imported.existingIds;
+      if (!values.json) io.err(importedLine(imported, values.statement!));
     }
+    const { report } = await reconcilePostgres(pool, {
+      ledger: !values['no-ledger'],
+      ...(statementIds ? { statementIds } : {}),
+    }).catch(named);
     printReport(io, report, values.json);
     return 0;
   } finally {
@@ -111,7 +131,7 @@ export async function reconcileCommand(argv: readonly string[], io: Io): Promise
       throw new Error(`cannot read ${values.statement}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
     }
   }
-  const statement =
+  const statement: StatementArg | undefined =
     bytes === undefined
       ? undefined
       : {

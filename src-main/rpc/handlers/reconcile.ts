@@ -2,22 +2,27 @@
 import type { reconcileMethods } from '../../../shared/rpc/reconcile';
 import { evidenceCsv, findingsCsv } from '../../reconcile/export';
 import { lookup } from '../../reconcile/lookup';
-import { importStatement, runActions, runReconcile } from '../../reconcile/service';
-import { listStatements } from '../../reconcile/statements/store';
-import { type Handlers, sqliteOnly } from '../dispatcher';
+import { runReconcilePgShop } from '../../reconcile/postgres';
+import { importStatement, importStatementPg, runActions, runReconcile, type ImportStatementInput } from '../../reconcile/service';
+import { listStatementsSql } from '../../reconcile/statements/store';
+import { type Handlers, onBackend, sqliteOnly } from '../dispatcher';
 
 const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 19).replaceAll(':', '-');
 
 export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
   'reconcile.run': (input, ctx) => {
     const ledger = input.ledger === undefined ? {} : { ledger: input.ledger };
-    // Statements are stored on SQLite only: PostgreSQL's reconciliation compares the shop's own rows.
+    // Without statementIds every stored statement is compared, on either backend (the shop's own reconciler).
     if (!input.statementIds?.length) return ctx.shop.reconcile(ledger);
-    return runReconcile(sqliteOnly(ctx, 'Reconciling against a statement'), { statementIds: input.statementIds, ...ledger });
+    const options = { statementIds: input.statementIds, ...ledger };
+    return onBackend(ctx, {
+      sqlite: (engine) => runReconcile(engine, options),
+      postgres: (shop) => runReconcilePgShop(shop, options),
+    });
   },
-  'reconcile.statements': (_input, ctx) => ({ statements: ctx.engine ? listStatements(ctx.engine.db) : [] }),
+  'reconcile.statements': async (_input, ctx) => ({ statements: await listStatementsSql(ctx.shop.sql) }),
   'reconcile.importStatement': async (input, ctx) => {
-    const result = await importStatement(sqliteOnly(ctx, 'Importing a statement'), {
+    const statement: ImportStatementInput = {
       bytes: Buffer.from(input.base64, 'base64'),
       fileName: input.fileName,
       format: input.format,
@@ -26,6 +31,10 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
       from: input.from,
       to: input.to,
       actor: ctx.actor,
+    };
+    const result = await onBackend(ctx, {
+      sqlite: (engine) => importStatement(engine, statement),
+      postgres: (shop) => importStatementPg(shop, statement),
     });
     return {
       statement: result.statement,
