@@ -6,10 +6,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppEvent } from '../shared/rpc';
 import { EngineEvents } from '../src-main/engine/events';
+import { join } from 'node:path';
 import { openPool } from '../src-main/pg/connect';
 import { PgEventRelay } from '../src-main/pg/events-relay';
+import { PgShop } from '../src-main/pg/shop';
+import { KeyFileStore } from '../src-main/vault/secret-store';
 import { until } from './helpers/payments';
 import { startPgShops, type PgShops } from './helpers/pg-shop';
+import { tempDir } from './helpers/shop';
 
 let pgShops: PgShops;
 beforeAll(async () => {
@@ -86,4 +90,31 @@ describe('events between servers of one PostgreSQL shop', () => {
       await Promise.all([a, b].map((s) => s.close()));
     }
   });
+
+  it(
+    'carries a sale on one PgShop to another PgShop of the same shop that listens to its peers',
+    { timeout: 60_000 },
+    async () => {
+      const url = await pgShops.freshUrl();
+      const { dir, cleanup } = tempDir();
+      const open = () => PgShop.open({ url, secretStore: new KeyFileStore(join(dir, 'vault.key')) });
+      const a = await open();
+      const b = await open();
+      try {
+        await b.listenToPeers();
+        const heard: AppEvent[] = [];
+        b.events.subscribe((event) => heard.push(event));
+        const product = await a.createProduct({ name: 'Steam 50', price: { amount: 5000, currency: 'CNY' } });
+        await a.addCodes(product.id, ['CODE-1']);
+        const { result } = await a.reserve({ productId: product.id, quantity: 1, email: 'buyer@example.com' });
+        if (!result.ok) throw new Error(result.error.message);
+        await until(() => heard.some((e) => e.type === 'order' && e.orderId === result.value.id), 10_000);
+        expect(heard).toContainEqual({ type: 'stock', productId: product.id });
+      } finally {
+        await a.close();
+        await b.close();
+        cleanup();
+      }
+    },
+  );
 });

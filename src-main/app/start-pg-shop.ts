@@ -52,6 +52,8 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
     notice(`database: ${redactUrl(options.database)} (PostgreSQL)`);
     const { adminToken, webhookSecret } = shopSecrets(options, notice);
     await shop.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));
+    // The admin app served here shows what the shop's other servers sell, live.
+    await shop.listenToPeers();
     const sessions = options.adminUiDir ? new BrowserSessions() : undefined;
     server = await startHttpServer(shop, {
       host: options.host,

@@ -41,6 +41,7 @@ import { checkPaymentIds } from '../engine/payment-rules';
 import { Sweeper } from '../engine/sweeper';
 import { PaymentService, type PaymentOptions } from '../payments/service';
 import { pgPaymentStore } from './payments';
+import { PgEventRelay } from './events-relay';
 import { pgReader } from './sql';
 
 export interface PgShopOptions extends UnlockOptions {
@@ -75,6 +76,8 @@ export class PgShop {
   private readonly sweeper = new Sweeper(() => this.sweepExpired());
   /** Payment channels: checkouts, gateway notifications and the status poller, rows in pg/payments.ts. */
   readonly payments: PaymentService;
+  /** This server's events published to the other servers of the shop (and theirs heard, once `listenToPeers`). */
+  private readonly relay: PgEventRelay;
 
   private constructor(
     /** The database URL without its password. */
@@ -97,8 +100,10 @@ export class PgShop {
      */
     public savedPublicUrl: string,
     payments: PaymentOptions,
+    url: string,
   ) {
     this.tickets = new TicketPool(vault.sealKey, tickets);
+    this.relay = new PgEventRelay(pool, url, this.events);
     this.sql = pgReader(pool);
     this.payments = new PaymentService(
       {
@@ -142,6 +147,7 @@ export class PgShop {
         options.reconcile,
         saved.publicUrl,
         options.payments ?? {},
+        options.url,
       );
     } catch (error) {
       await pool.end().catch(() => undefined);
@@ -339,10 +345,19 @@ export class PgShop {
     return this.reconciler ? this.reconciler(this, options) : noReconciler();
   }
 
+  /**
+   * Hears what the shop's other servers emit (a sale there, stock moving) as this shop's own events, so
+   * the admin app served here shows it live (pg/events-relay.ts). `serve` calls it; one-off commands do not.
+   */
+  listenToPeers(): Promise<void> {
+    return this.relay.listen();
+  }
+
   async close(): Promise<void> {
     this.stopSweeper();
     await this.payments.stop();
     await this.tickets.close();
+    await this.relay.close();
     await this.pool.end();
   }
 }
