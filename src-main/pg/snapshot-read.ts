@@ -9,6 +9,5 @@ import { inTransaction } from './connect';
 import { pgReader } from './sql';
 
 export function readInSnapshot<T>(pool: pg.Pool, read: (sql: SqlReader) => Promise<T>): Promise<T> {
-  // pgReader only calls `query`, which a pool's client answers as the pool does.
-  return inTransaction(pool, (client) => read(pgReader(client as unknown as pg.Pool)), 'REPEATABLE READ');
+  return inTransaction(pool, (client) => read(pgReader(client)), 'REPEATABLE READ');
 }

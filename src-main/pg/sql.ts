@@ -3,8 +3,8 @@
  * shared SQL never has a `?` inside a string literal). PostgreSQL's text holds no NUL, so a parameter
  * with one matches no row: answered as no rows without asking the server, as SQLite would answer.
  */
-import type pg from 'pg';
 import type { SqlReader } from '../db/sql';
+import type { Queryable } from './connect';
 
 const numbered = new Map<string, string>();
 
@@ -21,8 +21,9 @@ function toPostgres(sql: string): string {
 
 const holdsNul = (params: readonly unknown[]): boolean => params.some((p) => typeof p === 'string' && p.includes('\0'));
 
-export function pgReader(pool: pg.Pool): SqlReader {
+/** Reads through `client`: the shop's pool, or one client inside a transaction (pg/snapshot-read.ts). */
+export function pgReader(client: Queryable): SqlReader {
   const all = async <T>(sql: string, params: readonly unknown[] = []): Promise<T[]> =>
-    holdsNul(params) ? [] : ((await pool.query(toPostgres(sql), params as unknown[])).rows as T[]);
+    holdsNul(params) ? [] : ((await client.query(toPostgres(sql), params as unknown[])).rows as T[]);
   return { dialect: 'postgres', all, get: async <T>(sql: string, params?: readonly unknown[]) => (await all<T>(sql, params))[0] };
 }
