@@ -1,6 +1,7 @@
 /** Products and their stock counters. */
 import { isCurrency } from '../../shared/money';
 import { PRODUCT_NO } from '../db/product-no';
+import type { SqlReader } from '../db/sql';
 import { stmt } from '../db/statements';
 import type { ReadableDB, WritableDB } from '../db/types';
 import { EngineError } from '../lib/errors';
@@ -134,14 +135,21 @@ export function firstAvailableKeys(db: ReadableDB, productId: string, count: num
     .all(productId) as number[];
 }
 
-/** Stock counted from the key rows themselves (what the stored counters must agree with). */
-export function countStock(db: ReadableDB, productId: string): Stock {
-  const rows = stmt(db, `SELECT status, count(*) AS n FROM keys WHERE product_no = ${PRODUCT_NO} GROUP BY status`).all(
-    productId,
-  ) as {
-    status: string;
-    n: number;
-  }[];
-  const count = (status: string): number => rows.find((r) => r.status === status)?.n ?? 0;
+/** Stock counted from the key rows themselves, by status (one `?`: the product's id); either backend's SQL. */
+export const COUNT_STOCK_SQL = `SELECT status, count(*) AS n FROM keys WHERE product_no = ${PRODUCT_NO} GROUP BY status`;
+
+/** COUNT_STOCK_SQL's rows as a Stock (a count is a BIGINT on PostgreSQL: a number, or a string if read raw). */
+function toStock(rows: readonly { status: string; n: number | string }[]): Stock {
+  const count = (status: string): number => Number(rows.find((r) => r.status === status)?.n ?? 0);
   return { available: count('available'), reserved: count('reserved'), sold: count('sold') };
+}
+
+/** Stock counted from the key rows themselves (what the stored counters must agree with), on SQLite. */
+export function countStock(db: ReadableDB, productId: string): Stock {
+  return toStock(stmt(db, COUNT_STOCK_SQL).all(productId) as { status: string; n: number }[]);
+}
+
+/** countStock on either backend (the admin app's stock breakdown). */
+export async function countStockOn(sql: SqlReader, productId: string): Promise<Stock> {
+  return toStock(await sql.all<{ status: string; n: number }>(COUNT_STOCK_SQL, [productId]));
 }

@@ -1,9 +1,10 @@
 /** Handlers for shared/rpc/keys.ts: import and preview codes, the masked key table, audited reveal. */
 import type { ImportSource, keysMethods } from '../../../shared/rpc/keys';
+import { revealKeyPg } from '../../pg/key-access';
 import type { ImportReport } from '../../vault/import';
 import type { CodeSource } from '../../vault/import-source';
 import { keyAudit, listKeys, revealKey } from '../../vault/key-access';
-import { type Handlers, sqliteOnly } from '../dispatcher';
+import { type Handlers, onBackend } from '../dispatcher';
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
@@ -47,9 +48,8 @@ export const keysHandlers: Handlers<keyof typeof keysMethods> = {
     wire(await shop.previewImport(input.productId, codeSource(input.source), options(input))),
   'keys.import': async (input, { shop }) =>
     wire(await shop.importCodes(input.productId, codeSource(input.source), options(input))),
-  'keys.list': (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'The key table');
-    const page = listKeys(engine.db, engine.vault, {
+  'keys.list': async (input, { shop }) => {
+    const page = await listKeys(shop.sql, shop.vault, {
       offset: input.offset,
       limit: input.limit,
       ...(input.productId !== undefined ? { productId: input.productId } : {}),
@@ -61,12 +61,17 @@ export const keysHandlers: Handlers<keyof typeof keysMethods> = {
     };
   },
   'keys.reveal': async (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'Revealing a code');
-    return {
-      code: await engine.writer.run((db, now) => revealKey(db, engine.vault, input.keyId, input.purpose, ctx.actor, now)),
-    };
+    const { keyId, purpose } = input;
+    const vault = ctx.shop.vault;
+    const code = await onBackend(ctx, {
+      sqlite: (engine) => engine.writer.run((db, now) => revealKey(db, vault, keyId, purpose, ctx.actor, now)),
+      // Safe to repeat after a lost connection: the reveal changes nothing but the audit trail, and a
+      // repeat writes its own row (at worst one reveal audited twice; never a code shown unaudited).
+      postgres: (pg) => pg.write((client, now) => revealKeyPg(client, now, vault, keyId, purpose, ctx.actor), true),
+    });
+    return { code };
   },
-  'keys.audit': (input, ctx) => ({
-    rows: keyAudit(sqliteOnly(ctx, "A code's history").db, input.keyId).map((r) => ({ ...r, at: iso(r.at) })),
+  'keys.audit': async (input, { shop }) => ({
+    rows: (await keyAudit(shop.sql, input.keyId)).map((r) => ({ ...r, at: iso(r.at) })),
   }),
 };
