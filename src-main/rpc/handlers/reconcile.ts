@@ -5,7 +5,15 @@ import { lookup } from '../../reconcile/lookup';
 import { runReconcilePgShop } from '../../reconcile/postgres';
 import { importStatement, importStatementPg, runActions, runReconcile, type ImportStatementInput } from '../../reconcile/service';
 import { listStatementsSql } from '../../reconcile/statements/store';
-import { type Handlers, onBackend, sqliteOnly } from '../dispatcher';
+import { readInSnapshot } from '../../pg/snapshot-read';
+import { type Handlers, onBackend, type RpcContext, sqliteOnly } from '../dispatcher';
+
+/** A dispute lookup on either backend: on PostgreSQL its reads share one snapshot (pg/snapshot-read.ts). */
+const lookupOnShop = (ctx: RpcContext, query: string) =>
+  onBackend(ctx, {
+    sqlite: () => lookup(ctx.shop.sql, ctx.shop.vault, query),
+    postgres: (shop) => readInSnapshot(shop.pool, (sql) => lookup(sql, shop.vault, query)),
+  });
 
 const stamp = (ms: number) => new Date(ms).toISOString().slice(0, 19).replaceAll(':', '-');
 
@@ -52,15 +60,11 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
       keys: input.keys,
       preview: input.preview,
     }),
-  'reconcile.lookup': (input, ctx) => {
-    const engine = sqliteOnly(ctx, 'Looking up a dispute');
-    return lookup(engine.db, engine.vault, input.query);
-  },
+  'reconcile.lookup': (input, ctx) => lookupOnShop(ctx, input.query),
   'reconcile.export': async (input, ctx) => {
     const at = stamp(ctx.shop.clock());
     if (input.kind === 'findings')
       return { fileName: `oncekey-findings-${at}.csv`, csv: findingsCsv(await ctx.shop.reconcile()) };
-    const engine = sqliteOnly(ctx, 'Exporting the evidence of a dispute');
-    return { fileName: `oncekey-evidence-${at}.csv`, csv: evidenceCsv(lookup(engine.db, engine.vault, input.query)) };
+    return { fileName: `oncekey-evidence-${at}.csv`, csv: evidenceCsv(await lookupOnShop(ctx, input.query)) };
   },
 };
