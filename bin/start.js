@@ -4,14 +4,12 @@
 // Electron: its binary is looked for on disk only (requiring the `electron` package would download it).
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const DEFAULT_PORT = 8787;
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -98,20 +96,15 @@ function prepareElectronSqlite(version) {
   return file;
 }
 
-/** True when nothing listens on 127.0.0.1:port. */
-function portIsFree(port) {
-  return new Promise((done) => {
-    const server = createServer();
-    server.once('error', () => done(false));
-    server.listen({ host: '127.0.0.1', port }, () => server.close(() => done(true)));
-  });
-}
-
 const dataDir = resolve(values.data ?? defaultDataDir());
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-let port = values.port;
-if (port === undefined) port = String((await portIsFree(DEFAULT_PORT)) ? DEFAULT_PORT : 0);
-const common = ['--data', dataDir, '--port', port, ...(values['admin-token'] ? ['--admin-token', values['admin-token']] : [])];
+// Without --port the shop listens on the port saved in Settings (else 8787), or a free one when that is taken.
+const common = [
+  '--data',
+  dataDir,
+  ...(values.port ? ['--port', values.port] : []),
+  ...(values['admin-token'] ? ['--admin-token', values['admin-token']] : []),
+];
 
 const { register } = await import('tsx/esm/api');
 register();

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { MethodName, Output } from '../shared/rpc';
 import { Engine } from '../src-main/engine/engine';
-import { resolveStartSettings } from '../src-main/engine/settings';
+import { readSettingsSql, resolveStartSettings } from '../src-main/engine/settings';
 import { PgShop } from '../src-main/pg/shop';
 import { Dispatcher, type RpcContext, sqliteContext } from '../src-main/rpc/dispatcher';
 import { HANDLERS } from '../src-main/rpc/handlers';
@@ -127,15 +127,14 @@ describe.each(BACKEND_NAMES)('settings.get and settings.set (%s)', (backend) => 
     // Another server (or this one's next start) reads them from the database.
     expect((await another()).holdSeconds).toBe(1800);
     expect(await call('settings.get', {})).toMatchObject({ host: '0.0.0.0', port: 9090, holdMinutes: 30, purchaseLimit: 3 });
-    if (s.engine) {
-      // The next start uses them unless the command line says otherwise.
-      expect(resolveStartSettings(s.engine.db, {})).toEqual({ host: '0.0.0.0', port: 9090, maxOrdersPerEmail: 3 });
-      expect(resolveStartSettings(s.engine.db, { host: '127.0.0.1', port: 0 })).toEqual({
-        host: '127.0.0.1',
-        port: 0,
-        maxOrdersPerEmail: 3,
-      });
-    }
+    // The next start uses them unless the command line says otherwise (app/start-shop.ts serveShop).
+    const saved = await readSettingsSql(s.shop.sql);
+    expect(resolveStartSettings(saved, {})).toEqual({ host: '0.0.0.0', port: 9090, maxOrdersPerEmail: 3 });
+    expect(resolveStartSettings(saved, { host: '127.0.0.1', port: 0 })).toEqual({
+      host: '127.0.0.1',
+      port: 0,
+      maxOrdersPerEmail: 3,
+    });
   });
 
   it('gives a new public address to this server’s payment channels at once, and to another server at its start', async () => {

@@ -9,14 +9,13 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { KEY_FILE } from '../engine/engine';
-import { ADMIN_UI_PATH } from '../http/admin-rpc';
-import { BrowserSessions } from '../http/admin-session';
-import { startHttpServer, type RunningServer } from '../http/server';
+import { readSettingsSql } from '../engine/settings';
+import type { RunningServer } from '../http/server';
 import { redactUrl } from '../pg/connect';
 import { PgShop } from '../pg/shop';
 import { reconcilePgShop } from '../reconcile/postgres';
 import { KeyFileStore } from '../vault/secret-store';
-import { closeOnce, shopSecrets, startPayments, type StartShopOptions } from './start-shop';
+import { closeOnce, serveShop, type StartShopOptions } from './start-shop';
 
 export interface StartPgShopOptions extends StartShopOptions {
   /** `postgres://user:password@host:port/database` (libpq's `options`, e.g. a search_path, pass through). */
@@ -47,37 +46,14 @@ export async function startPgShop(options: StartPgShopOptions): Promise<RunningP
     ...(options.holdSeconds !== undefined ? { holdSeconds: options.holdSeconds } : {}),
     ...(options.retryDeadlineMs !== undefined ? { retryDeadlineMs: options.retryDeadlineMs } : {}),
   });
-  let server: RunningServer | null = null;
   try {
     notice(`database: ${redactUrl(options.database)} (PostgreSQL)`);
-    const { adminToken, webhookSecret } = shopSecrets(options, notice);
     await shop.startSweeper(5000, (error) => notice(`expiry sweep failed: ${(error as Error).message}`));
     // The admin app served here shows what the shop's other servers sell, live.
     await shop.listenToPeers();
-    const sessions = options.adminUiDir ? new BrowserSessions() : undefined;
-    server = await startHttpServer(shop, {
-      host: options.host,
-      port: options.port,
-      adminToken: adminToken.value,
-      webhookSecret: webhookSecret.value,
-      rateLimitPerMinute: Math.max(0, options.rateLimitPerMinute),
-      shopHosts: options.shopHosts ?? [],
-      maxOrdersPerEmail: options.maxOrdersPerEmail ?? 0,
-      log: options.log ?? false,
-      dataDir: options.dataDir,
-      ...(sessions && options.adminUiDir ? { browserSessions: sessions, adminUiDir: options.adminUiDir } : {}),
-    });
-    const running = server;
-    await startPayments(shop.payments, running.url, options.publicUrl, notice);
-    return {
-      shop,
-      server: running,
-      url: running.url,
-      loginUrl: () => (sessions ? `${running.url}${ADMIN_UI_PATH}?token=${sessions.issueLoginToken()}` : null),
-      close: closeOnce(running, shop),
-    };
+    const served = await serveShop(shop, await readSettingsSql(shop.sql), options, { dataDir: options.dataDir });
+    return { shop, ...served, close: closeOnce(served.server, shop) };
   } catch (error) {
-    await server?.close();
     await shop.close();
     throw error;
   }

@@ -56,11 +56,13 @@ let stopIpc: (() => void) | null = null;
 
 /** Opens the shop: keychain-backed vault, a key file for a shop made headless, or a passphrase. */
 async function openShop(dataDir: string): Promise<RunningShop | null> {
-  const port = Number(stringArg(args.port) ?? '8787');
+  // Without --port: the port saved on the Settings page (else 8787), a free one when that is taken.
+  const given = stringArg(args.port);
+  const port = given === undefined ? undefined : Number(given);
   const base = {
     dataDir,
-    host: '127.0.0.1',
-    port: Number.isInteger(port) && port >= 0 && port < 65536 ? port : 8787,
+    port: port !== undefined && Number.isInteger(port) && port >= 0 && port < 65536 ? port : undefined,
+    portFallback: port === undefined,
     adminToken: stringArg(args['admin-token']) ?? process.env.ONCEKEY_ADMIN_TOKEN,
     rateLimitPerMinute: 60,
     notice: (line: string) => console.error(line),

@@ -262,14 +262,13 @@ export function storePassphraseWrap(
 }
 
 /**
- * What a starting endpoint should use: a value given on the command line wins, then the one saved on
- * the Settings page, then the default. (`serve` and the desktop start pass what they were given.)
+ * What a starting endpoint uses: a value given on the command line wins, then the one saved on the
+ * Settings page (`saved`, read by the starting backend), then the default (which `saved` carries).
  */
 export function resolveStartSettings(
-  db: ReadableDB,
+  saved: Pick<ShopSettings, 'host' | 'port' | 'purchaseLimit'>,
   given: { host?: string | undefined; port?: number | undefined; maxOrdersPerEmail?: number | undefined },
 ): { host: string; port: number; maxOrdersPerEmail: number } {
-  const saved = readSettings(db);
   return {
     host: given.host ?? saved.host,
     port: given.port ?? saved.port,

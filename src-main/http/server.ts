@@ -192,7 +192,13 @@ export async function buildHttpApp(target: Engine | ShopBackend, config: HttpCon
 /** Builds the endpoint and listens; `url` carries the real port (useful with port 0). */
 export async function startHttpServer(target: Engine | ShopBackend, config: HttpConfig): Promise<RunningServer> {
   const app = await buildHttpApp(target, config);
-  await app.listen({ host: config.host, port: config.port });
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
+    // The port is taken (EADDRINUSE) or the address is not this machine's: nothing is left open.
+    await app.close();
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;

@@ -4,7 +4,8 @@
  * connections; on SIGINT/SIGTERM it stops accepting, finishes in-flight requests, closes the database
  * and exits 0.
  *
- * `--browser` is browser mode: the admin app (built into out/ first when needed) is also served at
+ * `--host`, `--port` and `--max-orders-per-email` default to what the owner saved on the Settings page
+ * (else 127.0.0.1, 8787, none). `--browser` is browser mode: the admin app (built into out/ first when needed) is also served at
  * /admin/, and one line `admin: http://127.0.0.1:<port>/admin/?token=<one-time login token>` is printed.
  */
 import { resolve } from 'node:path';
@@ -16,8 +17,9 @@ import { DATA_OPTION, parse, parseInteger, requireString, UsageError, type Io } 
 
 export const SERVE_OPTIONS = {
   ...DATA_OPTION,
-  host: { type: 'string', default: '127.0.0.1' },
-  port: { type: 'string', default: '8787' },
+  // Absent: the shop's saved setting (Settings page), else 127.0.0.1, 8787 and no purchase limit.
+  host: { type: 'string' },
+  port: { type: 'string' },
   'admin-token': { type: 'string' },
   'webhook-secret': { type: 'string' },
   'hold-seconds': { type: 'string' },
@@ -70,12 +72,15 @@ function publicUrlOption(value: string | undefined): string | undefined {
 export async function serveCommand(argv: readonly string[], io: Io): Promise<number> {
   const { values } = parse(argv, SERVE_OPTIONS);
   const dataDir = resolve(requireString(values.data, '--data <dir>'));
-  const port = parseInteger(values.port, '--port', 8787);
+  const port = values.port === undefined ? undefined : parseInteger(values.port, '--port', 8787);
   // Absent: the shop's saved setting (Settings page), else the default.
   const holdSeconds =
     values['hold-seconds'] === undefined ? undefined : parseInteger(values['hold-seconds'], '--hold-seconds', 900, 1);
   const rateLimit = parseInteger(values['rate-limit'], '--rate-limit', 60);
-  const maxOrdersPerEmail = parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
+  const maxOrdersPerEmail =
+    values['max-orders-per-email'] === undefined
+      ? undefined
+      : parseInteger(values['max-orders-per-email'], '--max-orders-per-email', 0);
   const database = databaseUrl(values.database);
   const retryDeadlineMs = retryDeadlineOption(values['retry-deadline'], database);
 
@@ -99,6 +104,8 @@ export async function serveCommand(argv: readonly string[], io: Io): Promise<num
     dataDir,
     host: values.host,
     port,
+    // Browser mode (`npm start`) without --port takes a free port when the saved or default one is taken.
+    portFallback: values.browser && port === undefined,
     adminToken: values['admin-token'] ?? process.env.ONCEKEY_ADMIN_TOKEN,
     webhookSecret: values['webhook-secret'] ?? process.env.ONCEKEY_WEBHOOK_SECRET,
     holdSeconds,
