@@ -5,11 +5,9 @@
  * both and compares the summaries and sales series.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
+import type { MethodName } from '../shared/rpc';
 import { DEFAULT_LOW_STOCK_THRESHOLD, INLINE_VERIFY_MAX_ROWS } from '../shared/rpc/dashboard';
 import type { ShopBackend } from '../src-main/engine/backend';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
 import {
   BACKEND_NAMES,
   type BackendName,
@@ -17,6 +15,7 @@ import {
   startBackendShop,
   stopBackendServers,
 } from './helpers/backend-shop';
+import { rpcClient } from './helpers/rpc';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -27,19 +26,8 @@ afterAll(stopBackendServers);
 async function setup(backend: BackendName, options: BackendShopOptions = {}) {
   const s = await startBackendShop(backend, options);
   cleanups.push(() => s.close());
-  const dispatcher = new Dispatcher(HANDLERS, (method, error) => {
-    throw new Error(`${method} failed unexpectedly: ${String(error)}`);
-  });
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, s.rpcContext('test'));
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fail = async (method: MethodName, input: unknown): Promise<string> => {
-    const reply = await dispatcher.dispatch(method, input, s.rpcContext('test'));
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error.code;
-  };
+  const { call, fails } = rpcClient(s.rpcContext('test'), { strict: true });
+  const fail = async (method: MethodName, input: unknown): Promise<string> => (await fails(method, input)).code;
   return { ...s, call, fail };
 }
 

@@ -13,10 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import iconv from 'iconv-lite';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
 import { maskCode } from '../src-main/vault/key-access';
+import { rpcClient } from './helpers/rpc';
 import { BACKEND_NAMES, startBackendShop, stopBackendServers, type BackendName, type BackendShop } from './helpers/backend-shop';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -30,18 +28,7 @@ async function setup(backend: BackendName) {
   const s = await startBackendShop(backend);
   cleanups.push(() => s.close());
   const { id: productId } = await s.shop.createProduct({ name: 'Gift 100', price: { amount: 10000, currency: 'CNY' } });
-  const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = s.rpcContext('desktop:alice');
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fails = async (method: MethodName, input: unknown): Promise<{ code: string; message: string }> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error;
-  };
+  const { call, fails } = rpcClient(s.rpcContext('desktop:alice'));
   const available = async (): Promise<number | undefined> => (await s.shop.getProduct(productId))?.stock.available;
   return { s, productId, call, fails, available };
 }

@@ -5,9 +5,7 @@
  * and compares what the Orders and Ledger pages show, ids and hashes aside.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
+import type { MethodName } from '../shared/rpc';
 import type { AppEvent } from '../shared/rpc';
 import {
   BACKEND_NAMES,
@@ -16,6 +14,7 @@ import {
   type BackendName,
   type BackendShopOptions,
 } from './helpers/backend-shop';
+import { rpcClient } from './helpers/rpc';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -26,19 +25,8 @@ afterAll(() => stopBackendServers(), 60_000);
 async function setup(backend: BackendName, keys = 3, options: BackendShopOptions = {}) {
   const shop = await startBackendShop(backend, { keys, ...options });
   cleanups.push(() => shop.close());
-  const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = shop.rpcContext('desktop:test');
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const dispatch = (method: MethodName, input: unknown) => dispatcher.dispatch(method, input, ctx);
-  const fails = async (method: MethodName, input: unknown): Promise<string> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error.code;
-  };
+  const { call, dispatch, ...rpc } = rpcClient(shop.rpcContext('desktop:test'));
+  const fails = async (method: MethodName, input: unknown): Promise<string> => (await rpc.fails(method, input)).code;
   const reserve = async (email = 'buyer@example.com', quantity = 1) => {
     const { result } = await shop.shop.reserve({ productId: shop.productId, quantity, email });
     if (!result.ok) throw new Error(result.error.message);

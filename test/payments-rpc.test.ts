@@ -5,10 +5,9 @@
  * detail; *Re-query* finding a payment whose notification was lost; a refund given back at the gateway.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
-import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
+import { sqliteContext } from '../src-main/rpc/dispatcher';
 import { FakeEpayGateway } from './fakes/epay-gateway';
+import { rpcClient } from './helpers/rpc';
 import { openShop } from './helpers/shop';
 
 const KEY = 'fakeMerchantKey0123456789abcdef0';
@@ -22,18 +21,7 @@ async function setup() {
   cleanups.push(() => gateway.close());
   const shop = await openShop({ keys: 3, price: 3000 });
   cleanups.push(shop.cleanup);
-  const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = sqliteContext(shop.engine, 'desktop:test');
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fails = async (method: MethodName, input: unknown): Promise<{ code: string; message: string }> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error;
-  };
+  const { call, fails } = rpcClient(sqliteContext(shop.engine, 'desktop:test'));
   return { ...shop, gateway, call, fails };
 }
 

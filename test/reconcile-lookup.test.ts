@@ -7,11 +7,8 @@
  * backends and compares the answers and the CSV, ids aside.
  */
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
 import { toCsv } from '../src-main/reconcile/export';
 import { rangeContains } from '../src-main/reconcile/lookup';
-import { Dispatcher } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
 import * as crypto from '../src-main/vault/crypto';
 import {
   BACKEND_NAMES,
@@ -20,6 +17,7 @@ import {
   type BackendName,
   type BackendShopOptions,
 } from './helpers/backend-shop';
+import { rpcClient } from './helpers/rpc';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -32,13 +30,7 @@ async function setup(backend: BackendName, keys: number, options: BackendShopOpt
   const clock = options.clock ?? Date.now;
   const s = await startBackendShop(backend, { keys, ...options });
   cleanups.push(() => s.close());
-  const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = s.rpcContext('desktop:test');
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
+  const { call, dispatch } = rpcClient(s.rpcContext('desktop:test'));
   const lookup = (query: string) => call('reconcile.lookup', { query });
   const reserve = async (email: string, quantity = 1) => {
     const { result } = await s.shop.reserve({ productId: s.productId, quantity, email });
@@ -53,7 +45,7 @@ async function setup(backend: BackendName, keys: number, options: BackendShopOpt
   };
   const importBill = (csv: string) =>
     call('reconcile.importStatement', { fileName: 'bill.csv', base64: Buffer.from(csv).toString('base64') });
-  return { ...s, dispatcher, ctx, call, lookup, reserve, webhookPay, importBill };
+  return { ...s, dispatch, call, lookup, reserve, webhookPay, importBill };
 }
 
 describe.each(BACKEND_NAMES)('dispute lookup on %s', (backend) => {
@@ -83,7 +75,7 @@ describe.each(BACKEND_NAMES)('dispute lookup on %s', (backend) => {
       keys: [{ status: 'sold', orderId: id }],
     });
     expect(await s.lookup('NOT-A-CODE')).toMatchObject({ matchedBy: 'none', orders: [], keys: [], timeline: [] });
-    const blank = await s.dispatcher.dispatch('reconcile.lookup', { query: '   ' }, s.ctx);
+    const blank = await s.dispatch('reconcile.lookup', { query: '   ' });
     expect(blank).toMatchObject({ ok: false, error: { code: 'validation_failed', message: expect.stringMatching(/look up/) } });
 
     const what = byCode.timeline.map((e) => `${e.source}:${e.what}:${e.orderId ?? '-'}`);

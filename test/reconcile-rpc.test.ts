@@ -4,9 +4,9 @@
  * export CSV; bad input is refused with validation_failed and stores nothing.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AppEvent, MethodName, Output } from '../shared/rpc';
-import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
+import type { AppEvent } from '../shared/rpc';
+import { sqliteContext } from '../src-main/rpc/dispatcher';
+import { rpcClient } from './helpers/rpc';
 import { openShop } from './helpers/shop';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -17,18 +17,7 @@ afterEach(async () => {
 async function setup() {
   const shop = await openShop({ keys: 4 });
   cleanups.push(shop.cleanup);
-  const dispatcher = new Dispatcher(HANDLERS);
-  const ctx = sqliteContext(shop.engine, 'desktop:agent');
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fails = async (method: MethodName, input: unknown) => {
-    const reply = await dispatcher.dispatch(method, input, ctx);
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error;
-  };
+  const { call, fails } = rpcClient(sqliteContext(shop.engine, 'desktop:agent'));
   return { ...shop, call, fails };
 }
 

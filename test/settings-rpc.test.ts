@@ -9,13 +9,12 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
 import { Engine } from '../src-main/engine/engine';
 import { readSettingsSql, resolveStartSettings } from '../src-main/engine/settings';
 import { PgShop } from '../src-main/pg/shop';
-import { Dispatcher, type RpcContext, sqliteContext } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
+import { type RpcContext, sqliteContext } from '../src-main/rpc/dispatcher';
 import { KeyFileStore } from '../src-main/vault/secret-store';
+import { rpcClient } from './helpers/rpc';
 import { BACKEND_NAMES, startBackendShop, stopBackendServers, type BackendName } from './helpers/backend-shop';
 import { openShop, tempDir } from './helpers/shop';
 
@@ -25,20 +24,7 @@ afterEach(async () => {
 });
 afterAll(() => stopBackendServers(), 60_000);
 
-function caller(context: () => RpcContext) {
-  const dispatcher = new Dispatcher(HANDLERS);
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, context());
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fails = async (method: MethodName, input: unknown): Promise<{ code: string; message: string }> => {
-    const reply = await dispatcher.dispatch(method, input, context());
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error;
-  };
-  return { call, fails };
-}
+const caller = (context: () => RpcContext) => rpcClient(context);
 
 /** What another server opening the same shop now sees (one started after a change). */
 interface OtherServer {

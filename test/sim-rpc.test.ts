@@ -1,10 +1,10 @@
 /** The simulator's RPC methods through the dispatcher: a live run, a deterministic session stepped by hand, bad input. */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { MethodName, Output } from '../shared/rpc';
+import type { MethodName } from '../shared/rpc';
 import { preset } from '../shared/sim';
-import { Dispatcher, sqliteContext } from '../src-main/rpc/dispatcher';
-import { HANDLERS } from '../src-main/rpc/handlers';
+import { sqliteContext } from '../src-main/rpc/dispatcher';
 import { simSessions } from '../src-main/rpc/handlers/sim';
+import { rpcClient } from './helpers/rpc';
 import { openShop } from './helpers/shop';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -16,19 +16,8 @@ afterAll(() => simSessions.closeAll());
 async function setup() {
   const shop = await openShop();
   cleanups.push(shop.cleanup);
-  const dispatcher = new Dispatcher(HANDLERS, (method, error) => {
-    throw new Error(`${method} failed unexpectedly: ${String(error)}`);
-  });
-  const call = async <M extends MethodName>(method: M, input: unknown): Promise<Output<M>> => {
-    const reply = await dispatcher.dispatch(method, input, sqliteContext(shop.engine, 'test'));
-    if (!reply.ok) throw Object.assign(new Error(reply.error.message), { code: reply.error.code });
-    return reply.value as Output<M>;
-  };
-  const fail = async (method: MethodName, input: unknown): Promise<string> => {
-    const reply = await dispatcher.dispatch(method, input, sqliteContext(shop.engine, 'test'));
-    if (reply.ok) throw new Error(`${method} should have failed`);
-    return reply.error.code;
-  };
+  const { call, fails } = rpcClient(sqliteContext(shop.engine, 'test'), { strict: true });
+  const fail = async (method: MethodName, input: unknown): Promise<string> => (await fails(method, input)).code;
   return { call, fail };
 }
 
