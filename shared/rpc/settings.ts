@@ -60,8 +60,8 @@ export const SettingsView = ShopSettings.extend({
   dataDir: z.string(),
   /**
    * Where the shop's rows live: the SQLite database file in `dataDir`, or a PostgreSQL server, whose
-   * location is its URL with the password replaced (never the password itself). The admin app runs on
-   * SQLite only for now.
+   * location is its URL with the password replaced (never the password itself); then `dataDir` holds
+   * only this server's vault key and secrets.
    */
   backend: z.object({ kind: z.enum(['sqlite', 'postgres']), location: z.string() }),
 });
