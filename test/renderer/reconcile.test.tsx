@@ -243,30 +243,4 @@ describe('reconcile page', () => {
       );
     expect(keys(reconcileStrings['zh-CN']).sort()).toEqual(keys(reconcileStrings.en).sort());
   });
-
-  it('on a PostgreSQL shop lists findings without actions, and says where they are fixed', async () => {
-    const { handlers } = shop();
-    setup({
-      ...handlers,
-      'settings.get': () => ({
-        host: '127.0.0.1',
-        port: 8787,
-        holdMinutes: 15,
-        purchaseLimit: 0,
-        publicUrl: '',
-        exposed: false,
-        vault: { passphrase: false, secretStore: true },
-        secrets: { adminTokenRotatedAt: null, webhookSecretRotatedAt: null },
-        pendingRestore: null,
-        dataDir: '/srv/oncekey',
-        backend: { kind: 'postgres', location: 'postgres://oncekey@db:5432/shop' },
-      }),
-    });
-    await screen.findByRole('region', { name: /Amount differs from the order/ });
-    expect((await screen.findByTestId('rc-postgres-actions')).textContent).toMatch(/runs on PostgreSQL/);
-    expect(screen.queryByRole('button', { name: 'Refund' })).toBeNull();
-    expect(screen.queryAllByRole('checkbox')).toEqual([]);
-    await i18n.changeLanguage('zh-CN');
-    await waitFor(() => expect(screen.getByTestId('rc-postgres-actions').textContent).toMatch(/PostgreSQL 上.*订单页/));
-  });
 });

@@ -5,8 +5,9 @@ import { lookup } from '../../reconcile/lookup';
 import { runReconcilePgShop } from '../../reconcile/postgres';
 import { importStatement, importStatementPg, runActions, runReconcile, type ImportStatementInput } from '../../reconcile/service';
 import { listStatementsSql } from '../../reconcile/statements/store';
+import { runActionsPg } from '../../pg/reconcile-actions';
 import { readInSnapshot } from '../../pg/snapshot-read';
-import { type Handlers, onBackend, type RpcContext, sqliteOnly } from '../dispatcher';
+import { type Handlers, onBackend, type RpcContext } from '../dispatcher';
 
 /** A dispute lookup on either backend: on PostgreSQL its reads share one snapshot (pg/snapshot-read.ts). */
 const lookupOnShop = (ctx: RpcContext, query: string) =>
@@ -52,14 +53,14 @@ export const reconcileHandlers: Handlers<keyof typeof reconcileMethods> = {
       skipped: result.skipped.slice(0, 200),
     };
   },
-  'reconcile.action': (input, ctx) =>
-    runActions(sqliteOnly(ctx, 'Resolving a finding'), ctx.actor, {
-      action: input.action,
-      targets: input.targets,
-      note: input.note,
-      keys: input.keys,
-      preview: input.preview,
-    }),
+  'reconcile.action': (input, ctx) => {
+    const request = { action: input.action, targets: input.targets, note: input.note, keys: input.keys, preview: input.preview };
+    // One transaction per request on either backend: SQLite's writer, or the PostgreSQL shop's (preview rolled back).
+    return onBackend(ctx, {
+      sqlite: (engine) => runActions(engine, ctx.actor, request),
+      postgres: (shop) => runActionsPg(shop, ctx.actor, request),
+    });
+  },
   'reconcile.lookup': (input, ctx) => lookupOnShop(ctx, input.query),
   'reconcile.export': async (input, ctx) => {
     const at = stamp(ctx.shop.clock());

@@ -73,20 +73,16 @@ export interface FindingCardProps {
   readonly selected: boolean;
   readonly onToggle: () => void;
   readonly onAction: (action: ActionKind) => void;
-  /** False where findings cannot be resolved from this page (a PostgreSQL shop, for now): no selection, no actions. */
-  readonly actionable?: boolean;
 }
 
-export function FindingCard({ finding, selected, onToggle, onAction, actionable = true }: FindingCardProps) {
+export function FindingCard({ finding, selected, onToggle, onAction }: FindingCardProps) {
   const { t, i18n } = useTranslation('reconcile');
   const [open, setOpen] = useState(false);
   const resolved = finding.status === 'resolved';
   return (
     <li className={['rc-finding', resolved ? 'rc-finding--resolved' : ''].filter(Boolean).join(' ')} data-finding={finding.id}>
       <div className="rc-finding__head">
-        {actionable ? (
-          <input type="checkbox" checked={selected} onChange={onToggle} aria-label={t('finding.select', { id: finding.id })} />
-        ) : null}
+        <input type="checkbox" checked={selected} onChange={onToggle} aria-label={t('finding.select', { id: finding.id })} />
         <Badge tone={resolved ? 'success' : 'danger'}>
           {resolved ? (finding.present ? t('status.resolved') : t('status.gone')) : t('status.open')}
         </Badge>
@@ -108,7 +104,7 @@ export function FindingCard({ finding, selected, onToggle, onAction, actionable 
       ) : null}
       <DiffTable finding={finding} />
       {open ? <Evidence finding={finding} /> : null}
-      {actionable && (!resolved || finding.present) ? (
+      {!resolved || finding.present ? (
         <div className="rc-finding__actions">
           {finding.actions.map((action) => (
             <Button

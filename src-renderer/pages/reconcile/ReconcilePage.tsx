@@ -39,7 +39,6 @@ export function ReconcilePage() {
     for (const f of visible) byKind.set(f.kind, [...(byKind.get(f.kind) ?? []), f]);
     return FINDING_KINDS.filter((k) => byKind.has(k)).map((k) => ({ kind: k, findings: byKind.get(k)! }));
   }, [visible]);
-  const actionable = state.backend !== 'postgres';
   const selected = (report?.findings ?? []).filter((f) => state.selected.has(f.id));
   const bulkActions =
     selected.length === 0
@@ -82,11 +81,6 @@ export function ReconcilePage() {
           }
         >
           <p className="muted rc-intro">{t('intro')}</p>
-          {actionable ? null : (
-            <p className="muted rc-intro" data-testid="rc-postgres-actions">
-              {t('postgresActions')}
-            </p>
-          )}
           {kinds.length > 0 ? (
             <div className="rc-kinds" role="group" aria-label={t('filter.kind')}>
               {kinds.map((kind) => {
@@ -161,7 +155,7 @@ export function ReconcilePage() {
                 />
               </Field>
             </div>
-            {actionable && bulkActions.length > 0 ? (
+            {bulkActions.length > 0 ? (
               <div className="rc-bulk" role="toolbar">
                 {bulkActions.map((action) => (
                   <Button key={action} size="sm" onClick={() => setDialog({ action, findings: selected })}>
@@ -195,7 +189,6 @@ export function ReconcilePage() {
                         selected={state.selected.has(f.id)}
                         onToggle={() => state.toggle(f.id)}
                         onAction={(action) => setDialog({ action, findings: [f] })}
-                        actionable={actionable}
                       />
                     ))}
                   </ul>

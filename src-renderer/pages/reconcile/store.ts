@@ -45,8 +45,6 @@ export interface ReconcileState {
   readonly search: string;
   readonly selected: ReadonlySet<string>;
   readonly statements: readonly StatementInfo[];
-  /** Which backend holds the shop (null until known): resolving findings here needs SQLite for now. */
-  readonly backend: 'sqlite' | 'postgres' | null;
   readonly lastImport: ImportOutcome | null;
   readonly lookup: LookupResult | null;
   readonly lookupBusy: boolean;
@@ -77,7 +75,6 @@ const INITIAL = {
   search: '',
   selected: new Set<string>() as ReadonlySet<string>,
   statements: [] as readonly StatementInfo[],
-  backend: null as 'sqlite' | 'postgres' | null,
   lastImport: null,
   lookup: null,
   lookupBusy: false,
@@ -98,12 +95,6 @@ export const useReconcile = create<ReconcileState>()((set, get) => ({
   async load(transport) {
     const mine = ++generation;
     set((s) => ({ status: s.report ? 'ready' : 'loading', error: null }));
-    if (get().backend === null) {
-      transport
-        .call('settings.get', {})
-        .then((settings) => set({ backend: settings.backend.kind }))
-        .catch(() => undefined);
-    }
     try {
       const [report, { statements }] = await Promise.all([
         transport.call('reconcile.run', {}),

@@ -5,8 +5,6 @@ const en = {
   title: 'Reconcile',
   intro:
     'Every disagreement between orders, codes, payments, imported payment statements and the ledger. Nothing is fixed silently: each fix is an audited action.',
-  postgresActions:
-    'This shop runs on PostgreSQL: findings are listed here, and fixed with the actions on the Orders page (mark paid, refund, deliver again, release the hold). Resolving a finding from this page needs the SQLite backend for now.',
   run: 'Run now',
   running: 'Checking…',
   lastRun: 'Checked {{time}}',
@@ -123,8 +121,6 @@ const en = {
 const zh: typeof en = {
   title: '对账',
   intro: '订单、卡密、付款、导入的支付账单与账本之间的每一处不一致。不会悄悄修正：每次处理都是有审计记录的操作。',
-  postgresActions:
-    '本店运行在 PostgreSQL 上：这里列出问题，可在订单页用订单操作处理（标记为已支付、退款、重新发货、释放预留）。在本页直接处理问题目前需要 SQLite 后端。',
   run: '立即对账',
   running: '正在核对…',
   lastRun: '核对于 {{time}}',
