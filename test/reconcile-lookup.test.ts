@@ -126,10 +126,9 @@ describe.each(BACKEND_NAMES)('dispute lookup on %s', (backend) => {
   });
 });
 
-describe('dispute lookup on SQLite only', () => {
-  // Resolving a finding (reconcile.action) runs on SQLite only for now, so this history is SQLite's.
+describe.each(BACKEND_NAMES)('dispute lookup after an action, on %s', (backend) => {
   it('shows audited actions and resolutions in the timeline', async () => {
-    const s = await setup('sqlite', 2);
+    const s = await setup(backend, 2);
     const id = (await s.reserve('a@example.com')).id;
     await s.webhookPay(id, 'evt_short', 1);
     await s.call('reconcile.action', {
