@@ -76,8 +76,7 @@ function loggerOption(enabled: boolean | undefined) {
 
 /**
  * Builds the endpoint without listening: the same routes on either backend (the SQLite engine, or a
- * ShopBackend such as PostgreSQL's pg/shop.ts). On PostgreSQL the admin app's methods that still need
- * the SQLite engine answer that they do (rpc/dispatcher.ts, sqliteOnly).
+ * ShopBackend such as PostgreSQL's pg/shop.ts), the admin app's included.
  */
 export async function buildHttpApp(target: Engine | ShopBackend, config: HttpConfig): Promise<FastifyInstance> {
   const engine = target instanceof Engine ? target : null;

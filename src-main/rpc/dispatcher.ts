@@ -15,7 +15,7 @@ import { runReconcile } from '../reconcile/service';
 export interface RpcContext {
   /** The shop the app manages, whichever backend holds its rows (engine/backend.ts). */
   readonly shop: ShopBackend;
-  /** The SQLite engine when the shop runs on it, null on PostgreSQL: what is not behind ShopBackend yet (sqliteOnly). */
+  /** The SQLite engine when the shop runs on it, null on PostgreSQL (`onBackend` picks each backend's own step). */
   readonly engine: Engine | null;
   /** The shop's folder on this host: its secrets' files, a staged restore. */
   readonly dataDir: string;
@@ -40,12 +40,6 @@ export function onBackend<T>(ctx: RpcContext, run: { sqlite: (engine: Engine) =>
   if (ctx.engine) return run.sqlite(ctx.engine);
   if (ctx.shop instanceof PgShop) return run.postgres(ctx.shop);
   throw new RpcError('internal_error', `no admin step for the ${ctx.shop.backend} backend`);
-}
-
-/** The SQLite engine, for a method that needs it still; on another backend a failure that says so. */
-export function sqliteOnly(ctx: RpcContext, what: string): Engine {
-  if (ctx.engine) return ctx.engine;
-  throw new RpcError('not_found', `${what} runs on the SQLite backend for now; this shop runs on ${ctx.shop.backend}`);
 }
 
 export type Handler<M extends MethodName> = (input: ParsedInput<M>, ctx: RpcContext) => Output<M> | Promise<Output<M>>;
