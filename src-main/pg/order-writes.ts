@@ -34,7 +34,12 @@ async function keysOf(client: Queryable, orderId: string, status: 'reserved' | '
   return rows.rows.map((r) => r.id);
 }
 
-async function moveStock(client: Queryable, productId: string, delta: Partial<Record<keyof Stock, number>>): Promise<void> {
+/** Moves a product's counters by `delta` (the product's row, after the order's and the keys'). */
+export async function moveStock(
+  client: Queryable,
+  productId: string,
+  delta: Partial<Record<keyof Stock, number>>,
+): Promise<void> {
   await client.query('UPDATE products SET available = available + $2, reserved = reserved + $3, sold = sold + $4 WHERE id = $1', [
     productId,
     delta.available ?? 0,
@@ -146,31 +151,12 @@ async function applyPayment(client: Queryable, now: number, args: PayArgs): Prom
     fromHold = false;
     saleDetail = { ...detail, afterExpiry: true };
   }
-  const sold = fromHold
-    ? await client.query(
-        `UPDATE keys SET status = 'sold', updated_at = $2 WHERE id = ANY($3::bigint[]) AND order_id = $1 AND status = 'reserved'`,
-        [order.id, now, keyIds],
-      )
-    : await client.query(
-        `UPDATE keys SET status = 'sold', order_id = $1, updated_at = $2 WHERE id = ANY($3::bigint[]) AND status = 'available'`,
-        [order.id, now, keyIds],
-      );
-  if (sold.rowCount !== keyIds.length) throw new Error('a key changed under its row lock');
-  await client.query('INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT unnest($1::bigint[]), $2, $3', [
-    keyIds,
-    order.id,
-    now,
-  ]);
+  await sellKeysPg(client, now, order, keyIds, fromHold);
   await client.query(
     `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = $2, delivered_at = $2, updated_at = $2 WHERE id = $1`,
     [order.id, now],
   );
   await record('delivered');
-  await moveStock(
-    client,
-    order.product_id,
-    fromHold ? { reserved: -keyIds.length, sold: keyIds.length } : { available: -keyIds.length, sold: keyIds.length },
-  );
   await appendLedger(client, [
     {
       kind: 'sell',
@@ -184,6 +170,37 @@ async function applyPayment(client: Queryable, now: number, args: PayArgs): Prom
     },
   ]);
   return { effect: 'delivered', order: await readOrder(client, order.id) };
+}
+
+/**
+ * Sells and delivers `keyIds` to the order (held by it, or free), in the order given, and moves the
+ * product's counters: engine/order-payment.ts's sellKeys on PostgreSQL. The caller holds the order's row
+ * and writes the order's status and the ledger entry.
+ */
+export async function sellKeysPg(
+  client: Queryable,
+  now: number,
+  order: Pick<OrderRow, 'id' | 'product_id'>,
+  keyIds: readonly number[],
+  fromHold: boolean,
+): Promise<void> {
+  if (keyIds.length === 0) return;
+  const sold = fromHold
+    ? await client.query(
+        `UPDATE keys SET status = 'sold', updated_at = $2 WHERE id = ANY($3::bigint[]) AND order_id = $1 AND status = 'reserved'`,
+        [order.id, now, keyIds],
+      )
+    : await client.query(
+        `UPDATE keys SET status = 'sold', order_id = $1, updated_at = $2 WHERE id = ANY($3::bigint[]) AND status = 'available'`,
+        [order.id, now, keyIds],
+      );
+  if (sold.rowCount !== keyIds.length) throw new Error('a key changed under its row lock');
+  await client.query(
+    'INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT k, $2, $3 FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, n) ORDER BY n',
+    [keyIds, order.id, now],
+  );
+  const n = keyIds.length;
+  await moveStock(client, order.product_id, fromHold ? { reserved: -n, sold: n } : { available: -n, sold: n });
 }
 
 /** Returns the order's held keys to sale; the order becomes `to`. */

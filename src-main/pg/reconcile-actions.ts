@@ -51,7 +51,7 @@ import {
 import type { OrderRowLike } from '../reconcile/finding';
 import type { Queryable } from './connect';
 import { appendLedger } from './ledger';
-import { payPg, refundPg, releaseOrderPg, writeAuditPg } from './order-writes';
+import { moveStock, payPg, refundPg, releaseOrderPg, sellKeysPg, writeAuditPg } from './order-writes';
 import { redeliverPg } from './redeliver';
 import { CLAIM_KEYS } from './reserve';
 import type { PgShop } from './shop';
@@ -96,36 +96,6 @@ async function heldKeys(db: Db, orderId: string): Promise<number[]> {
   );
 }
 
-async function moveStock(db: Db, productId: string, available: number, reserved: number, sold: number): Promise<void> {
-  await db.query('UPDATE products SET available = available + $2, reserved = reserved + $3, sold = sold + $4 WHERE id = $1', [
-    productId,
-    available,
-    reserved,
-    sold,
-  ]);
-}
-
-/** engine/order-payment.ts's sellKeys: sells and delivers `keyIds` (held by the order, or free), counters moved. */
-async function sellKeys(db: Db, now: number, order: OrderRowLike, keyIds: readonly number[], fromHold: boolean): Promise<void> {
-  if (keyIds.length === 0) return;
-  const sold = fromHold
-    ? await db.query(
-        `UPDATE keys SET status = 'sold', updated_at = $2 WHERE id = ANY($3::bigint[]) AND order_id = $1 AND status = 'reserved'`,
-        [order.id, now, keyIds],
-      )
-    : await db.query(
-        `UPDATE keys SET status = 'sold', order_id = $1, updated_at = $2 WHERE id = ANY($3::bigint[]) AND status = 'available'`,
-        [order.id, now, keyIds],
-      );
-  if (sold.rowCount !== keyIds.length) throw new Error('a key changed under its row lock');
-  await db.query(
-    'INSERT INTO deliveries (key_id, order_id, delivered_at) SELECT k, $2, $3 FROM unnest($1::bigint[]) WITH ORDINALITY AS u (k, n) ORDER BY n',
-    [keyIds, order.id, now],
-  );
-  const n = keyIds.length;
-  await moveStock(db, order.product_id, fromHold ? 0 : -n, fromHold ? -n : 0, n);
-}
-
 async function redeliverAction(db: Db, now: number, t: Resolved, note: string, actor: string): Promise<string[]> {
   const order = await requireOrder(db, t, 'redeliver');
   const payments =
@@ -161,8 +131,8 @@ async function redeliverAction(db: Db, now: number, t: Resolved, note: string, a
   const product = await db.query<{ no: number }>('SELECT no FROM products WHERE id = $1', [order.product_id]);
   const fresh = ids(await db.query<{ id: number }>(CLAIM_KEYS, [product.rows[0]?.no, short]));
   checkFreshKeys(order, short, fresh);
-  await sellKeys(db, now, order, held, true);
-  await sellKeys(db, now, order, fresh, false);
+  await sellKeysPg(db, now, order, held, true);
+  await sellKeysPg(db, now, order, fresh, false);
   await db.query(
     `UPDATE orders SET status = 'delivered', review_reason = NULL, paid_at = coalesce(paid_at, $1), delivered_at = $1, updated_at = $1
      WHERE id = $2`,
@@ -207,7 +177,7 @@ async function releaseAction(db: Db, now: number, t: Resolved, actor: string, no
         )
       ).rows[0]?.id ?? order?.product_id;
     if (product === undefined) throw new Error(`key ${held[0]} vanished under its row lock`);
-    await moveStock(db, product, held.length, -held.length, 0);
+    await moveStock(db, product, { available: held.length, reserved: -held.length });
     await appendLedger(db, [strayReleaseEntry(now, t, orderId, product, held, actor)]);
   }
   await writeAuditPg(db, now, actor, 'reconcile.release', orderId, releaseAudit(t, note, held));
