@@ -305,7 +305,7 @@ describe('the snapshot', () => {
 const cli = (args: readonly string[], env: Readonly<Record<string, string>> = {}): Promise<CliResult> => runCli(args, { env });
 
 describe('oncekey reconcile --database', () => {
-  it('reports a PostgreSQL shop as JSON and text, stores a bill once and compares against it', { timeout: 120_000 }, async () => {
+  it('reports a PostgreSQL shop as JSON and text, stores a bill once and compares against it', { timeout: 400_000 }, async () => {
     const side = await postgresSide();
     const { orders } = await trade(side);
     // The CLI reads the real clock, by which the scenario's hold (made at NOW) has expired long ago.
@@ -366,7 +366,7 @@ describe('oncekey reconcile --database', () => {
 
   it(
     'refuses a database that holds no shop in one line, with a bill too (and creates nothing)',
-    { timeout: 60_000 },
+    { timeout: 300_000 },
     async () => {
       const url = await pgShops.freshUrl();
       const refused = {

@@ -267,7 +267,7 @@ describe('statements on PostgreSQL', () => {
 });
 
 describe('oncekey reconcile --statement', () => {
-  it('stores the bill and prints the same on PostgreSQL as on SQLite', { timeout: 120_000 }, async () => {
+  it('stores the bill and prints the same on PostgreSQL as on SQLite', { timeout: 400_000 }, async () => {
     const sqlite = await openShop({ keys: 1 });
     await sqlite.engine.close();
     cleanups.push(() => sqlite.cleanup());
