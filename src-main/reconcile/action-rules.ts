@@ -2,7 +2,7 @@
  * What the support actions on findings decide, whichever backend runs them: which finding id names
  * which order or payment, what each action refuses, the ledger entries and audit and resolution records
  * each target leaves, and the outcome text. Pure functions: reconcile/actions.ts runs them on SQLite,
- * pg/reconcile-actions.ts on PostgreSQL, so the two only differ in how they run their statements.
+ * actions-pg.ts on PostgreSQL, so the two only differ in how they run their statements.
  */
 import {
   FINDING_KINDS,

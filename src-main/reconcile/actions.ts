@@ -7,7 +7,7 @@
  * savepoint that is always rolled back, so what it reports is what would happen.
  *
  * What each action decides (refusals, records, outcome text) is in action-rules.ts, shared with the
- * PostgreSQL version (pg/reconcile-actions.ts); this file runs it on SQLite. Reuses the engine where it
+ * PostgreSQL version (actions-pg.ts); this file runs it on SQLite. Reuses the engine where it
  * has the action: orders.refund, orders.releaseOrder, orders.pay and engine/redeliver.ts; what the engine
  * lacks (selling fresh keys for codes that never arrived, taking back a delivery of a key sold to someone
  * else, releasing a hold left on a dead order) is here.

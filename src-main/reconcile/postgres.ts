@@ -4,7 +4,7 @@
  * temporary folder, then run.ts over it unchanged. The detectors and the ledger's replay stay one
  * implementation, so a PostgreSQL shop reports what the same rows would report on SQLite.
  *
- * Payment statements are stored in PostgreSQL (service.ts importStatementPg, pg/statements.ts) and the
+ * Payment statements are stored in PostgreSQL (service.ts importStatementPg, statements/store-pg.ts) and the
  * snapshot carries them and their rows, so a run compares against them as on SQLite: every stored one by
  * default, or `statementIds`. A run itself writes nothing. Resolving findings (the audited actions,
  * actions.ts) needs the SQLite backend for now.

@@ -3,7 +3,7 @@
  * import a statement, act on findings. Writes go through the engine's group-commit writer (one IMMEDIATE
  * transaction each); live pages hear about them through engine.events after the commit.
  *
- * A statement is imported on PostgreSQL too (importStatementPg: the same parse, pg/statements.ts's store
+ * A statement is imported on PostgreSQL too (importStatementPg: the same parse, statements/store-pg.ts's store
  * in one transaction of the shop's), and a PostgreSQL shop's reconciliation compares against it
  * (postgres.ts).
  */
@@ -12,7 +12,7 @@ import { firstMessage, startModuleWorker } from '../lib/module-worker';
 import { stmt } from '../db/statements';
 import type { Engine } from '../engine/engine';
 import type { PgShop } from '../pg/shop';
-import { storeStatementPg } from '../pg/statements';
+import { storeStatementPg } from './statements/store-pg';
 import { performActions, type ActionInput } from './actions';
 import type { ReconcileWorkerInput, ReconcileWorkerMessage } from './reconcile-worker';
 import { reconcile, type ReconcileOptions } from './run';

@@ -3,7 +3,7 @@
  * already imported (the same payment or refund id from an earlier or overlapping bill), and writes an
  * audit record. A statement with nothing new is refused and stores nothing.
  *
- * This is the SQLite version (the engine's writer); pg/statements.ts is PostgreSQL's. What both decide
+ * This is the SQLite version (the engine's writer); store-pg.ts is PostgreSQL's. What both decide
  * the same way is here as pure functions: a row's dedupe key, which rows are fresh and what is counted as
  * a duplicate, the refusal of a file with nothing new, the stored source name, the audit record, and a
  * stored statement's row as StatementInfo. The reads (listStatementsSql, getStatementSql) are one SQL

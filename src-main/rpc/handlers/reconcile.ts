@@ -5,7 +5,7 @@ import { lookup } from '../../reconcile/lookup';
 import { runReconcilePgShop } from '../../reconcile/postgres';
 import { importStatement, importStatementPg, runActions, runReconcile, type ImportStatementInput } from '../../reconcile/service';
 import { listStatementsSql } from '../../reconcile/statements/store';
-import { runActionsPg } from '../../pg/reconcile-actions';
+import { runActionsPg } from '../../reconcile/actions-pg';
 import { readInSnapshot } from '../../pg/snapshot-read';
 import { type Handlers, onBackend, type RpcContext } from '../dispatcher';
 

@@ -11,8 +11,8 @@
  * therefore run one after the other, and each one's statements (READ COMMITTED) see what the one before
  * committed. Taken first, before anything else, the lock cannot deadlock with another import.
  */
-import { EngineError } from '../lib/errors';
-import type { Parsed, ParsedRow } from '../reconcile/statements/parse';
+import { EngineError } from '../../lib/errors';
+import type { Parsed, ParsedRow } from './parse';
 import {
   freshRows,
   importAudit,
@@ -23,9 +23,9 @@ import {
   type StatementRowDb,
   type StoreMeta,
   type StoreResult,
-} from '../reconcile/statements/store';
-import type { Queryable } from './connect';
-import { writeAuditPg } from './order-writes';
+} from './store';
+import type { Queryable } from '../../pg/connect';
+import { writeAuditPg } from '../../pg/order-writes';
 
 /** Rows per statement: a bill of 100,000 rows is 10 round trips, each a few MB at most. */
 const BATCH = 10_000;

@@ -47,14 +47,14 @@ import {
   type Resolved,
   type StatementPayment,
   type StrayDelivery,
-} from '../reconcile/action-rules';
-import type { OrderRowLike } from '../reconcile/finding';
-import type { Queryable } from './connect';
-import { appendLedger } from './ledger';
-import { moveStock, payPg, refundPg, releaseOrderPg, sellKeysPg, writeAuditPg } from './order-writes';
-import { redeliverPg } from './redeliver';
-import { CLAIM_KEYS } from './reserve';
-import type { PgShop } from './shop';
+} from './action-rules';
+import type { OrderRowLike } from './finding';
+import type { Queryable } from '../pg/connect';
+import { appendLedger } from '../pg/ledger';
+import { moveStock, payPg, refundPg, releaseOrderPg, sellKeysPg, writeAuditPg } from '../pg/order-writes';
+import { redeliverPg } from '../pg/redeliver';
+import { CLAIM_KEYS } from '../pg/reserve';
+import type { PgShop } from '../pg/shop';
 import { EngineError } from '../lib/errors';
 
 type Db = Queryable;
