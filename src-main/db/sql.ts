@@ -27,6 +27,14 @@ export function sqliteReader(db: ReadableDB): SqlReader {
   };
 }
 
+/**
+ * `column` ordered byte by byte on both backends: SQLite compares text as bytes already, PostgreSQL by
+ * its collation unless told `COLLATE "C"` (ids mix cases and punctuation).
+ */
+export function byBytes(sql: Pick<SqlReader, 'dialect'>, column: string): string {
+  return sql.dialect === 'postgres' ? `${column} COLLATE "C"` : column;
+}
+
 /** The first column of a row (`SELECT count(*) ...`), as a number; 0 when there is no row or it is null. */
 export function firstNumber(row: object | undefined): number {
   const value: unknown = row ? Object.values(row)[0] : undefined;

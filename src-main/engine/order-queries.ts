@@ -22,7 +22,7 @@
  * process in between.
  */
 import type { ChannelName } from '../../shared/payments';
-import { firstNumber, type SqlReader } from '../db/sql';
+import { byBytes, firstNumber, type SqlReader } from '../db/sql';
 import { countKeyIds, decodeKeyIds, type LedgerKind, type LedgerRow, type OrderState } from './ledger';
 import type { PaymentSource } from './order-payment';
 import { toView, type OrderRow, type OrderView } from './order-rows';
@@ -47,11 +47,6 @@ interface ListRow extends OrderRow {
 
 function toItem(row: ListRow): OrderListItem {
   return { ...toView(row), productName: row.product_name };
-}
-
-/** `column` compared byte by byte on both backends (see the top of this file). */
-function byBytes(sql: SqlReader, column: string): string {
-  return sql.dialect === 'postgres' ? `${column} COLLATE "C"` : column;
 }
 
 const ORDER_COLUMNS = 'o.*, p.name AS product_name';

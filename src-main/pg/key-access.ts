@@ -8,9 +8,7 @@ import type { VaultKeys } from '../vault/crypto';
 import { openCode, REVEAL_KEY_SQL, revealed, type RevealPurpose, type RevealRow } from '../vault/key-access';
 import type { Queryable } from './connect';
 import { writeAuditPg } from './order-writes';
-
-/** REVEAL_KEY_SQL's one `?` as PostgreSQL's `$1`. */
-const REVEAL_KEY_PG = REVEAL_KEY_SQL.replace('?', '$1');
+import { toPostgres } from './sql';
 
 export async function revealKeyPg(
   client: Queryable,
@@ -20,7 +18,7 @@ export async function revealKeyPg(
   purpose: RevealPurpose,
   actor: string,
 ): Promise<string> {
-  const row = (await client.query<RevealRow>(REVEAL_KEY_PG, [keyId])).rows[0];
+  const row = (await client.query<RevealRow>(toPostgres(REVEAL_KEY_SQL), [keyId])).rows[0];
   const { key, audit } = revealed(keyId, purpose, actor, row);
   const code = openCode(vault, key);
   await writeAuditPg(client, now, audit.actor, audit.action, audit.subject, audit.detail);

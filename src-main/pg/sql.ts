@@ -8,8 +8,8 @@ import type { Queryable } from './connect';
 
 const numbered = new Map<string, string>();
 
-/** `?` -> `$n`, remembered per SQL text (the texts are constants). */
-function toPostgres(sql: string): string {
+/** The shared SQL's `?` placeholders as `$1, $2, ...`, remembered per SQL text (the texts are constants). */
+export function toPostgres(sql: string): string {
   let text = numbered.get(sql);
   if (text === undefined) {
     let n = 0;

@@ -56,17 +56,12 @@ import { redeliverPg } from '../pg/redeliver';
 import { CLAIM_KEYS } from '../pg/reserve';
 import type { PgShop } from '../pg/shop';
 import { EngineError } from '../lib/errors';
+import { toPostgres } from '../pg/sql';
 
 type Db = Queryable;
 
-/** The shared SQL's `?` placeholders as `$1, $2, ...` (it has no `?` inside a string). */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-
 async function first<T extends object>(db: Db, sql: string, params: unknown[]): Promise<T | undefined> {
-  return (await db.query<T>(numbered(sql), params)).rows[0];
+  return (await db.query<T>(toPostgres(sql), params)).rows[0];
 }
 
 const ids = (rows: { rows: { id: number }[] }): number[] => rows.rows.map((r) => r.id);
@@ -188,7 +183,7 @@ async function linkAction(db: Db, now: number, t: Resolved, note: string, actor:
   const paymentId = requirePaymentId(t);
   const row = statementPayment(await first<StatementPayment>(db, STATEMENT_PAYMENT_SQL, [paymentId]), paymentId);
   const order = await requireOrder(db, t, 'link_payment');
-  await db.query(numbered(LINK_SQL), [paymentId, order.id, actor, note, now]);
+  await db.query(toPostgres(LINK_SQL), [paymentId, order.id, actor, note, now]);
   const effects = [linkEffect(paymentId, row, order)];
   const payment = linkedPayment(order, paymentId, row, actor);
   if (payment) effects.push(appliedEffect(order, await payPg(db, now, payment)));
@@ -235,7 +230,7 @@ export async function performActionsPg(db: Db, now: number, actor: string, input
     }
     const order =
       t.orderId === null ? undefined : await first<OrderRowLike>(db, 'SELECT * FROM orders WHERE id = ?', [t.orderId]);
-    await db.query(numbered(RESOLUTION_SQL), resolutionRecord(t, order, input.action, input.note, actor, now));
+    await db.query(toPostgres(RESOLUTION_SQL), resolutionRecord(t, order, input.action, input.note, actor, now));
     effects.push(resolvedEffect(t, actor, input.note));
     outcomes.push({ findingId: t.findingId, action: input.action, orderId: t.orderId, effects });
   }

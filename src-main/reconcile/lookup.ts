@@ -19,7 +19,7 @@
  * writer commits on a later turn of the event loop (engine/writer.ts), never between them.
  */
 import type { LookupResult, TimelineEvent } from '../../shared/reconcile';
-import { firstNumber, type SqlReader } from '../db/sql';
+import { byBytes, firstNumber, type SqlReader } from '../db/sql';
 import { EngineError } from '../lib/errors';
 import { fingerprint, type VaultKeys } from '../vault/crypto';
 import { iso, type OrderRowLike } from './finding';
@@ -60,11 +60,6 @@ export function rangeContains(text: string, id: number): boolean {
     if (id >= start && id <= end) return true;
   }
   return false;
-}
-
-/** `column` compared byte by byte on both backends (SQLite compares text as bytes already). */
-function byBytes(sql: SqlReader, column: string): string {
-  return sql.dialect === 'postgres' ? `${column} COLLATE "C"` : column;
 }
 
 const column = async <T>(sql: SqlReader, text: string, params: readonly unknown[]): Promise<T[]> =>

@@ -11,7 +11,6 @@
 import { existsSync } from 'node:fs';
 import type pg from 'pg';
 import { isLocalHost, RESTART_SETTINGS, type settingsMethods, type SettingsView } from '../../../shared/rpc/settings';
-import type { SqlReader } from '../../db/sql';
 import { cancelRestore, checkBackup, pendingRestore, stageRestore } from '../../engine/backup';
 import type { Engine } from '../../engine/engine';
 import {
@@ -32,6 +31,7 @@ import {
 } from '../../engine/settings';
 import { writeAuditPg } from '../../pg/order-writes';
 import { type Handlers, onBackend, type RpcContext, RpcError } from '../dispatcher';
+import { pgReader, toPostgres } from '../../pg/sql';
 
 async function view(ctx: RpcContext): Promise<SettingsView> {
   const stored = await readSettingsView(ctx.shop.sql);
@@ -47,23 +47,12 @@ async function view(ctx: RpcContext): Promise<SettingsView> {
   };
 }
 
-/** `?` placeholders as PostgreSQL's `$1, $2, ...` (the shared SQL has no `?` inside a string). */
-const numbered = (sql: string): string => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-
-/** Reads in a PostgreSQL transaction, with db/sql.ts's SQL. */
-const readerIn = (client: pg.PoolClient): Pick<SqlReader, 'all'> => ({
-  all: async <T>(sql: string, params: readonly unknown[] = []) => (await client.query(numbered(sql), [...params])).rows as T[],
-});
-
 const auditPg = (client: pg.PoolClient, now: number, audit: SettingsAudit) =>
   writeAuditPg(client, now, audit.actor, audit.action, audit.subject, audit.detail);
 
 /** A SettingsWrite in a PostgreSQL transaction. */
 async function storeWritePg(client: pg.PoolClient, now: number, write: SettingsWrite): Promise<void> {
-  for (const { key, value } of write.meta) await client.query(numbered(STORE_META_SQL), [key, value]);
+  for (const { key, value } of write.meta) await client.query(toPostgres(STORE_META_SQL), [key, value]);
   if (write.audit) await auditPg(client, now, write.audit);
 }
 
@@ -89,7 +78,7 @@ export const settingsHandlers: Handlers<keyof typeof settingsMethods> = {
         shop.write(async (client, now) => {
           // One settings change at a time: the audit's `from` is the value this change replaced.
           await client.query('LOCK TABLE meta IN EXCLUSIVE MODE');
-          const write = settingsWrite(await readSettingsSql(readerIn(client)), input, actor);
+          const write = settingsWrite(await readSettingsSql(pgReader(client)), input, actor);
           await storeWritePg(client, now, write);
           return write.changed;
         }, false),
@@ -134,7 +123,7 @@ export const settingsHandlers: Handlers<keyof typeof settingsMethods> = {
       postgres: (shop) =>
         shop.write(async (client, now) => {
           const write = passphraseWrite(now, wrap, actor, has);
-          await client.query(numbered(write.sql), write.params);
+          await client.query(toPostgres(write.sql), write.params);
           await auditPg(client, now, write.audit);
         }, false),
     });
